@@ -1,0 +1,29 @@
+//! The ingest crate's one error type. Every variant is a per-document failure that ends the
+//! document as `failed` with this message; none of them stops the pipeline.
+
+/// Why a document could not be ingested.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the file is empty")]
+    Empty,
+    #[error("unsupported file format: {0}")]
+    UnsupportedFormat(String),
+    #[error("text encoding not recognised: {0}")]
+    Encoding(String),
+    #[error("pdf is encrypted")]
+    PdfEncrypted,
+    #[error("pdf has no text layer (scanned or image-only pages)")]
+    PdfNoText,
+    #[error("malformed pdf: {0}")]
+    PdfMalformed(String),
+    #[error("parsing took longer than {0} seconds")]
+    Timeout(u64),
+    #[error("the document contains no text")]
+    NoText,
+    #[error("chunking failed: {0}")]
+    Chunk(String),
+    #[error(transparent)]
+    Retrieval(#[from] retrieval::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

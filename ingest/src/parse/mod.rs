@@ -1,0 +1,76 @@
+//! Stage 2, parse: bytes of a known [`Format`] become sections of text, each with the page it
+//! came from and the path of headings above it.
+
+mod html;
+mod markdown;
+mod pdf;
+mod text;
+
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::load::Format;
+
+pub use pdf::parse_with_timeout as parse_pdf;
+pub use text::decode as decode_text;
+
+/// A run of text under one heading path, on one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// 1-based page number, for paged formats.
+    pub page: Option<u32>,
+    /// Headings from the top level down to this section's own heading.
+    pub headings: Vec<String>,
+    /// The section's text (Markdown source for Markdown documents).
+    pub text: String,
+}
+
+/// A parsed document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedDocument {
+    pub format: Format,
+    pub sections: Vec<Section>,
+    /// Number of pages (1 for formats without pages).
+    pub pages: u32,
+}
+
+/// Limits on parsing one document.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Wall-clock budget of a PDF parse; a parser that runs longer is abandoned.
+    pub pdf_timeout: Duration,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            pdf_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Parses `bytes` as `format`.
+pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<ParsedDocument> {
+    let sections = match format {
+        Format::Pdf => return pdf::parse_with_timeout(bytes.to_vec(), limits.pdf_timeout),
+        Format::Markdown => markdown::parse(&text::decode(bytes)?),
+        Format::Html => html::parse(&text::decode(bytes)?),
+        Format::Text => vec![Section {
+            page: None,
+            headings: Vec::new(),
+            text: text::decode(bytes)?,
+        }],
+    };
+    let sections: Vec<Section> = sections
+        .into_iter()
+        .filter(|s| !s.text.trim().is_empty())
+        .collect();
+    if sections.is_empty() {
+        return Err(crate::error::Error::NoText);
+    }
+    Ok(ParsedDocument {
+        format,
+        sections,
+        pages: 1,
+    })
+}

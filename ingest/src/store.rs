@@ -1,0 +1,49 @@
+//! Stage 5, store: the document's previous points are deleted, the new ones written, and the
+//! index flushed, so that a document reported `ready` is on disk. Re-running the stage for the
+//! same document (a retried job) leaves exactly one copy of its chunks.
+
+use retrieval::index::ChunkPoint;
+use retrieval::Index;
+use uuid::Uuid;
+
+use crate::chunk::Chunk;
+use crate::embed::ChunkVectors;
+use crate::error::Result;
+
+/// Points are written in groups of this many.
+const UPSERT_BATCH: usize = 256;
+
+/// Which document the chunks belong to.
+#[derive(Debug, Clone)]
+pub struct DocumentRef {
+    pub kb_id: String,
+    pub doc_id: String,
+    pub doc_name: String,
+}
+
+/// Replaces the document's points with `chunks` and flushes. Returns the chunk ids. Blocking.
+pub fn store(index: &Index, doc: &DocumentRef, chunks: &[Chunk], vectors: Vec<ChunkVectors>) -> Result<Vec<Uuid>> {
+    index.delete(retrieval::filter::document(&doc.doc_id)?)?;
+    let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
+    let mut points = Vec::with_capacity(UPSERT_BATCH);
+    for ((chunk, v), id) in chunks.iter().zip(vectors).zip(&ids) {
+        points.push(ChunkPoint {
+            id: *id,
+            kb_id: doc.kb_id.clone(),
+            doc_id: doc.doc_id.clone(),
+            doc_name: doc.doc_name.clone(),
+            ordinal: chunk.ordinal,
+            page: chunk.page,
+            heading: chunk.heading_path(),
+            text: chunk.text.clone(),
+            dense: v.dense,
+            sparse: v.sparse,
+        });
+        if points.len() == UPSERT_BATCH {
+            index.upsert(std::mem::take(&mut points))?;
+        }
+    }
+    index.upsert(points)?;
+    index.flush()?;
+    Ok(ids)
+}

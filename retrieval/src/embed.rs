@@ -1,0 +1,284 @@
+//! Dense embeddings with fastembed on ONNX Runtime (loaded dynamically).
+//!
+//! Two model instances, each behind its own mutex (`TextEmbedding::embed` takes `&mut self`):
+//! - the *query* instance is loaded at start and serves searches, so a query never waits
+//!   behind a long ingest batch;
+//! - the *ingest* instance is loaded on the first ingest and embeds length-sorted batches.
+//!
+//! Both are synchronous and CPU-bound: call them from `spawn_blocking` or a worker thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use fastembed::{
+    EmbeddingModel, InitOptionsUserDefined, Pooling, TextEmbedding, TextInitOptions,
+    TokenizerFiles, UserDefinedEmbeddingModel,
+};
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Result};
+
+/// The name that selects the model folder in [`EmbeddingConfig::model_dir`].
+pub const LOCAL_MODEL: &str = "local";
+
+/// Which embedding model to run and how.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// `local` for the model folder in `model_dir` (offline default), or a fastembed catalog
+    /// model such as `BAAI/bge-small-zh-v1.5` (downloaded once into `cache_dir`; needs network).
+    pub model: String,
+    /// Folder with `model.onnx`, `tokenizer.json`, `config.json`, `special_tokens_map.json`
+    /// and `tokenizer_config.json` (mean pooling).
+    pub model_dir: PathBuf,
+    /// Path of `libonnxruntime.so`.
+    pub ort_library: PathBuf,
+    /// Where catalog models are downloaded.
+    pub cache_dir: PathBuf,
+    /// Longest input in tokens; longer input is truncated by the model's tokenizer.
+    pub max_length: usize,
+    /// ONNX Runtime intra-op threads of the ingest instance.
+    pub threads: usize,
+    /// ONNX Runtime intra-op threads of the query instance.
+    pub query_threads: usize,
+    /// Texts per inference batch (8 to 32 keeps memory flat).
+    pub batch_size: usize,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            model: LOCAL_MODEL.into(),
+            model_dir: PathBuf::from("models/all-minilm-l6-v2-int8"),
+            ort_library: PathBuf::from("onnxruntime/libonnxruntime.so"),
+            cache_dir: PathBuf::from("fastembed"),
+            max_length: 256,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            query_threads: 1,
+            batch_size: 16,
+        }
+    }
+}
+
+impl EmbeddingConfig {
+    /// A short, stable name of the model, recorded with the index.
+    pub fn model_name(&self) -> String {
+        if self.model == LOCAL_MODEL {
+            let folder = self
+                .model_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into());
+            format!("local:{folder}")
+        } else {
+            self.model.clone()
+        }
+    }
+}
+
+/// A loaded embedding model: its tokenizer, dimension and the two instances.
+pub struct Embedder {
+    config: EmbeddingConfig,
+    name: String,
+    dim: usize,
+    tokenizer: Tokenizer,
+    query: Mutex<TextEmbedding>,
+    ingest: OnceLock<Mutex<TextEmbedding>>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("name", &self.name)
+            .field("dim", &self.dim)
+            .finish()
+    }
+}
+
+/// Loads ONNX Runtime from `path` once per process. A missing file is a clear error, not
+/// ort's panic.
+pub fn init_onnx_runtime(path: &Path) -> Result<()> {
+    static LOADED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    if !path.is_file() {
+        return Err(Error::OrtMissing(path.to_path_buf()));
+    }
+    LOADED
+        .get_or_init(|| ort::init_from(path).map(drop).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|message| Error::OrtLoad {
+            path: path.to_path_buf(),
+            message,
+        })
+}
+
+impl Embedder {
+    /// Loads the configured model (the query instance). Blocking; takes about half a second.
+    pub fn load(config: &EmbeddingConfig) -> Result<Self> {
+        init_onnx_runtime(&config.ort_library)?;
+        let mut query = new_instance(config, config.query_threads)?;
+        let mut tokenizer = query.tokenizer.clone();
+        // Counting tokens for chunking must see the whole text: no truncation, no padding.
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Model(e.to_string()))?;
+        tokenizer.with_padding(None);
+        let probe = query
+            .embed(["dimension probe"], Some(1))
+            .map_err(|e| Error::Model(e.to_string()))?;
+        let dim = probe.first().map_or(0, Vec::len);
+        if dim == 0 {
+            return Err(Error::Model("the model returned an empty embedding".into()));
+        }
+        Ok(Self {
+            name: config.model_name(),
+            config: config.clone(),
+            dim,
+            tokenizer,
+            query: Mutex::new(query),
+            ingest: OnceLock::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.config.batch_size.clamp(1, 256)
+    }
+
+    /// The model's tokenizer, without truncation or padding: chunk sizes are counted with it.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Number of model tokens in `text` (special tokens excluded).
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(text, false)
+            .map_or(0, |e| e.get_ids().len())
+    }
+
+    /// Embeds one query with the query instance.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let mut model = self.query.lock().unwrap_or_else(|p| p.into_inner());
+        model
+            .embed([text], Some(1))
+            .map_err(|e| Error::Model(e.to_string()))?
+            .pop()
+            .ok_or_else(|| Error::Model("no embedding returned".into()))
+    }
+
+    /// Embeds one batch of documents with the ingest instance (loaded on first use).
+    /// Callers sort by length and keep batches small; see `ingest::embed`.
+    pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let instance = match self.ingest.get() {
+            Some(m) => m,
+            None => {
+                let model = new_instance(&self.config, self.config.threads)?;
+                // Another thread may have won the race; either instance is fine.
+                let _ = self.ingest.set(Mutex::new(model));
+                self.ingest.get().expect("ingest instance was just set")
+            }
+        };
+        let mut model = instance.lock().unwrap_or_else(|p| p.into_inner());
+        let out = model
+            .embed(texts, Some(texts.len()))
+            .map_err(|e| Error::Model(e.to_string()))?;
+        if out.len() != texts.len() {
+            return Err(Error::Model(format!(
+                "model returned {} embeddings for {} texts",
+                out.len(),
+                texts.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+fn new_instance(config: &EmbeddingConfig, threads: usize) -> Result<TextEmbedding> {
+    let threads = threads.max(1);
+    if config.model == LOCAL_MODEL {
+        let dir = &config.model_dir;
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|_| Error::ModelMissing(path))
+        };
+        let model = UserDefinedEmbeddingModel::new(
+            read("model.onnx")?,
+            TokenizerFiles {
+                tokenizer_file: read("tokenizer.json")?,
+                config_file: read("config.json")?,
+                special_tokens_map_file: read("special_tokens_map.json")?,
+                tokenizer_config_file: read("tokenizer_config.json")?,
+            },
+        )
+        .with_pooling(Pooling::Mean);
+        let options = InitOptionsUserDefined::new()
+            .with_max_length(config.max_length)
+            .with_intra_threads(threads);
+        TextEmbedding::try_new_from_user_defined(model, options)
+            .map_err(|e| Error::Model(e.to_string()))
+    } else {
+        let model = catalog_model(&config.model)?;
+        let options = TextInitOptions::new(model)
+            .with_max_length(config.max_length)
+            .with_cache_dir(config.cache_dir.clone())
+            .with_intra_threads(threads);
+        TextEmbedding::try_new(options).map_err(|e| Error::Model(e.to_string()))
+    }
+}
+
+/// Finds a fastembed catalog model by its code (`Xenova/bge-small-zh-v1.5`), its enum name
+/// (`BGESmallZHV15`), or its name without the organisation (`BAAI/bge-small-zh-v1.5` finds
+/// the catalog's `Xenova/bge-small-zh-v1.5`), in that order of preference.
+pub fn catalog_model(name: &str) -> Result<EmbeddingModel> {
+    let models = TextEmbedding::list_supported_models();
+    let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_ascii_lowercase();
+    let wanted = base(name);
+    models
+        .iter()
+        .find(|m| m.model_code.eq_ignore_ascii_case(name))
+        .or_else(|| models.iter().find(|m| format!("{:?}", m.model).eq_ignore_ascii_case(name)))
+        .or_else(|| models.iter().find(|m| base(&m.model_code) == wanted))
+        .map(|m| m.model.clone())
+        .ok_or_else(|| {
+            Error::Model(format!(
+                "unknown embedding model {name:?}: use \"local\" or a fastembed catalog model"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_resolve_by_code_or_enum_name() {
+        let zh = catalog_model("BAAI/bge-small-zh-v1.5").unwrap();
+        assert_eq!(zh, EmbeddingModel::BGESmallZHV15);
+        assert_eq!(catalog_model("bgesmallzhv15").unwrap(), zh);
+        let err = catalog_model("no/such-model").unwrap_err().to_string();
+        assert!(err.contains("unknown embedding model"), "{err}");
+    }
+
+    #[test]
+    fn missing_runtime_is_an_error_not_a_panic() {
+        let err = init_onnx_runtime(Path::new("/nonexistent/libonnxruntime.so")).unwrap_err();
+        assert!(matches!(err, Error::OrtMissing(_)));
+    }
+
+    #[test]
+    fn model_name_of_local_folder() {
+        let cfg = EmbeddingConfig::default();
+        assert_eq!(cfg.model_name(), "local:all-minilm-l6-v2-int8");
+    }
+}

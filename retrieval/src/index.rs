@@ -1,0 +1,424 @@
+//! The vector index on Qdrant Edge, in process: one shard for all knowledge bases.
+//!
+//! Each chunk is one point with a named dense vector (`dense`, cosine) and a named sparse
+//! vector (`bm25`, IDF modifier), and a payload with the knowledge-base id, document id and
+//! name, chunk ordinal, page, heading path and text. `kb_id` and `doc_id` carry keyword
+//! indexes.
+//!
+//! Durability and concurrency (see `shared/notes/dependencies.md`): a write is durable only
+//! after `flush()`, and `flush()` panics when an update runs at the same moment. So every
+//! update, delete, flush and optimize goes through one writer lock; searches read
+//! concurrently.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use qdrant_edge::{
+    CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
+    FieldIndexOperations, Filter, Modifier, NamedQuery,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
+    PointStruct, QueryEnum, ScoredPoint, SearchRequest, SparseVector, UpdateOperation, Vector,
+    VectorInternal, Vectors, WithPayloadInterface,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::filter::{self, Scope, DOC_ID, KB_ID};
+
+/// Name of the dense vector.
+pub const DENSE: &str = "dense";
+/// Name of the sparse BM25 vector.
+pub const SPARSE: &str = "bm25";
+const META_FILE: &str = "ragd-index.json";
+
+/// Where the index lives.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    pub path: PathBuf,
+}
+
+/// One chunk ready to be stored.
+#[derive(Debug, Clone)]
+pub struct ChunkPoint {
+    pub id: Uuid,
+    pub kb_id: String,
+    pub doc_id: String,
+    pub doc_name: String,
+    pub ordinal: u32,
+    pub page: Option<u32>,
+    pub heading: String,
+    pub text: String,
+    pub dense: Vec<f32>,
+    pub sparse: SparseVector,
+}
+
+/// The payload stored with every point.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChunkPayload {
+    pub kb_id: String,
+    pub doc_id: String,
+    pub doc_name: String,
+    pub ordinal: u32,
+    pub page: Option<u32>,
+    pub heading: String,
+    pub text: String,
+}
+
+/// One result of a single-vector search: the chunk id, its score and payload.
+#[derive(Debug, Clone)]
+pub struct ScoredChunk {
+    pub id: Uuid,
+    pub score: f32,
+    pub payload: ChunkPayload,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexMeta {
+    model: String,
+    dim: usize,
+}
+
+/// The Qdrant Edge shard plus its single writer.
+pub struct Index {
+    shard: EdgeShard,
+    writer: Mutex<()>,
+    dim: usize,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("dim", &self.dim).finish()
+    }
+}
+
+impl Index {
+    /// Opens the shard at `config.path`, creating it on first use. The index remembers the
+    /// embedding model it was built with and refuses another one.
+    pub fn open(config: &IndexConfig, model: &str, dim: usize) -> Result<Self> {
+        let path = &config.path;
+        std::fs::create_dir_all(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let meta_path = path.join(META_FILE);
+        match std::fs::read(&meta_path) {
+            Ok(bytes) => {
+                let meta: IndexMeta = serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Index(format!("bad {META_FILE}: {e}")))?;
+                if meta.model != model || meta.dim != dim {
+                    return Err(Error::ModelMismatch {
+                        stored: meta.model,
+                        stored_dim: meta.dim,
+                        configured: model.to_string(),
+                        configured_dim: dim,
+                    });
+                }
+            }
+            Err(_) => {
+                let meta = serde_json::to_vec(&IndexMeta {
+                    model: model.to_string(),
+                    dim,
+                })
+                .map_err(|e| Error::Index(e.to_string()))?;
+                write_atomically(&meta_path, &meta)?;
+            }
+        }
+        let shard_dir = path.join("shard");
+        let fresh = !shard_dir.join("edge_config.json").exists();
+        let shard = if fresh {
+            std::fs::create_dir_all(&shard_dir).map_err(|source| Error::Io {
+                path: shard_dir.clone(),
+                source,
+            })?;
+            EdgeShard::new(&shard_dir, edge_config(dim))?
+        } else {
+            EdgeShard::load(&shard_dir, None)?
+        };
+        let index = Self {
+            shard,
+            writer: Mutex::new(()),
+            dim,
+        };
+        if fresh {
+            index.write(|shard| {
+                for field in [KB_ID, DOC_ID] {
+                    shard.update(UpdateOperation::FieldIndexOperation(
+                        FieldIndexOperations::CreateIndex(CreateIndex {
+                            field_name: field
+                                .parse()
+                                .map_err(|_| Error::Index(format!("bad field {field}")))?,
+                            field_schema: Some(PayloadFieldSchema::FieldType(
+                                PayloadSchemaType::Keyword,
+                            )),
+                        }),
+                    ))?;
+                }
+                flush(shard)
+            })?;
+        }
+        Ok(index)
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Runs `f` as the only writer.
+    fn write<T>(&self, f: impl FnOnce(&EdgeShard) -> Result<T>) -> Result<T> {
+        let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&self.shard)
+    }
+
+    /// Inserts or replaces points. Not durable until [`Index::flush`].
+    pub fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut persisted = Vec::with_capacity(points.len());
+        for p in points {
+            if p.dense.len() != self.dim {
+                return Err(Error::Invalid(format!(
+                    "dense vector has {} dims, index has {}",
+                    p.dense.len(),
+                    self.dim
+                )));
+            }
+            let payload = serde_json::to_value(ChunkPayload {
+                kb_id: p.kb_id,
+                doc_id: p.doc_id,
+                doc_name: p.doc_name,
+                ordinal: p.ordinal,
+                page: p.page,
+                heading: p.heading,
+                text: p.text,
+            })
+            .map_err(|e| Error::Index(e.to_string()))?;
+            let vectors = Vectors::new_named([
+                (DENSE, Vector::new_dense(p.dense)),
+                (SPARSE, Vector(VectorInternal::Sparse(p.sparse))),
+            ]);
+            persisted.push(PointStruct::new(PointId::Uuid(p.id), vectors, payload).into());
+        }
+        self.write(|shard| {
+            shard.update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(persisted),
+            )))?;
+            Ok(())
+        })
+    }
+
+    /// Deletes every point matching `filter`. Not durable until [`Index::flush`].
+    pub fn delete(&self, filter: Filter) -> Result<()> {
+        self.write(|shard| {
+            shard.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            ))?;
+            Ok(())
+        })
+    }
+
+    /// Deletes one document's points and flushes.
+    pub fn delete_document(&self, doc_id: &str) -> Result<()> {
+        self.delete(filter::document(doc_id)?)?;
+        self.flush()
+    }
+
+    /// Deletes one knowledge base's points and flushes.
+    pub fn delete_knowledge_base(&self, kb_id: &str) -> Result<()> {
+        self.delete(filter::knowledge_base(kb_id)?)?;
+        self.flush()
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.write(flush)
+    }
+
+    /// Builds the HNSW index where segments are large enough. Blocking; searches keep working.
+    pub fn optimize(&self) -> Result<bool> {
+        self.write(|shard| {
+            let done = shard.optimize()?;
+            flush(shard)?;
+            Ok(done)
+        })
+    }
+
+    /// Number of points matching `scope` (exact).
+    pub fn count(&self, scope: &Scope) -> Result<usize> {
+        Ok(self.shard.count(qdrant_edge::CountRequest {
+            filter: Some(scope.to_filter()?),
+            exact: true,
+        })?)
+    }
+
+    /// Dense nearest neighbours by cosine similarity.
+    pub fn search_dense(&self, vector: Vec<f32>, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+        if vector.len() != self.dim {
+            return Err(Error::Invalid(format!(
+                "query vector has {} dims, index has {}",
+                vector.len(),
+                self.dim
+            )));
+        }
+        self.search(VectorInternal::Dense(vector), DENSE, scope, limit)
+    }
+
+    /// Sparse BM25 nearest neighbours (dot product with IDF applied).
+    pub fn search_sparse(&self, vector: SparseVector, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+        if vector.indices.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search(VectorInternal::Sparse(vector), SPARSE, scope, limit)
+    }
+
+    fn search(&self, query: VectorInternal, using: &str, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+        let request = SearchRequest {
+            query: QueryEnum::Nearest(NamedQuery {
+                query,
+                using: Some(using.into()),
+            }),
+            filter: Some(scope.to_filter()?),
+            params: None,
+            limit: limit.max(1),
+            offset: 0,
+            with_payload: Some(WithPayloadInterface::Bool(true)),
+            with_vector: None,
+            score_threshold: None,
+        };
+        self.shard
+            .search(request)?
+            .into_iter()
+            .map(scored_chunk)
+            .collect()
+    }
+}
+
+fn scored_chunk(p: ScoredPoint) -> Result<ScoredChunk> {
+    let id = match p.id {
+        PointId::Uuid(u) => u,
+        PointId::NumId(n) => return Err(Error::Index(format!("unexpected numeric point id {n}"))),
+    };
+    let payload = p
+        .payload
+        .ok_or_else(|| Error::Index(format!("point {id} has no payload")))?;
+    let payload: ChunkPayload = serde_json::from_value(Value::Object(payload.0))
+        .map_err(|e| Error::Index(format!("point {id} has a bad payload: {e}")))?;
+    Ok(ScoredChunk {
+        id,
+        score: p.score,
+        payload,
+    })
+}
+
+/// `EdgeShard::flush` panics instead of returning errors; turn a panic into an error.
+fn flush(shard: &EdgeShard) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush()))
+        .map_err(|_| Error::Index("flush failed".into()))
+}
+
+fn edge_config(dim: usize) -> EdgeConfig {
+    EdgeConfig::builder()
+        .vector(DENSE, EdgeVectorParams::builder(dim, Distance::Cosine).build())
+        .sparse_vector(
+            SPARSE,
+            EdgeSparseVectorParams::builder()
+                .modifier(Modifier::Idf)
+                .build(),
+        )
+        .build()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::Bm25;
+
+    fn point(bm25: &Bm25, kb: &str, doc: &str, ordinal: u32, text: &str, dense: Vec<f32>) -> ChunkPoint {
+        ChunkPoint {
+            id: Uuid::new_v4(),
+            kb_id: kb.into(),
+            doc_id: doc.into(),
+            doc_name: format!("{doc}.txt"),
+            ordinal,
+            page: Some(ordinal + 1),
+            heading: String::new(),
+            text: text.into(),
+            dense,
+            sparse: bm25.embed_document(text),
+        }
+    }
+
+    fn scope(kbs: &[&str]) -> Scope {
+        Scope {
+            knowledge_bases: kbs.iter().map(|s| s.to_string()).collect(),
+            documents: None,
+        }
+    }
+
+    #[test]
+    fn upsert_search_delete_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().join("vectors"),
+        };
+        let bm25 = Bm25::new().unwrap();
+        {
+            let index = Index::open(&cfg, "test-model", 3).unwrap();
+            index
+                .upsert(vec![
+                    point(&bm25, "kb1", "d1", 0, "rust ownership and borrowing", vec![1.0, 0.0, 0.0]),
+                    point(&bm25, "kb1", "d2", 0, "python garbage collector", vec![0.0, 1.0, 0.0]),
+                    point(&bm25, "kb2", "d3", 0, "rust compiler internals", vec![0.9, 0.1, 0.0]),
+                ])
+                .unwrap();
+            index.flush().unwrap();
+
+            let dense = index.search_dense(vec![1.0, 0.0, 0.0], &scope(&["kb1"]), 10).unwrap();
+            assert_eq!(dense.len(), 2, "kb filter keeps kb2 out");
+            assert_eq!(dense[0].payload.doc_id, "d1");
+            assert!((dense[0].score - 1.0).abs() < 1e-5);
+
+            let sparse = index
+                .search_sparse(bm25.embed_query("rust"), &scope(&["kb1", "kb2"]), 10)
+                .unwrap();
+            let docs: Vec<_> = sparse.iter().map(|h| h.payload.doc_id.as_str()).collect();
+            assert_eq!(docs.len(), 2);
+            assert!(docs.contains(&"d1") && docs.contains(&"d3"));
+
+            index.delete_document("d1").unwrap();
+            assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 1);
+            assert!(index.search_dense(vec![1.0, 0.0, 0.0], &scope(&[]), 10).is_err());
+        }
+        // Reopen: data survives, the model is checked.
+        let index = Index::open(&cfg, "test-model", 3).unwrap();
+        assert_eq!(index.count(&scope(&["kb1", "kb2"])).unwrap(), 2);
+        let err = Index::open(&cfg, "other-model", 3).unwrap_err();
+        assert!(matches!(err, Error::ModelMismatch { .. }));
+    }
+
+    #[test]
+    fn wrong_dimension_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().to_path_buf(),
+        };
+        let bm25 = Bm25::new().unwrap();
+        let index = Index::open(&cfg, "m", 3).unwrap();
+        let err = index
+            .upsert(vec![point(&bm25, "kb", "d", 0, "x", vec![1.0, 0.0])])
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+    }
+}

@@ -1,0 +1,332 @@
+//! The command line: `serve`, `ingest`, `search`, `kb`. Every command but `serve` works on
+//! the data folder directly, or against a running server with `--url`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use axum::http::Method;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::client::{encode, Client};
+use crate::config::{Config, Overrides};
+use crate::state::State;
+
+#[derive(Debug, Parser)]
+#[command(name = "ragd", version, about = "A self-hosted RAG knowledge base: upload documents, search them, ask them")]
+pub struct Cli {
+    /// Configuration file (default: ./ragd.toml when present).
+    #[arg(long, global = true, env = "RAGD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data folder (env RAGD_DATA_DIR, default ./data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Talk to a running server instead of opening the data folder.
+    #[arg(long, global = true, env = "RAGD_URL")]
+    pub url: Option<String>,
+    /// Log filter, e.g. `info` or `ragd=debug` (env RAGD_LOG).
+    #[arg(long, global = true, env = "RAGD_LOG")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the ingest workers.
+    Serve {
+        /// ADDR:PORT to listen on (env RAGD_LISTEN, default 127.0.0.1:8080; port 0 picks one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Ingest files or folders (recursively) into a knowledge base, created if missing.
+    Ingest {
+        #[arg(long)]
+        kb: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Hybrid search.
+    Search {
+        /// Knowledge base(s) to search; repeat for several.
+        #[arg(long, required = true)]
+        kb: Vec<String>,
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Print the raw JSON reply.
+        #[arg(long)]
+        json: bool,
+        query: String,
+    },
+    /// Manage knowledge bases.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    List,
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+impl Cli {
+    /// The default log filter of a command: servers say more than one-shot commands.
+    pub fn default_log(&self) -> &'static str {
+        match self.command {
+            Command::Serve { .. } => "info,qdrant_edge=error",
+            _ => "warn,qdrant_edge=error",
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    if let Command::Serve { .. } = cli.command {
+        return crate::serve::serve(config).await;
+    }
+    let client = match &cli.url {
+        Some(url) => Client::remote(url)?,
+        None => Client::local(State::open(config).await?),
+    };
+    match cli.command {
+        Command::Serve { .. } => unreachable!("handled above"),
+        Command::Kb { command } => kb(&client, command).await,
+        Command::Search { kb, top_k, json, query } => search(&client, kb, top_k, json, query).await,
+        Command::Ingest { kb, paths } => ingest(&client, &kb, &paths).await,
+    }
+}
+
+async fn kb(client: &Client, command: KbCommand) -> anyhow::Result<()> {
+    match command {
+        KbCommand::List => {
+            let v = client.call(Method::GET, "/knowledge-bases", None).await?;
+            let kbs = v["knowledge_bases"].as_array().cloned().unwrap_or_default();
+            if kbs.is_empty() {
+                println!("no knowledge bases yet: ragd kb create NAME");
+            }
+            for k in kbs {
+                println!(
+                    "{}\t{} documents\t{} chunks\t{}",
+                    k["name"].as_str().unwrap_or(""),
+                    k["document_count"],
+                    k["chunk_count"],
+                    k["description"].as_str().unwrap_or("")
+                );
+            }
+        }
+        KbCommand::Create { name, description } => {
+            let v = client
+                .call(Method::POST, "/knowledge-bases", Some(json!({"name": name, "description": description})))
+                .await?;
+            println!("created knowledge base {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
+        }
+        KbCommand::Delete { name } => {
+            client.call(Method::DELETE, &format!("/knowledge-bases/{}", encode(&name)), None).await?;
+            println!("deleted knowledge base {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn search(client: &Client, kbs: Vec<String>, top_k: Option<usize>, raw: bool, query: String) -> anyhow::Result<()> {
+    let v = client
+        .call(Method::POST, "/search", Some(json!({"knowledge_bases": kbs, "query": query, "top_k": top_k})))
+        .await?;
+    if raw {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let hits = v["hits"].as_array().cloned().unwrap_or_default();
+    if hits.is_empty() {
+        println!("no results");
+    }
+    for (i, h) in hits.iter().enumerate() {
+        let page = h["page"].as_u64().map(|p| format!(" p.{p}")).unwrap_or_default();
+        let heading = h["heading"].as_str().filter(|s| !s.is_empty()).map(|s| format!(" § {s}")).unwrap_or_default();
+        let score = |k: &str| h["scores"][k].as_f64().map_or("-".to_string(), |s| format!("{s:.3}"));
+        println!(
+            "{}. {}{}{}  [fused {:.4} · dense {} · bm25 {}]",
+            i + 1,
+            h["document_name"].as_str().unwrap_or(""),
+            page,
+            heading,
+            h["score"].as_f64().unwrap_or(0.0),
+            score("dense"),
+            score("sparse"),
+        );
+        let text: String = h["text"].as_str().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+        let excerpt: String = text.chars().take(240).collect();
+        println!("   {excerpt}{}", if text.chars().count() > 240 { "…" } else { "" });
+    }
+    Ok(())
+}
+
+/// Every file under `paths`, recursively, skipping hidden entries, in a stable order.
+pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&p)?;
+            if meta.is_dir() {
+                walk(&p, out)?;
+            } else if meta.is_file() {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        bail!("no files found");
+    }
+    let kb_path = format!("/knowledge-bases/{}", encode(kb));
+    if client.call(Method::GET, &kb_path, None).await.is_err() {
+        client.call(Method::POST, "/knowledge-bases", Some(json!({"name": kb}))).await?;
+        eprintln!("created knowledge base {kb}");
+    }
+    let kb_info = client.call(Method::GET, &kb_path, None).await?;
+
+    // Queue every file.
+    let mut queued: Vec<String> = Vec::new();
+    let mut skipped = 0usize;
+    for path in &files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("skipped {}: {e}", path.display());
+                skipped += 1;
+                continue;
+            }
+        };
+        let result = match client {
+            Client::Remote { .. } => client.upload(kb, &name, bytes).await.map(|v| v["documents"][0].clone()),
+            Client::Local { state, .. } => {
+                let kb_row = crate::api::find_kb(state, kb).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                match crate::api::accept_file(&name, bytes) {
+                    Ok(upload) => crate::api::enqueue(state, &kb_row, upload)
+                        .await
+                        .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
+                        .map_err(|e| anyhow::anyhow!("{e}")),
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                }
+            }
+        };
+        match result {
+            Ok(doc) => {
+                if let Some(id) = doc["id"].as_str() {
+                    queued.push(id.to_string());
+                }
+            }
+            Err(e) => {
+                eprintln!("skipped {}: {e}", path.display());
+                skipped += 1;
+            }
+        }
+    }
+
+    // Local mode: process the queue here.
+    let drain = match client {
+        Client::Local { state, .. } => {
+            let state = state.clone();
+            Some(tokio::spawn(async move { crate::worker::drain(&state).await }))
+        }
+        Client::Remote { .. } => None,
+    };
+
+    let bar = ProgressBar::new(queued.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files · {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let kb_id = kb_info["id"].as_str().unwrap_or(kb).to_string();
+    let mut finished = 0usize;
+    let (mut chunks, mut tokens, mut failed) = (0i64, 0i64, Vec::new());
+    while finished < queued.len() {
+        let doc = client
+            .call(Method::GET, &format!("/knowledge-bases/{}/documents/{}", encode(&kb_id), queued[finished]), None)
+            .await?;
+        match doc["status"].as_str() {
+            Some("ready") => {
+                chunks += doc["chunk_count"].as_i64().unwrap_or(0);
+                tokens += doc["token_count"].as_i64().unwrap_or(0);
+                finished += 1;
+            }
+            Some("failed") => {
+                failed.push(format!("{}: {}", doc["name"].as_str().unwrap_or(""), doc["error"].as_str().unwrap_or("")));
+                finished += 1;
+            }
+            _ => {
+                if drain.as_ref().is_some_and(|d| d.is_finished()) && finished < queued.len() {
+                    // The local queue is empty but this document is not done: look again once.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        bar.set_position(finished as u64);
+        bar.set_message(format!("{chunks} chunks · {:.1} chunks/s · {:.0} tokens/s", chunks as f64 / secs, tokens as f64 / secs));
+    }
+    bar.finish();
+    if let Some(d) = drain {
+        d.await??;
+    }
+    if let Client::Local { state, .. } = client {
+        state.flush().await?;
+    }
+    println!(
+        "{} ready, {} failed, {} skipped; {chunks} chunks in {:.1}s",
+        queued.len() - failed.len(),
+        failed.len(),
+        skipped,
+        started.elapsed().as_secs_f64()
+    );
+    for f in &failed {
+        println!("  failed {f}");
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! One client for the CLI, two transports: a running server over HTTP (`--url`), or the data
+//! folder directly, by driving the same [`crate::app`] router in process. Either way the CLI
+//! sees the same API, errors included.
+
+use anyhow::{anyhow, bail, Context};
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::state::AppState;
+
+pub enum Client {
+    Remote { http: reqwest::Client, base: String },
+    Local { state: AppState, router: axum::Router },
+}
+
+impl Client {
+    pub fn remote(url: &str) -> anyhow::Result<Self> {
+        let base = url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--url must start with http:// or https://");
+        }
+        Ok(Client::Remote {
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()?,
+            base,
+        })
+    }
+
+    pub fn local(state: AppState) -> Self {
+        let router = crate::app(state.clone());
+        Client::Local { state, router }
+    }
+
+    /// Calls the API; `path` is under `/api/v1`. Error responses become errors carrying the
+    /// server's message.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let path = format!("/api/v1{path}");
+        let (status, bytes) = match self {
+            Client::Remote { http, base } => {
+                let mut req = http.request(method, format!("{base}{path}"));
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
+                let status = resp.status().as_u16();
+                (status, resp.bytes().await?.to_vec())
+            }
+            Client::Local { router, .. } => {
+                let mut req = Request::builder().method(method).uri(&path);
+                let body = match body {
+                    Some(b) => {
+                        req = req.header("content-type", "application/json");
+                        Body::from(serde_json::to_vec(&b)?)
+                    }
+                    None => Body::empty(),
+                };
+                let resp = router.clone().oneshot(req.body(body)?).await?;
+                let status = resp.status().as_u16();
+                let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+                (status, bytes.to_vec())
+            }
+        };
+        decode(status, &bytes)
+    }
+
+    /// Uploads one file to a knowledge base (remote only; local ingest queues directly).
+    pub async fn upload(&self, kb: &str, name: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        let Client::Remote { http, base } = self else {
+            bail!("upload is only used against a server");
+        };
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let resp = http
+            .post(format!("{base}/api/v1/knowledge-bases/{}/documents", encode(kb)))
+            .multipart(form)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let status = resp.status().as_u16();
+        decode(status, &resp.bytes().await?)
+    }
+}
+
+fn decode(status: u16, bytes: &[u8]) -> anyhow::Result<Value> {
+    if status == 204 {
+        return Ok(Value::Null);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| anyhow!("unexpected reply (HTTP {status})"))?;
+    if status >= 400 {
+        let msg = value["error"]["message"].as_str().unwrap_or("request failed");
+        bail!("{msg} (HTTP {status})");
+    }
+    Ok(value)
+}
+
+/// Percent-encodes a path segment.
+pub fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,273 @@
+//! One typed configuration: defaults → `ragd.toml` → `RAGD_*` environment → CLI flags.
+//!
+//! Library crates get their typed sub-configs ([`retrieval::EmbeddingConfig`],
+//! [`ingest::ChunkConfig`], [`retrieval::SearchConfig`]) and never read the environment.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of `ragd`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on; port 0 picks a free port.
+    pub listen: String,
+    /// Folder for metadata (SQLite), original files and vectors.
+    pub data_dir: PathBuf,
+    /// Folder `make setup` fills with ONNX Runtime and the offline model. Relative model
+    /// paths in `[embedding]` are resolved against it.
+    pub cache_dir: PathBuf,
+    /// Largest request body, uploads included.
+    pub max_upload_bytes: u64,
+    /// Time limit of one API request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Documents processed at the same time.
+    pub workers: usize,
+    /// Time budget of one PDF parse, in seconds.
+    pub pdf_timeout_secs: u64,
+    pub embedding: retrieval::EmbeddingConfig,
+    pub chunking: ingest::ChunkConfig,
+    pub search: retrieval::SearchConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            cache_dir: default_cache_dir(),
+            max_upload_bytes: 100 * 1024 * 1024,
+            request_timeout_secs: 60,
+            workers: 2,
+            pdf_timeout_secs: 60,
+            embedding: retrieval::EmbeddingConfig::default(),
+            chunking: ingest::ChunkConfig::default(),
+            search: retrieval::SearchConfig::default(),
+        }
+    }
+}
+
+/// `$RAGD_CACHE_DIR`, else `$XDG_CACHE_HOME/ragd`, else `~/.cache/ragd` (as `scripts/setup.py`).
+pub fn default_cache_dir() -> PathBuf {
+    cache_dir_from(&|k| std::env::var(k).ok())
+}
+
+fn cache_dir_from(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(dir) = env("RAGD_CACHE_DIR").filter(|s| !s.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = env("XDG_CACHE_HOME").filter(|s| !s.is_empty()) {
+        return PathBuf::from(dir).join("ragd");
+    }
+    let home = env("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cache").join("ragd")
+}
+
+/// Environment variables and the config keys they set.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("RAGD_LISTEN", "listen"),
+    ("RAGD_DATA_DIR", "data_dir"),
+    ("RAGD_CACHE_DIR", "cache_dir"),
+    ("RAGD_MAX_UPLOAD_BYTES", "max_upload_bytes"),
+    ("RAGD_REQUEST_TIMEOUT_SECS", "request_timeout_secs"),
+    ("RAGD_WORKERS", "workers"),
+    ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
+    ("RAGD_EMBEDDING_MODEL", "embedding.model"),
+    ("RAGD_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
+    ("RAGD_ORT_LIBRARY", "embedding.ort_library"),
+    ("RAGD_EMBEDDING_THREADS", "embedding.threads"),
+    ("RAGD_EMBEDDING_BATCH_SIZE", "embedding.batch_size"),
+    ("RAGD_CHUNK_SIZE", "chunking.size"),
+    ("RAGD_CHUNK_OVERLAP", "chunking.overlap"),
+    ("RAGD_SEARCH_TOP_K", "search.top_k"),
+    ("RAGD_RRF_K", "search.rrf_k"),
+];
+
+/// Overrides from the command line, applied last.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then the file (`explicit`, or `./ragd.toml` when it
+    /// exists), then `RAGD_*` variables, then `overrides`.
+    pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let file = match explicit {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?,
+            ),
+            None => std::fs::read_to_string("ragd.toml").ok(),
+        };
+        Self::layered(file.as_deref(), &env, overrides)
+    }
+
+    /// The layering itself, pure for tests.
+    pub fn layered(file: Option<&str>, env: &HashMap<String, String>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let defaults = Config {
+            cache_dir: cache_dir_from(&|k| env.get(k).cloned()),
+            ..Config::default()
+        };
+        let mut value = toml::Value::try_from(&defaults).context("config defaults")?;
+        if let Some(text) = file {
+            let file: toml::Value = toml::from_str(text).context("invalid ragd.toml")?;
+            merge(&mut value, file);
+        }
+        for (var, key) in ENV_KEYS {
+            if let Some(raw) = env.get(*var) {
+                set_path(&mut value, key, scalar(raw));
+            }
+        }
+        let mut config: Config = value.try_into().context("invalid configuration")?;
+        if let Some(listen) = &overrides.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        config.validate()?;
+        config.resolve_paths();
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.workers == 0 || self.workers > 64 {
+            bail!("workers must be between 1 and 64");
+        }
+        if self.max_upload_bytes < 1024 {
+            bail!("max_upload_bytes must be at least 1024");
+        }
+        self.chunking
+            .validate()
+            .map_err(|e| anyhow::anyhow!("chunking: {e}"))?;
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            bail!("listen must be ADDR:PORT, got {:?}", self.listen);
+        }
+        Ok(())
+    }
+
+    /// Relative model paths are relative to the cache folder.
+    fn resolve_paths(&mut self) {
+        let under_cache = |p: &mut PathBuf, cache: &Path| {
+            if p.is_relative() {
+                *p = cache.join(&*p);
+            }
+        };
+        under_cache(&mut self.embedding.model_dir, &self.cache_dir);
+        under_cache(&mut self.embedding.ort_library, &self.cache_dir);
+        under_cache(&mut self.embedding.cache_dir, &self.cache_dir);
+    }
+}
+
+/// A raw environment value as a TOML scalar: integer, float, boolean, else string.
+fn scalar(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = raw.parse::<f64>() {
+        toml::Value::Float(f)
+    } else if let Ok(b) = raw.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else {
+        toml::Value::String(raw.to_string())
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+fn set_path(value: &mut toml::Value, path: &str, new: toml::Value) {
+    let mut cur = value;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some(table) = cur.as_table_mut() else {
+            return;
+        };
+        if parts.peek().is_none() {
+            // Keep strings strings: a numeric-looking string key stays a string when the
+            // default is a string (e.g. a model called "123").
+            let new = match (table.get(part), new) {
+                (Some(toml::Value::String(_)), v) if !v.is_str() => toml::Value::String(
+                    v.to_string().trim_matches('"').to_string(),
+                ),
+                (Some(toml::Value::Float(_)), toml::Value::Integer(i)) => toml::Value::Float(i as f64),
+                (_, v) => v,
+            };
+            table.insert(part.to_string(), new);
+            return;
+        }
+        cur = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::layered(None, &env(&[("HOME", "/home/u")]), &Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.cache_dir, PathBuf::from("/home/u/.cache/ragd"));
+        assert_eq!(
+            c.embedding.model_dir,
+            PathBuf::from("/home/u/.cache/ragd/models/all-minilm-l6-v2-int8")
+        );
+        assert_eq!(c.max_upload_bytes, 100 * 1024 * 1024);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let file = "listen = \"0.0.0.0:9000\"\nworkers = 3\n[chunking]\nsize = 128\n[search]\nrrf_k = 10\n";
+        let e = env(&[("RAGD_WORKERS", "4"), ("RAGD_CHUNK_OVERLAP", "16"), ("RAGD_RRF_K", "30")]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some("/tmp/x".into()),
+        };
+        let c = Config::layered(Some(file), &e, &flags).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.workers, 4);
+        assert_eq!(c.chunking.size, 128);
+        assert_eq!(c.chunking.overlap, 16);
+        assert_eq!(c.search.rrf_k, 30.0);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(Config::layered(Some("workers = 0"), &env(&[]), &Overrides::default()).is_err());
+        assert!(Config::layered(Some("nonsense = 1"), &env(&[]), &Overrides::default()).is_err());
+        assert!(Config::layered(None, &env(&[("RAGD_LISTEN", "nowhere")]), &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn absolute_model_paths_are_kept() {
+        let file = "[embedding]\nmodel_dir = \"/models/mine\"\n";
+        let c = Config::layered(Some(file), &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.embedding.model_dir, PathBuf::from("/models/mine"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Metadata in SQLite (sqlx, plain queries; schema in `migrations/`).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The metadata store.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct KnowledgeBase {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub chunk_size: i64,
+    pub chunk_overlap: i64,
+    pub created_at: String,
+    pub document_count: i64,
+    pub chunk_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub kb_id: String,
+    pub name: String,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub format: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub chunk_count: i64,
+    pub page_count: Option<i64>,
+    pub token_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct ChunkRow {
+    pub id: String,
+    pub document_id: String,
+    pub ordinal: i64,
+    pub page: Option<i64>,
+    pub heading: String,
+    pub text: String,
+    pub token_count: i64,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub document_id: Option<String>,
+    pub attempts: i64,
+}
+
+/// A new document to queue.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: String,
+    pub kb_id: String,
+    pub name: String,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub format: String,
+}
+
+const KB_SELECT: &str = "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.created_at,
+       (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
+       (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
+  FROM knowledge_bases k";
+
+const DOC_COLUMNS: &str = "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
+       page_count, token_count, created_at, updated_at";
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    // ---- knowledge bases ----
+
+    pub async fn create_kb(&self, id: &str, name: &str, description: &str, chunk_size: i64, chunk_overlap: i64) -> Result<KnowledgeBase, sqlx::Error> {
+        sqlx::query("INSERT INTO knowledge_bases (id, name, description, chunk_size, chunk_overlap) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(description)
+            .bind(chunk_size)
+            .bind(chunk_overlap)
+            .execute(&self.pool)
+            .await?;
+        self.get_kb(id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub async fn list_kbs(&self) -> Result<Vec<KnowledgeBase>, sqlx::Error> {
+        sqlx::query_as(&format!("{KB_SELECT} ORDER BY k.name"))
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Finds a knowledge base by id or by its unique name.
+    pub async fn get_kb(&self, id_or_name: &str) -> Result<Option<KnowledgeBase>, sqlx::Error> {
+        sqlx::query_as(&format!("{KB_SELECT} WHERE k.id = ?1 OR k.name = ?1 ORDER BY k.id = ?1 DESC LIMIT 1"))
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn delete_kb(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM knowledge_bases WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    // ---- documents ----
+
+    /// Inserts a document and its ingest job in one transaction. When the knowledge base
+    /// already holds the same content, returns the existing document instead (`false`).
+    pub async fn enqueue_document(&self, doc: &NewDocument) -> Result<(Document, bool), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<Document> = sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE kb_id = ? AND content_hash = ?"
+        ))
+        .bind(&doc.kb_id)
+        .bind(&doc.content_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok((existing, false));
+        }
+        sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&doc.id)
+            .bind(&doc.kb_id)
+            .bind(&doc.name)
+            .bind(&doc.content_hash)
+            .bind(doc.size_bytes)
+            .bind(&doc.format)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO jobs (kind, document_id) VALUES ('ingest', ?)")
+            .bind(&doc.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let created = self.get_document(&doc.id).await?.ok_or(sqlx::Error::RowNotFound)?;
+        Ok((created, true))
+    }
+
+    /// Queues an existing document again (re-parse).
+    pub async fn requeue_document(&self, id: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(&format!("UPDATE documents SET status = 'queued', error = NULL, updated_at = {NOW} WHERE id = ?"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO jobs (kind, document_id) VALUES ('ingest', ?)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn get_document(&self, id: &str) -> Result<Option<Document>, sqlx::Error> {
+        sqlx::query_as(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Documents of a knowledge base, newest first; returns the page and the total.
+    pub async fn list_documents(&self, kb_id: &str, status: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<Document>, i64), sqlx::Error> {
+        let docs = sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE kb_id = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(kb_id)
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE kb_id = ?1 AND (?2 IS NULL OR status = ?2)")
+            .bind(kb_id)
+            .bind(status)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((docs, total))
+    }
+
+    pub async fn delete_document(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM documents WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Whether any document still refers to this content (so its file must be kept).
+    pub async fn hash_in_use(&self, hash: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE content_hash = ?")
+            .bind(hash)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Hashes of every document in a knowledge base (to clean files after deleting it).
+    pub async fn kb_hashes(&self, kb_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT DISTINCT content_hash FROM documents WHERE kb_id = ?")
+            .bind(kb_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn set_status(&self, id: &str, status: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!("UPDATE documents SET status = ?, updated_at = {NOW} WHERE id = ?"))
+            .bind(status)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a finished ingest: chunks replaced, counts set, status `ready`, job done; all
+    /// in one transaction. Returns false when the document was deleted meanwhile.
+    pub async fn finish_ingest(&self, job_id: i64, doc_id: &str, outcome: &ingest::Outcome) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM documents WHERE id = ?")
+            .bind(doc_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+            .bind(doc_id)
+            .execute(&mut *tx)
+            .await?;
+        for c in &outcome.chunks {
+            sqlx::query("INSERT INTO chunks (id, document_id, ordinal, page, heading, text, token_count) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(c.id.to_string())
+                .bind(doc_id)
+                .bind(i64::from(c.chunk.ordinal))
+                .bind(c.chunk.page.map(i64::from))
+                .bind(c.chunk.heading_path())
+                .bind(&c.chunk.text)
+                .bind(c.chunk.tokens as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(&format!(
+            "UPDATE documents SET status = 'ready', error = NULL, format = ?, chunk_count = ?, page_count = ?,
+                    token_count = ?, updated_at = {NOW} WHERE id = ?"
+        ))
+        .bind(outcome.format.as_str())
+        .bind(outcome.chunks.len() as i64)
+        .bind(i64::from(outcome.pages))
+        .bind(outcome.tokens as i64)
+        .bind(doc_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!("UPDATE jobs SET status = 'done', finished_at = {NOW} WHERE id = ?"))
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a failed ingest: document `failed` with the error, no chunks, job failed.
+    pub async fn fail_ingest(&self, job_id: i64, doc_id: &str, error: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+            .bind(doc_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "UPDATE documents SET status = 'failed', error = ?, chunk_count = 0, updated_at = {NOW} WHERE id = ?"
+        ))
+        .bind(error)
+        .bind(doc_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!("UPDATE jobs SET status = 'failed', error = ?, finished_at = {NOW} WHERE id = ?"))
+            .bind(error)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn list_chunks(&self, doc_id: &str, limit: i64, offset: i64) -> Result<Vec<ChunkRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, document_id, ordinal, page, heading, text, token_count FROM chunks
+             WHERE document_id = ? ORDER BY ordinal LIMIT ? OFFSET ?",
+        )
+        .bind(doc_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    // ---- jobs ----
+
+    /// Jobs cut off by a crash (still `running`) go back to the queue; documents caught in
+    /// the middle of the pipeline go back to `queued`. Called once at start-up.
+    pub async fn recover(&self) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let r = sqlx::query("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "UPDATE documents SET status = 'queued', updated_at = {NOW} WHERE status IN ('parsing', 'embedding')"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Claims the oldest queued job.
+    pub async fn claim_job(&self) -> Result<Option<Job>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = {NOW}
+              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+              RETURNING id, kind, document_id, attempts"
+        ))
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Jobs queued or running.
+    pub async fn pending_jobs(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn finish_job(&self, job_id: i64, error: Option<&str>) -> Result<(), sqlx::Error> {
+        let status = if error.is_some() { "failed" } else { "done" };
+        sqlx::query(&format!("UPDATE jobs SET status = ?, error = ?, finished_at = {NOW} WHERE id = ?"))
+            .bind(status)
+            .bind(error)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! The `ragd` server: HTTP API ([`api`]), durable job worker ([`worker`]), configuration
+//! ([`config`]), metadata store ([`db`]), original files ([`blobs`]), the data-folder lock
+//! ([`lock`]) and the command line ([`cli`]).
+//!
+//! [`app`] builds the whole HTTP application from a [`state::State`], so tests can drive it
+//! in process.
+
+pub mod api;
+pub mod blobs;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod lock;
+pub mod serve;
+pub mod state;
+pub mod worker;
+
+pub use api::app;

@@ -1,0 +1,27 @@
+//! The `ragd` binary.
+
+use clap::Parser;
+use server::cli::{self, Cli};
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = cli.log.clone().unwrap_or_else(|| cli.default_log().to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(cli::run(cli));
+    // Blocking tasks still running (an abandoned parse) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

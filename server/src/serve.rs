@@ -1,0 +1,64 @@
+//! `ragd serve`: the HTTP server and the job workers, with a clean shutdown on SIGINT and
+//! SIGTERM (workers stop, the index is flushed).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::state::State;
+use crate::{api, worker};
+
+/// How long shutdown waits for a running job before flushing and leaving it to the restart.
+const WORKER_GRACE: Duration = Duration::from_secs(20);
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = State::open(config).await?;
+    let recovered = state.db.recover().await?;
+    if recovered > 0 {
+        tracing::info!(jobs = recovered, "requeued jobs cut off by the last shutdown");
+    }
+    let listener = tokio::net::TcpListener::bind(&state.config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    state.lock.publish_url(&url)?;
+    tracing::info!(%url, data_dir = %state.config.data_dir.display(), "ragd listening");
+    println!("ragd listening on {url}");
+
+    let (stop, stopped) = watch::channel(false);
+    let workers = tokio::spawn(worker::run(state.clone(), stopped));
+    axum::serve(listener, api::app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    if tokio::time::timeout(WORKER_GRACE, workers).await.is_err() {
+        tracing::warn!("a job is still running; it will be taken up again at the next start");
+    }
+    state.flush().await?;
+    tracing::info!("index flushed, bye");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

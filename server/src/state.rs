@@ -1,0 +1,115 @@
+//! What a running ragd holds: configuration, metadata store, file store, models and index.
+//! Shared by the HTTP server and the embedded CLI.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use ingest::Pipeline;
+use retrieval::{Bm25, Embedder, Index, IndexConfig, Searcher};
+use tokio::sync::Notify;
+
+use crate::blobs::BlobStore;
+use crate::config::Config;
+use crate::db::Db;
+use crate::lock::DataLock;
+
+/// Embedding progress of a document: (chunks embedded, chunks in total).
+pub type Progress = (usize, usize);
+
+/// The shared state; cheap to clone.
+pub type AppState = Arc<State>;
+
+pub struct State {
+    pub config: Config,
+    pub db: Db,
+    pub blobs: BlobStore,
+    pub searcher: Searcher,
+    pub pipeline: Pipeline,
+    /// Wakes idle workers when a job is queued.
+    pub wake: Notify,
+    /// Live embedding progress of documents being processed.
+    pub progress: Mutex<HashMap<String, Progress>>,
+    pub lock: DataLock,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("config", &self.config).finish()
+    }
+}
+
+impl State {
+    /// Locks the data folder, opens the database, loads the models and the index.
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let lock = DataLock::acquire(&config.data_dir)?;
+        let db = Db::open(&config.data_dir.join("ragd.sqlite"))
+            .await
+            .context("cannot open the metadata database")?;
+        let blobs = BlobStore::new(config.data_dir.join("files"));
+        let embedding = config.embedding.clone();
+        let index_config = IndexConfig {
+            path: config.data_dir.join("vectors"),
+        };
+        let (embedder, bm25, index) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let embedder = Embedder::load(&embedding)?;
+            let bm25 = Bm25::new()?;
+            let index = Index::open(&index_config, embedder.name(), embedder.dim())?;
+            Ok((Arc::new(embedder), Arc::new(bm25), Arc::new(index)))
+        })
+        .await??;
+        tracing::info!(model = embedder.name(), dim = embedder.dim(), "embedding model loaded");
+        let searcher = Searcher {
+            embedder: embedder.clone(),
+            bm25: bm25.clone(),
+            index: index.clone(),
+            config: config.search.clone(),
+        };
+        let pipeline = Pipeline {
+            embedder,
+            bm25,
+            index,
+            limits: ingest::ParseLimits {
+                pdf_timeout: Duration::from_secs(config.pdf_timeout_secs),
+            },
+        };
+        Ok(Arc::new(State {
+            config,
+            db,
+            blobs,
+            searcher,
+            pipeline,
+            wake: Notify::new(),
+            progress: Mutex::new(HashMap::new()),
+            lock,
+        }))
+    }
+
+    pub fn progress_of(&self, doc_id: &str) -> Option<Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(doc_id)
+            .copied()
+    }
+
+    pub fn set_progress(&self, doc_id: &str, progress: Option<Progress>) {
+        let mut map = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        match progress {
+            Some(p) => {
+                map.insert(doc_id.to_string(), p);
+            }
+            None => {
+                map.remove(doc_id);
+            }
+        }
+    }
+
+    /// Makes every index write durable. Called on shutdown.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        let index = self.pipeline.index.clone();
+        tokio::task::spawn_blocking(move || index.flush()).await??;
+        Ok(())
+    }
+}

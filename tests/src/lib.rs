@@ -1,0 +1,1 @@
+//! Black-box end-to-end tests live in tests/.
