@@ -1,1 +1,240 @@
-//! Black-box end-to-end tests live in tests/.
+//! Support for the black-box end-to-end tests in `tests/`: start the real `ragd` binary on
+//! port 0 with a temporary data folder, talk to it over HTTP, stop it gracefully or kill it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Value};
+
+/// Path of the `ragd` binary: `$RAGD_BIN`, else `target/<profile>/ragd` next to this test.
+pub fn ragd_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("RAGD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-xxxx -> target/<profile>/ragd
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = profile_dir.join("ragd");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (`cargo build --bin ragd`, or `make test`)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `ragd serve`.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `ragd serve` on 127.0.0.1:0 and waits for its address.
+    pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(ragd_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RAGD_LOG", "warn,qdrant_edge=error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("cannot start ragd")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ragd listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                bail!("ragd did not print its address");
+            }
+        };
+        Ok(Self {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("ragd exited with {status}");
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("ragd did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    /// GET or POST JSON; returns (status, body).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.get(self.api(path)).send().await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.post(self.api(path)).json(&body).send().await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<u16> {
+        Ok(self.http.delete(self.api(path)).send().await?.status().as_u16())
+    }
+
+    pub async fn create_kb(&self, name: &str) -> anyhow::Result<String> {
+        let (status, body) = self.post("/knowledge-bases", json!({"name": name})).await?;
+        if status != 201 {
+            bail!("create kb: {status} {body}");
+        }
+        Ok(body["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Uploads files in one multipart request; returns (status, body).
+    pub async fn upload(&self, kb: &str, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(u16, Value)> {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes) in files {
+            form = form.part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()));
+        }
+        let r = self
+            .http
+            .post(self.api(&format!("/knowledge-bases/{kb}/documents")))
+            .multipart(form)
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Waits until the document is `ready` or `failed`; returns it.
+    pub async fn wait_done(&self, kb: &str, id: &str) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let (status, doc) = self.get(&format!("/knowledge-bases/{kb}/documents/{id}")).await?;
+            if status != 200 {
+                bail!("document {id}: HTTP {status} {doc}");
+            }
+            if matches!(doc["status"].as_str(), Some("ready" | "failed")) {
+                return Ok(doc);
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!("document {id} still {} after 300 s", doc["status"]));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Searches and returns the hits.
+    pub async fn search(&self, kbs: &[&str], query: &str, top_k: usize) -> anyhow::Result<Vec<Value>> {
+        let (status, body) = self
+            .post("/search", json!({"knowledge_bases": kbs, "query": query, "top_k": top_k}))
+            .await?;
+        if status != 200 {
+            bail!("search: {status} {body}");
+        }
+        Ok(body["hits"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `ragd` CLI with the given arguments; returns (success, stdout, stderr).
+pub fn ragd_cli(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<(bool, String, String)> {
+    let mut cmd = Command::new(ragd_bin());
+    cmd.args(args).env("RAGD_LOG", "error");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output()?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Writes a PDF with one page per entry (Helvetica text), as a real user's PDF would have.
+pub fn make_pdf(pages: &[&str]) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut kids: Vec<Object> = Vec::new();
+    for text in pages {
+        let mut ops = vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 11.into()]),
+            Operation::new("Td", vec![50.into(), 800.into()]),
+        ];
+        for line in text.lines() {
+            ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
+            ops.push(Operation::new("Td", vec![0.into(), (-13).into()]));
+        }
+        ops.push(Operation::new("ET", vec![]));
+        let content = Content { operations: ops }.encode().expect("content");
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        });
+        kids.push(page_id.into());
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
