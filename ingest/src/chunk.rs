@@ -32,10 +32,14 @@ impl Default for ChunkConfig {
 impl ChunkConfig {
     pub fn validate(&self) -> Result<()> {
         if self.size < 16 || self.size > 8192 {
-            return Err(Error::Chunk("chunk size must be between 16 and 8192 tokens".into()));
+            return Err(Error::Chunk(
+                "chunk size must be between 16 and 8192 tokens".into(),
+            ));
         }
         if self.overlap >= self.size / 2 {
-            return Err(Error::Chunk("chunk overlap must be less than half the chunk size".into()));
+            return Err(Error::Chunk(
+                "chunk overlap must be less than half the chunk size".into(),
+            ));
         }
         Ok(())
     }
@@ -64,21 +68,38 @@ impl Chunk {
 }
 
 /// Cuts a parsed document into chunks measured by `sizer`.
-pub fn chunk<S: ChunkSizer>(doc: &ParsedDocument, sizer: &S, config: ChunkConfig) -> Result<Vec<Chunk>> {
+pub fn chunk<S: ChunkSizer>(
+    doc: &ParsedDocument,
+    sizer: &S,
+    config: ChunkConfig,
+) -> Result<Vec<Chunk>> {
     config.validate()?;
     let mut chunks = Vec::new();
     for section in &doc.sections {
         let heading = section.headings.join(" > ");
-        let heading_tokens = if heading.is_empty() { 0 } else { sizer.size(&heading) + 1 };
-        let capacity = config.size.saturating_sub(heading_tokens).max(config.size / 2);
+        let heading_tokens = if heading.is_empty() {
+            0
+        } else {
+            sizer.size(&heading) + 1
+        };
+        let capacity = config
+            .size
+            .saturating_sub(heading_tokens)
+            .max(config.size / 2);
         let split = SplitConfig::new(capacity)
             .with_sizer(sizer)
             .with_overlap(config.overlap.min(capacity / 2))
             .map_err(|e| Error::Chunk(e.to_string()))?;
         let pieces: Vec<String> = if doc.format == Format::Markdown {
-            MarkdownSplitter::new(split).chunks(&section.text).map(str::to_owned).collect()
+            MarkdownSplitter::new(split)
+                .chunks(&section.text)
+                .map(str::to_owned)
+                .collect()
         } else {
-            TextSplitter::new(split).chunks(&section.text).map(str::to_owned).collect()
+            TextSplitter::new(split)
+                .chunks(&section.text)
+                .map(str::to_owned)
+                .collect()
         };
         for text in pieces {
             let text = text.trim().to_string();
@@ -132,8 +153,14 @@ mod tests {
     #[test]
     fn chunks_respect_size_and_keep_page_and_headings() {
         let text = "Alpha beta gamma delta. ".repeat(40);
-        let d = doc(Format::Text, vec![section(Some(3), &[], &text), section(Some(4), &[], "tail")]);
-        let cfg = ChunkConfig { size: 100, overlap: 10 };
+        let d = doc(
+            Format::Text,
+            vec![section(Some(3), &[], &text), section(Some(4), &[], "tail")],
+        );
+        let cfg = ChunkConfig {
+            size: 100,
+            overlap: 10,
+        };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         assert!(chunks.len() >= 9, "{}", chunks.len());
         assert!(chunks.iter().all(|c| c.text.chars().count() <= 100));
@@ -150,7 +177,10 @@ mod tests {
         let s3 = "你知道上下文窗口有多大吗？";
         let text = format!("{s1}{s2}{s3}{s1}{s2}{s3}");
         let d = doc(Format::Text, vec![section(None, &[], &text)]);
-        let cfg = ChunkConfig { size: 40, overlap: 0 };
+        let cfg = ChunkConfig {
+            size: 40,
+            overlap: 0,
+        };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         assert!(chunks.len() >= 3);
         for c in &chunks {
@@ -165,8 +195,14 @@ mod tests {
     #[test]
     fn headings_prefix_the_embedded_text_and_shrink_the_budget() {
         let body = "word ".repeat(60);
-        let d = doc(Format::Markdown, vec![section(None, &["Guide", "Install"], &body)]);
-        let cfg = ChunkConfig { size: 100, overlap: 0 };
+        let d = doc(
+            Format::Markdown,
+            vec![section(None, &["Guide", "Install"], &body)],
+        );
+        let cfg = ChunkConfig {
+            size: 100,
+            overlap: 0,
+        };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         for c in &chunks {
             assert_eq!(c.heading_path(), "Guide > Install");
@@ -179,15 +215,39 @@ mod tests {
     fn markdown_blocks_stay_together() {
         let md = "Para one is here.\n\n```\ncode line 1\ncode line 2\n```\n\nPara two.";
         let d = doc(Format::Markdown, vec![section(None, &[], md)]);
-        let cfg = ChunkConfig { size: 40, overlap: 0 };
+        let cfg = ChunkConfig {
+            size: 40,
+            overlap: 0,
+        };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
-        assert!(chunks.iter().any(|c| c.text == "```\ncode line 1\ncode line 2\n```"), "{chunks:?}");
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.text == "```\ncode line 1\ncode line 2\n```"),
+            "{chunks:?}"
+        );
     }
 
     #[test]
     fn bad_config_is_rejected() {
         let d = doc(Format::Text, vec![section(None, &[], "x")]);
-        assert!(chunk(&d, &Characters, ChunkConfig { size: 8, overlap: 0 }).is_err());
-        assert!(chunk(&d, &Characters, ChunkConfig { size: 100, overlap: 60 }).is_err());
+        assert!(chunk(
+            &d,
+            &Characters,
+            ChunkConfig {
+                size: 8,
+                overlap: 0
+            }
+        )
+        .is_err());
+        assert!(chunk(
+            &d,
+            &Characters,
+            ChunkConfig {
+                size: 100,
+                overlap: 60
+            }
+        )
+        .is_err());
     }
 }

@@ -3,8 +3,8 @@
 //! minimal and memory stays flat (a batch of 256 long texts peaked at 11 GB; 8 to 32 stays
 //! under 2 GB at the same speed).
 
-use retrieval::{Bm25, Embedder};
 use retrieval::SparseVector;
+use retrieval::{Bm25, Embedder};
 
 use crate::chunk::Chunk;
 use crate::error::Result;
@@ -34,7 +34,10 @@ pub fn embed(
     let mut dense: Vec<Option<Vec<f32>>> = vec![None; chunks.len()];
     let mut done = 0;
     for batch in length_sorted_batches(&lens, embedder.batch_size()) {
-        let texts: Vec<&str> = batch.iter().map(|&i| chunks[i].embed_text.as_str()).collect();
+        let texts: Vec<&str> = batch
+            .iter()
+            .map(|&i| chunks[i].embed_text.as_str())
+            .collect();
         let vectors = embedder.embed_batch(&texts)?;
         for (&i, v) in batch.iter().zip(vectors) {
             dense[i] = Some(v);

@@ -41,7 +41,9 @@ const BINARY_MAGIC: &[(&[u8], &str)] = &[
 
 const MARKDOWN_EXT: &[&str] = &["md", "markdown", "mdown", "mkd"];
 const HTML_EXT: &[&str] = &["html", "htm", "xhtml"];
-const TEXT_EXT: &[&str] = &["txt", "text", "log", "rst", "org", "adoc", "asciidoc", "tex"];
+const TEXT_EXT: &[&str] = &[
+    "txt", "text", "log", "rst", "org", "adoc", "asciidoc", "tex",
+];
 
 /// Detects the format of `bytes` named `name` (the name only breaks ties between text formats).
 pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
@@ -111,8 +113,14 @@ mod tests {
     #[test]
     fn content_beats_extension() {
         assert_eq!(detect(b"%PDF-1.7\n...", "notes.txt").unwrap(), Format::Pdf);
-        assert_eq!(detect(b"<!DOCTYPE html><p>x</p>", "page").unwrap(), Format::Html);
-        assert!(matches!(detect(b"\x89PNG\r\n\x1a\n", "a.md"), Err(Error::UnsupportedFormat(_))));
+        assert_eq!(
+            detect(b"<!DOCTYPE html><p>x</p>", "page").unwrap(),
+            Format::Html
+        );
+        assert!(matches!(
+            detect(b"\x89PNG\r\n\x1a\n", "a.md"),
+            Err(Error::UnsupportedFormat(_))
+        ));
     }
 
     #[test]
@@ -126,15 +134,30 @@ mod tests {
     #[test]
     fn bad_input_is_rejected() {
         assert!(matches!(detect(b"", "a.txt"), Err(Error::Empty)));
-        assert!(matches!(detect(b"\x00\x01\x02", "a.bin"), Err(Error::UnsupportedFormat(_))));
-        assert!(matches!(detect(b"hello", "a.pdf"), Err(Error::PdfMalformed(_))));
-        assert!(matches!(detect(b"PK\x03\x04rest", "a.docx"), Err(Error::UnsupportedFormat(_))));
-        assert!(matches!(detect(b"fn main() {}", "main.xyz"), Err(Error::UnsupportedFormat(_))));
+        assert!(matches!(
+            detect(b"\x00\x01\x02", "a.bin"),
+            Err(Error::UnsupportedFormat(_))
+        ));
+        assert!(matches!(
+            detect(b"hello", "a.pdf"),
+            Err(Error::PdfMalformed(_))
+        ));
+        assert!(matches!(
+            detect(b"PK\x03\x04rest", "a.docx"),
+            Err(Error::UnsupportedFormat(_))
+        ));
+        assert!(matches!(
+            detect(b"fn main() {}", "main.xyz"),
+            Err(Error::UnsupportedFormat(_))
+        ));
     }
 
     #[test]
     fn utf16_with_bom_is_text() {
-        assert_eq!(detect(&[0xFF, 0xFE, b'h', 0, b'i', 0], "a.txt").unwrap(), Format::Text);
+        assert_eq!(
+            detect(&[0xFF, 0xFE, b'h', 0, b'i', 0], "a.txt").unwrap(),
+            Format::Text
+        );
     }
 
     #[test]

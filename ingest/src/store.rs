@@ -22,7 +22,12 @@ pub struct DocumentRef {
 }
 
 /// Replaces the document's points with `chunks` and flushes. Returns the chunk ids. Blocking.
-pub fn store(index: &Index, doc: &DocumentRef, chunks: &[Chunk], vectors: Vec<ChunkVectors>) -> Result<Vec<Uuid>> {
+pub fn store(
+    index: &Index,
+    doc: &DocumentRef,
+    chunks: &[Chunk],
+    vectors: Vec<ChunkVectors>,
+) -> Result<Vec<Uuid>> {
     index.delete(retrieval::filter::document(&doc.doc_id)?)?;
     let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
     let mut points = Vec::with_capacity(UPSERT_BATCH);

@@ -247,7 +247,11 @@ pub fn catalog_model(name: &str) -> Result<EmbeddingModel> {
     models
         .iter()
         .find(|m| m.model_code.eq_ignore_ascii_case(name))
-        .or_else(|| models.iter().find(|m| format!("{:?}", m.model).eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            models
+                .iter()
+                .find(|m| format!("{:?}", m.model).eq_ignore_ascii_case(name))
+        })
         .or_else(|| models.iter().find(|m| base(&m.model_code) == wanted))
         .map(|m| m.model.clone())
         .ok_or_else(|| {

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong while embedding, indexing or searching.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("onnx runtime library not found at {0} (run `make setup`, or set embedding.ort_library)")]
+    #[error(
+        "onnx runtime library not found at {0} (run `make setup`, or set embedding.ort_library)"
+    )]
     OrtMissing(PathBuf),
     #[error("could not load onnx runtime from {path}: {message}")]
     OrtLoad { path: PathBuf, message: String },

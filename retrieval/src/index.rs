@@ -15,10 +15,10 @@ use std::sync::Mutex;
 
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldIndexOperations, Filter, Modifier, NamedQuery,
-    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
-    PointStruct, QueryEnum, ScoredPoint, SearchRequest, SparseVector, UpdateOperation, Vector,
-    VectorInternal, Vectors, WithPayloadInterface,
+    FieldIndexOperations, Filter, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType,
+    PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, ScoredPoint,
+    SearchRequest, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
+    WithPayloadInterface,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -202,9 +202,9 @@ impl Index {
             persisted.push(PointStruct::new(PointId::Uuid(p.id), vectors, payload).into());
         }
         self.write(|shard| {
-            shard.update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                PointInsertOperations::PointsList(persisted),
-            )))?;
+            shard.update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(persisted)),
+            ))?;
             Ok(())
         })
     }
@@ -254,7 +254,12 @@ impl Index {
     }
 
     /// Dense nearest neighbours by cosine similarity.
-    pub fn search_dense(&self, vector: Vec<f32>, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+    pub fn search_dense(
+        &self,
+        vector: Vec<f32>,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ScoredChunk>> {
         if vector.len() != self.dim {
             return Err(Error::Invalid(format!(
                 "query vector has {} dims, index has {}",
@@ -266,14 +271,25 @@ impl Index {
     }
 
     /// Sparse BM25 nearest neighbours (dot product with IDF applied).
-    pub fn search_sparse(&self, vector: SparseVector, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+    pub fn search_sparse(
+        &self,
+        vector: SparseVector,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ScoredChunk>> {
         if vector.indices.is_empty() {
             return Ok(Vec::new());
         }
         self.search(VectorInternal::Sparse(vector), SPARSE, scope, limit)
     }
 
-    fn search(&self, query: VectorInternal, using: &str, scope: &Scope, limit: usize) -> Result<Vec<ScoredChunk>> {
+    fn search(
+        &self,
+        query: VectorInternal,
+        using: &str,
+        scope: &Scope,
+        limit: usize,
+    ) -> Result<Vec<ScoredChunk>> {
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery {
                 query,
@@ -320,7 +336,10 @@ fn flush(shard: &EdgeShard) -> Result<()> {
 
 fn edge_config(dim: usize) -> EdgeConfig {
     EdgeConfig::builder()
-        .vector(DENSE, EdgeVectorParams::builder(dim, Distance::Cosine).build())
+        .vector(
+            DENSE,
+            EdgeVectorParams::builder(dim, Distance::Cosine).build(),
+        )
         .sparse_vector(
             SPARSE,
             EdgeSparseVectorParams::builder()
@@ -345,7 +364,14 @@ mod tests {
     use super::*;
     use crate::sparse::Bm25;
 
-    fn point(bm25: &Bm25, kb: &str, doc: &str, ordinal: u32, text: &str, dense: Vec<f32>) -> ChunkPoint {
+    fn point(
+        bm25: &Bm25,
+        kb: &str,
+        doc: &str,
+        ordinal: u32,
+        text: &str,
+        dense: Vec<f32>,
+    ) -> ChunkPoint {
         ChunkPoint {
             id: Uuid::new_v4(),
             kb_id: kb.into(),
@@ -378,14 +404,37 @@ mod tests {
             let index = Index::open(&cfg, "test-model", 3).unwrap();
             index
                 .upsert(vec![
-                    point(&bm25, "kb1", "d1", 0, "rust ownership and borrowing", vec![1.0, 0.0, 0.0]),
-                    point(&bm25, "kb1", "d2", 0, "python garbage collector", vec![0.0, 1.0, 0.0]),
-                    point(&bm25, "kb2", "d3", 0, "rust compiler internals", vec![0.9, 0.1, 0.0]),
+                    point(
+                        &bm25,
+                        "kb1",
+                        "d1",
+                        0,
+                        "rust ownership and borrowing",
+                        vec![1.0, 0.0, 0.0],
+                    ),
+                    point(
+                        &bm25,
+                        "kb1",
+                        "d2",
+                        0,
+                        "python garbage collector",
+                        vec![0.0, 1.0, 0.0],
+                    ),
+                    point(
+                        &bm25,
+                        "kb2",
+                        "d3",
+                        0,
+                        "rust compiler internals",
+                        vec![0.9, 0.1, 0.0],
+                    ),
                 ])
                 .unwrap();
             index.flush().unwrap();
 
-            let dense = index.search_dense(vec![1.0, 0.0, 0.0], &scope(&["kb1"]), 10).unwrap();
+            let dense = index
+                .search_dense(vec![1.0, 0.0, 0.0], &scope(&["kb1"]), 10)
+                .unwrap();
             assert_eq!(dense.len(), 2, "kb filter keeps kb2 out");
             assert_eq!(dense[0].payload.doc_id, "d1");
             assert!((dense[0].score - 1.0).abs() < 1e-5);
@@ -399,7 +448,9 @@ mod tests {
 
             index.delete_document("d1").unwrap();
             assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 1);
-            assert!(index.search_dense(vec![1.0, 0.0, 0.0], &scope(&[]), 10).is_err());
+            assert!(index
+                .search_dense(vec![1.0, 0.0, 0.0], &scope(&[]), 10)
+                .is_err());
         }
         // Reopen: data survives, the model is checked.
         let index = Index::open(&cfg, "test-model", 3).unwrap();

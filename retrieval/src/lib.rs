@@ -18,10 +18,10 @@ pub mod index;
 pub mod search;
 pub mod sparse;
 
-pub use embed::{EmbeddingConfig, Embedder};
+pub use embed::{Embedder, EmbeddingConfig};
 pub use error::{Error, Result};
-pub use index::{ChunkPoint, Index, IndexConfig};
 pub use filter::Scope;
-pub use search::{Hit, HitScores, SearchConfig, SearchRequest, Searcher};
+pub use index::{ChunkPoint, Index, IndexConfig};
 pub use qdrant_edge::SparseVector;
+pub use search::{Hit, HitScores, SearchConfig, SearchRequest, Searcher};
 pub use sparse::Bm25;

@@ -94,10 +94,12 @@ impl Searcher {
         let top_k = request.top_k.unwrap_or(self.config.top_k).clamp(1, 1000);
         let prefetch = self.config.prefetch.max(top_k);
         let dense_query = self.embedder.embed_query(query)?;
-        let dense = self.index.search_dense(dense_query, &request.scope, prefetch)?;
-        let sparse = self
+        let dense = self
             .index
-            .search_sparse(self.bm25.embed_query(query), &request.scope, prefetch)?;
+            .search_dense(dense_query, &request.scope, prefetch)?;
+        let sparse =
+            self.index
+                .search_sparse(self.bm25.embed_query(query), &request.scope, prefetch)?;
         Ok(fuse(
             dense,
             sparse,
@@ -186,13 +188,22 @@ mod tests {
         assert_eq!(hits[0].scores.sparse, Some(7.0));
         assert_eq!(hits[0].scores.dense_rank, Some(1));
         assert_eq!(hits[0].scores.sparse_rank, Some(0));
-        let only_sparse = hits.iter().find(|h| h.chunk_id == Uuid::from_u128(3)).unwrap();
+        let only_sparse = hits
+            .iter()
+            .find(|h| h.chunk_id == Uuid::from_u128(3))
+            .unwrap();
         assert_eq!(only_sparse.scores.dense, None);
     }
 
     #[test]
     fn fuse_cuts_to_top_k() {
-        let hits = fuse(vec![chunk(1, 0.9), chunk(2, 0.8)], vec![], 1, 60.0, [1.0, 1.0]);
+        let hits = fuse(
+            vec![chunk(1, 0.9), chunk(2, 0.8)],
+            vec![],
+            1,
+            60.0,
+            [1.0, 1.0],
+        );
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].chunk_id, Uuid::from_u128(1));
     }

@@ -46,7 +46,11 @@ mod tests {
         let bm25 = Bm25::new().unwrap();
         // Characters-only tokenization would give 10 terms; word segmentation gives about 6.
         let q = bm25.embed_query("大模型资源占用计算公式");
-        assert!(q.indices.len() >= 4 && q.indices.len() < 10, "{:?}", q.indices);
+        assert!(
+            q.indices.len() >= 4 && q.indices.len() < 10,
+            "{:?}",
+            q.indices
+        );
         // A word that occurs in the query also occurs in a document that contains it.
         let d = bm25.embed_document("这是一个关于模型资源的公式说明。");
         let shared = q.indices.iter().filter(|i| d.indices.contains(i)).count();

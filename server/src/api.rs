@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, Request, State,
+};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -25,18 +27,32 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/knowledge-bases", post(create_kb).get(list_kbs))
         .route("/knowledge-bases/{kb}", get(get_kb).delete(delete_kb))
-        .route("/knowledge-bases/{kb}/documents", post(upload).get(list_documents))
-        .route("/knowledge-bases/{kb}/documents/{id}", get(get_document).delete(delete_document))
-        .route("/knowledge-bases/{kb}/documents/{id}/chunks", get(list_chunks))
+        .route(
+            "/knowledge-bases/{kb}/documents",
+            post(upload).get(list_documents),
+        )
+        .route(
+            "/knowledge-bases/{kb}/documents/{id}",
+            get(get_document).delete(delete_document),
+        )
+        .route(
+            "/knowledge-bases/{kb}/documents/{id}/chunks",
+            get(list_chunks),
+        )
         .route("/knowledge-bases/{kb}/documents/{id}/file", get(download))
-        .route("/knowledge-bases/{kb}/documents/{id}/reparse", post(reparse))
+        .route(
+            "/knowledge-bases/{kb}/documents/{id}/reparse",
+            post(reparse),
+        )
         .route("/search", post(search))
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
     Router::new()
         .route("/", get(index_page))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .nest("/api/v1", api)
-        .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(req, next, timeout)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            with_timeout(req, next, timeout)
+        }))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -62,9 +78,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge("request body is too large".into()))
-            }
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ApiError::PayloadTooLarge("request body is too large".into()),
+            ),
             Err(r) => Err(ApiError::bad_request(r.body_text().to_lowercase())),
         }
     }
@@ -103,30 +119,50 @@ pub fn validate_kb_name(name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
     }
-    if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(ApiError::bad_request("name must not contain slashes or control characters"));
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(ApiError::bad_request(
+            "name must not contain slashes or control characters",
+        ));
     }
     Ok(name.to_string())
 }
 
-async fn create_kb(State(state): State<AppState>, ApiJson(req): ApiJson<CreateKb>) -> Result<(StatusCode, Json<KnowledgeBase>), ApiError> {
+async fn create_kb(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateKb>,
+) -> Result<(StatusCode, Json<KnowledgeBase>), ApiError> {
     let name = validate_kb_name(&req.name)?;
     let chunking = ingest::ChunkConfig {
         size: req.chunk_size.unwrap_or(state.config.chunking.size),
         overlap: req.chunk_overlap.unwrap_or(state.config.chunking.overlap),
     };
-    chunking.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    chunking
+        .validate()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if state.db.get_kb(&name).await?.is_some() {
-        return Err(ApiError::Conflict(format!("a knowledge base named {name:?} already exists")));
+        return Err(ApiError::Conflict(format!(
+            "a knowledge base named {name:?} already exists"
+        )));
     }
     let description = req.description.unwrap_or_default();
     if description.chars().count() > 2000 {
-        return Err(ApiError::bad_request("description must be at most 2000 characters"));
+        return Err(ApiError::bad_request(
+            "description must be at most 2000 characters",
+        ));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let kb = state
         .db
-        .create_kb(&id, &name, description.trim(), chunking.size as i64, chunking.overlap as i64)
+        .create_kb(
+            &id,
+            &name,
+            description.trim(),
+            chunking.size as i64,
+            chunking.overlap as i64,
+        )
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -139,7 +175,9 @@ async fn create_kb(State(state): State<AppState>, ApiJson(req): ApiJson<CreateKb
 
 async fn list_kbs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let kbs = state.db.list_kbs().await?;
-    Ok(Json(json!({ "knowledge_bases": kbs, "embedding_model": state.searcher.embedder.name() })))
+    Ok(Json(
+        json!({ "knowledge_bases": kbs, "embedding_model": state.searcher.embedder.name() }),
+    ))
 }
 
 /// Finds a knowledge base by id or name, or answers 404.
@@ -151,11 +189,17 @@ pub async fn find_kb(state: &AppState, kb: &str) -> Result<KnowledgeBase, ApiErr
         .ok_or_else(|| ApiError::not_found("knowledge base", kb))
 }
 
-async fn get_kb(State(state): State<AppState>, Path(kb): Path<String>) -> Result<Json<KnowledgeBase>, ApiError> {
+async fn get_kb(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> Result<Json<KnowledgeBase>, ApiError> {
     Ok(Json(find_kb(&state, &kb).await?))
 }
 
-async fn delete_kb(State(state): State<AppState>, Path(kb): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_kb(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let kb = find_kb(&state, &kb).await?;
     let hashes = state.db.kb_hashes(&kb.id).await?;
     state.db.delete_kb(&kb.id).await?;
@@ -200,10 +244,12 @@ pub struct ProgressView {
 }
 
 fn view(state: &AppState, doc: Document) -> DocumentView {
-    let progress = state.progress_of(&doc.id).map(|(done, total)| ProgressView {
-        chunks_done: done,
-        chunks_total: total,
-    });
+    let progress = state
+        .progress_of(&doc.id)
+        .map(|(done, total)| ProgressView {
+            chunks_done: done,
+            chunks_total: total,
+        });
     DocumentView {
         doc,
         progress,
@@ -241,11 +287,19 @@ pub fn accept_file(name: &str, bytes: Vec<u8>) -> Result<Upload, ApiError> {
         ApiError::UnsupportedFormat(m) => ApiError::UnsupportedFormat(format!("{name}: {m}")),
         other => other,
     })?;
-    Ok(Upload { name, bytes, format })
+    Ok(Upload {
+        name,
+        bytes,
+        format,
+    })
 }
 
 /// Stores the file and queues its ingest; a duplicate returns the existing document.
-pub async fn enqueue(state: &AppState, kb: &KnowledgeBase, upload: Upload) -> Result<DocumentView, ApiError> {
+pub async fn enqueue(
+    state: &AppState,
+    kb: &KnowledgeBase,
+    upload: Upload,
+) -> Result<DocumentView, ApiError> {
     let hash = content_hash(&upload.bytes);
     state.blobs.put(&hash, &upload.bytes).await?;
     let new = NewDocument {
@@ -265,9 +319,18 @@ pub async fn enqueue(state: &AppState, kb: &KnowledgeBase, upload: Upload) -> Re
     Ok(v)
 }
 
-async fn upload(State(state): State<AppState>, Path(kb): Path<String>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+async fn upload(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let kb = find_kb(&state, &kb).await?;
-    let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data body: {}", e.body_text().to_lowercase())))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected a multipart/form-data body: {}",
+            e.body_text().to_lowercase()
+        ))
+    })?;
     let mut files = Vec::new();
     loop {
         let field = match multipart.next_field().await {
@@ -283,20 +346,30 @@ async fn upload(State(state): State<AppState>, Path(kb): Path<String>, multipart
         files.push(accept_file(&name, bytes.to_vec())?);
     }
     if files.is_empty() {
-        return Err(ApiError::bad_request("no file: send one or more multipart parts named \"file\""));
+        return Err(ApiError::bad_request(
+            "no file: send one or more multipart parts named \"file\"",
+        ));
     }
     let mut documents = Vec::with_capacity(files.len());
     for f in files {
         documents.push(enqueue(&state, &kb, f).await?);
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "documents": documents }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "documents": documents })),
+    ))
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge("upload is larger than the configured limit (max_upload_bytes)".into())
+        ApiError::PayloadTooLarge(
+            "upload is larger than the configured limit (max_upload_bytes)".into(),
+        )
     } else {
-        ApiError::bad_request(format!("bad multipart body: {}", e.body_text().to_lowercase()))
+        ApiError::bad_request(format!(
+            "bad multipart body: {}",
+            e.body_text().to_lowercase()
+        ))
     }
 }
 
@@ -310,24 +383,42 @@ struct ListParams {
 
 const STATUSES: &[&str] = &["queued", "parsing", "embedding", "ready", "failed"];
 
-async fn list_documents(State(state): State<AppState>, Path(kb): Path<String>, ApiQuery(p): ApiQuery<ListParams>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_documents(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let kb = find_kb(&state, &kb).await?;
     if let Some(s) = &p.status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!("status must be one of {}", STATUSES.join(", "))));
+            return Err(ApiError::bad_request(format!(
+                "status must be one of {}",
+                STATUSES.join(", ")
+            )));
         }
     }
     let limit = p.limit.unwrap_or(50);
     let offset = p.offset.unwrap_or(0);
     if !(1..=1000).contains(&limit) || offset < 0 {
-        return Err(ApiError::bad_request("limit must be 1 to 1000 and offset at least 0"));
+        return Err(ApiError::bad_request(
+            "limit must be 1 to 1000 and offset at least 0",
+        ));
     }
-    let (docs, total) = state.db.list_documents(&kb.id, p.status.as_deref(), limit, offset).await?;
+    let (docs, total) = state
+        .db
+        .list_documents(&kb.id, p.status.as_deref(), limit, offset)
+        .await?;
     let documents: Vec<DocumentView> = docs.into_iter().map(|d| view(&state, d)).collect();
-    Ok(Json(json!({ "documents": documents, "total": total, "limit": limit, "offset": offset })))
+    Ok(Json(
+        json!({ "documents": documents, "total": total, "limit": limit, "offset": offset }),
+    ))
 }
 
-async fn find_document(state: &AppState, kb: &str, id: &str) -> Result<(KnowledgeBase, Document), ApiError> {
+async fn find_document(
+    state: &AppState,
+    kb: &str,
+    id: &str,
+) -> Result<(KnowledgeBase, Document), ApiError> {
     let kb = find_kb(state, kb).await?;
     match state.db.get_document(id).await? {
         Some(doc) if doc.kb_id == kb.id => Ok((kb, doc)),
@@ -335,12 +426,18 @@ async fn find_document(state: &AppState, kb: &str, id: &str) -> Result<(Knowledg
     }
 }
 
-async fn get_document(State(state): State<AppState>, Path((kb, id)): Path<(String, String)>) -> Result<Json<DocumentView>, ApiError> {
+async fn get_document(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<Json<DocumentView>, ApiError> {
     let (_, doc) = find_document(&state, &kb, &id).await?;
     Ok(Json(view(&state, doc)))
 }
 
-async fn delete_document(State(state): State<AppState>, Path((kb, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn delete_document(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let (_, doc) = find_document(&state, &kb, &id).await?;
     state.db.delete_document(&doc.id).await?;
     let index = state.pipeline.index.clone();
@@ -350,18 +447,30 @@ async fn delete_document(State(state): State<AppState>, Path((kb, id)): Path<(St
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn reparse(State(state): State<AppState>, Path((kb, id)): Path<(String, String)>) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
+async fn reparse(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let (_, doc) = find_document(&state, &kb, &id).await?;
     if matches!(doc.status.as_str(), "queued" | "parsing" | "embedding") {
-        return Err(ApiError::Conflict("the document is already being processed".into()));
+        return Err(ApiError::Conflict(
+            "the document is already being processed".into(),
+        ));
     }
     state.db.requeue_document(&doc.id).await?;
     state.wake.notify_waiters();
-    let doc = state.db.get_document(&doc.id).await?.ok_or_else(|| ApiError::not_found("document", &id))?;
+    let doc = state
+        .db
+        .get_document(&doc.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("document", &id))?;
     Ok((StatusCode::ACCEPTED, Json(view(&state, doc))))
 }
 
-async fn download(State(state): State<AppState>, Path((kb, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn download(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let (_, doc) = find_document(&state, &kb, &id).await?;
     let bytes = state.blobs.get(&doc.content_hash).await?;
     let content_type = match doc.format.as_deref() {
@@ -374,7 +483,10 @@ async fn download(State(state): State<AppState>, Path((kb, id)): Path<(String, S
     let encoded = crate::client::encode(&doc.name);
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{encoded}"))
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename*=UTF-8''{encoded}"),
+        )
         .header("x-content-type-options", "nosniff")
         .body(Body::from(bytes))
         .map_err(ApiError::internal)
@@ -387,7 +499,11 @@ struct ChunkParams {
     offset: Option<i64>,
 }
 
-async fn list_chunks(State(state): State<AppState>, Path((kb, id)): Path<(String, String)>, ApiQuery(p): ApiQuery<ChunkParams>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_chunks(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+    ApiQuery(p): ApiQuery<ChunkParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, doc) = find_document(&state, &kb, &id).await?;
     let limit = p.limit.unwrap_or(1000).clamp(1, 10_000);
     let offset = p.offset.unwrap_or(0).max(0);
@@ -436,10 +552,14 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
         return Err(ApiError::bad_request("query must not be empty"));
     }
     if body.query.chars().count() > 4000 {
-        return Err(ApiError::bad_request("query must be at most 4000 characters"));
+        return Err(ApiError::bad_request(
+            "query must be at most 4000 characters",
+        ));
     }
     if body.knowledge_bases.is_empty() {
-        return Err(ApiError::bad_request("knowledge_bases must name at least one knowledge base"));
+        return Err(ApiError::bad_request(
+            "knowledge_bases must name at least one knowledge base",
+        ));
     }
     if let Some(k) = body.top_k {
         if !(1..=100).contains(&k) {
@@ -483,7 +603,10 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
         .collect())
 }
 
-async fn search(State(state): State<AppState>, ApiJson(body): ApiJson<SearchBody>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn search(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SearchBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let hits = run_search(&state, body).await?;
     Ok(Json(json!({ "hits": hits })))
 }
@@ -514,8 +637,14 @@ mod tests {
 
     #[test]
     fn accept_file_rejects_empty_and_unknown() {
-        assert!(matches!(accept_file("a.txt", vec![]), Err(ApiError::EmptyFile(_))));
-        assert!(matches!(accept_file("a.png", b"\x89PNG....".to_vec()), Err(ApiError::UnsupportedFormat(_))));
+        assert!(matches!(
+            accept_file("a.txt", vec![]),
+            Err(ApiError::EmptyFile(_))
+        ));
+        assert!(matches!(
+            accept_file("a.png", b"\x89PNG....".to_vec()),
+            Err(ApiError::UnsupportedFormat(_))
+        ));
         let ok = accept_file("dir/a.md", b"# hi".to_vec()).unwrap();
         assert_eq!(ok.name, "a.md");
         assert_eq!(ok.format, ingest::Format::Markdown);

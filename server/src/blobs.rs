@@ -23,7 +23,10 @@ impl BlobStore {
 
     fn path(&self, hash: &str) -> std::io::Result<PathBuf> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad content hash"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "bad content hash",
+            ));
         }
         Ok(self.root.join(&hash[..2]).join(hash))
     }

@@ -15,7 +15,11 @@ use crate::config::{Config, Overrides};
 use crate::state::State;
 
 #[derive(Debug, Parser)]
-#[command(name = "ragd", version, about = "A self-hosted RAG knowledge base: upload documents, search them, ask them")]
+#[command(
+    name = "ragd",
+    version,
+    about = "A self-hosted RAG knowledge base: upload documents, search them, ask them"
+)]
 pub struct Cli {
     /// Configuration file (default: ./ragd.toml when present).
     #[arg(long, global = true, env = "RAGD_CONFIG")]
@@ -110,7 +114,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => unreachable!("handled above"),
         Command::Kb { command } => kb(&client, command).await,
-        Command::Search { kb, top_k, json, query } => search(&client, kb, top_k, json, query).await,
+        Command::Search {
+            kb,
+            top_k,
+            json,
+            query,
+        } => search(&client, kb, top_k, json, query).await,
         Command::Ingest { kb, paths } => ingest(&client, &kb, &paths).await,
     }
 }
@@ -135,21 +144,45 @@ async fn kb(client: &Client, command: KbCommand) -> anyhow::Result<()> {
         }
         KbCommand::Create { name, description } => {
             let v = client
-                .call(Method::POST, "/knowledge-bases", Some(json!({"name": name, "description": description})))
+                .call(
+                    Method::POST,
+                    "/knowledge-bases",
+                    Some(json!({"name": name, "description": description})),
+                )
                 .await?;
-            println!("created knowledge base {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
+            println!(
+                "created knowledge base {} ({})",
+                v["name"].as_str().unwrap_or(""),
+                v["id"].as_str().unwrap_or("")
+            );
         }
         KbCommand::Delete { name } => {
-            client.call(Method::DELETE, &format!("/knowledge-bases/{}", encode(&name)), None).await?;
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("/knowledge-bases/{}", encode(&name)),
+                    None,
+                )
+                .await?;
             println!("deleted knowledge base {name}");
         }
     }
     Ok(())
 }
 
-async fn search(client: &Client, kbs: Vec<String>, top_k: Option<usize>, raw: bool, query: String) -> anyhow::Result<()> {
+async fn search(
+    client: &Client,
+    kbs: Vec<String>,
+    top_k: Option<usize>,
+    raw: bool,
+    query: String,
+) -> anyhow::Result<()> {
     let v = client
-        .call(Method::POST, "/search", Some(json!({"knowledge_bases": kbs, "query": query, "top_k": top_k})))
+        .call(
+            Method::POST,
+            "/search",
+            Some(json!({"knowledge_bases": kbs, "query": query, "top_k": top_k})),
+        )
         .await?;
     if raw {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -160,9 +193,20 @@ async fn search(client: &Client, kbs: Vec<String>, top_k: Option<usize>, raw: bo
         println!("no results");
     }
     for (i, h) in hits.iter().enumerate() {
-        let page = h["page"].as_u64().map(|p| format!(" p.{p}")).unwrap_or_default();
-        let heading = h["heading"].as_str().filter(|s| !s.is_empty()).map(|s| format!(" § {s}")).unwrap_or_default();
-        let score = |k: &str| h["scores"][k].as_f64().map_or("-".to_string(), |s| format!("{s:.3}"));
+        let page = h["page"]
+            .as_u64()
+            .map(|p| format!(" p.{p}"))
+            .unwrap_or_default();
+        let heading = h["heading"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!(" § {s}"))
+            .unwrap_or_default();
+        let score = |k: &str| {
+            h["scores"][k]
+                .as_f64()
+                .map_or("-".to_string(), |s| format!("{s:.3}"))
+        };
         println!(
             "{}. {}{}{}  [fused {:.4} · dense {} · bm25 {}]",
             i + 1,
@@ -173,9 +217,21 @@ async fn search(client: &Client, kbs: Vec<String>, top_k: Option<usize>, raw: bo
             score("dense"),
             score("sparse"),
         );
-        let text: String = h["text"].as_str().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+        let text: String = h["text"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let excerpt: String = text.chars().take(240).collect();
-        println!("   {excerpt}{}", if text.chars().count() > 240 { "…" } else { "" });
+        println!(
+            "   {excerpt}{}",
+            if text.chars().count() > 240 {
+                "…"
+            } else {
+                ""
+            }
+        );
     }
     Ok(())
 }
@@ -190,7 +246,10 @@ pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             .collect();
         entries.sort();
         for p in entries {
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
             if hidden {
                 continue;
             }
@@ -222,7 +281,9 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     }
     let kb_path = format!("/knowledge-bases/{}", encode(kb));
     if client.call(Method::GET, &kb_path, None).await.is_err() {
-        client.call(Method::POST, "/knowledge-bases", Some(json!({"name": kb}))).await?;
+        client
+            .call(Method::POST, "/knowledge-bases", Some(json!({"name": kb})))
+            .await?;
         eprintln!("created knowledge base {kb}");
     }
     let kb_info = client.call(Method::GET, &kb_path, None).await?;
@@ -231,7 +292,10 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     let mut queued: Vec<String> = Vec::new();
     let mut skipped = 0usize;
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -241,9 +305,14 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
             }
         };
         let result = match client {
-            Client::Remote { .. } => client.upload(kb, &name, bytes).await.map(|v| v["documents"][0].clone()),
+            Client::Remote { .. } => client
+                .upload(kb, &name, bytes)
+                .await
+                .map(|v| v["documents"][0].clone()),
             Client::Local { state, .. } => {
-                let kb_row = crate::api::find_kb(state, kb).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let kb_row = crate::api::find_kb(state, kb)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 match crate::api::accept_file(&name, bytes) {
                     Ok(upload) => crate::api::enqueue(state, &kb_row, upload)
                         .await
@@ -270,7 +339,9 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     let drain = match client {
         Client::Local { state, .. } => {
             let state = state.clone();
-            Some(tokio::spawn(async move { crate::worker::drain(&state).await }))
+            Some(tokio::spawn(
+                async move { crate::worker::drain(&state).await },
+            ))
         }
         Client::Remote { .. } => None,
     };
@@ -286,7 +357,15 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     let (mut chunks, mut tokens, mut failed) = (0i64, 0i64, Vec::new());
     while finished < queued.len() {
         let doc = client
-            .call(Method::GET, &format!("/knowledge-bases/{}/documents/{}", encode(&kb_id), queued[finished]), None)
+            .call(
+                Method::GET,
+                &format!(
+                    "/knowledge-bases/{}/documents/{}",
+                    encode(&kb_id),
+                    queued[finished]
+                ),
+                None,
+            )
             .await?;
         match doc["status"].as_str() {
             Some("ready") => {
@@ -295,7 +374,11 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
                 finished += 1;
             }
             Some("failed") => {
-                failed.push(format!("{}: {}", doc["name"].as_str().unwrap_or(""), doc["error"].as_str().unwrap_or("")));
+                failed.push(format!(
+                    "{}: {}",
+                    doc["name"].as_str().unwrap_or(""),
+                    doc["error"].as_str().unwrap_or("")
+                ));
                 finished += 1;
             }
             _ => {
@@ -309,7 +392,11 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
         }
         let secs = started.elapsed().as_secs_f64().max(0.001);
         bar.set_position(finished as u64);
-        bar.set_message(format!("{chunks} chunks · {:.1} chunks/s · {:.0} tokens/s", chunks as f64 / secs, tokens as f64 / secs));
+        bar.set_message(format!(
+            "{chunks} chunks · {:.1} chunks/s · {:.0} tokens/s",
+            chunks as f64 / secs,
+            tokens as f64 / secs
+        ));
     }
     bar.finish();
     if let Some(d) = drain {

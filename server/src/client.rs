@@ -11,8 +11,14 @@ use tower::ServiceExt;
 use crate::state::AppState;
 
 pub enum Client {
-    Remote { http: reqwest::Client, base: String },
-    Local { state: AppState, router: axum::Router },
+    Remote {
+        http: reqwest::Client,
+        base: String,
+    },
+    Local {
+        state: AppState,
+        router: axum::Router,
+    },
 }
 
 impl Client {
@@ -36,7 +42,12 @@ impl Client {
 
     /// Calls the API; `path` is under `/api/v1`. Error responses become errors carrying the
     /// server's message.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let path = format!("/api/v1{path}");
         let (status, bytes) = match self {
             Client::Remote { http, base } => {
@@ -44,7 +55,10 @@ impl Client {
                 if let Some(b) = body {
                     req = req.json(&b);
                 }
-                let resp = req.send().await.with_context(|| format!("cannot reach {base}"))?;
+                let resp = req
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {base}"))?;
                 let status = resp.status().as_u16();
                 (status, resp.bytes().await?.to_vec())
             }
@@ -74,7 +88,10 @@ impl Client {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
         let form = reqwest::multipart::Form::new().part("file", part);
         let resp = http
-            .post(format!("{base}/api/v1/knowledge-bases/{}/documents", encode(kb)))
+            .post(format!(
+                "{base}/api/v1/knowledge-bases/{}/documents",
+                encode(kb)
+            ))
             .multipart(form)
             .send()
             .await
@@ -88,9 +105,12 @@ fn decode(status: u16, bytes: &[u8]) -> anyhow::Result<Value> {
     if status == 204 {
         return Ok(Value::Null);
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| anyhow!("unexpected reply (HTTP {status})"))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|_| anyhow!("unexpected reply (HTTP {status})"))?;
     if status >= 400 {
-        let msg = value["error"]["message"].as_str().unwrap_or("request failed");
+        let msg = value["error"]["message"]
+            .as_str()
+            .unwrap_or("request failed");
         bail!("{msg} (HTTP {status})");
     }
     Ok(value)

@@ -109,7 +109,11 @@ impl Config {
     }
 
     /// The layering itself, pure for tests.
-    pub fn layered(file: Option<&str>, env: &HashMap<String, String>, overrides: &Overrides) -> anyhow::Result<Self> {
+    pub fn layered(
+        file: Option<&str>,
+        env: &HashMap<String, String>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Self> {
         let defaults = Config {
             cache_dir: cache_dir_from(&|k| env.get(k).cloned()),
             ..Config::default()
@@ -205,10 +209,12 @@ fn set_path(value: &mut toml::Value, path: &str, new: toml::Value) {
             // Keep strings strings: a numeric-looking string key stays a string when the
             // default is a string (e.g. a model called "123").
             let new = match (table.get(part), new) {
-                (Some(toml::Value::String(_)), v) if !v.is_str() => toml::Value::String(
-                    v.to_string().trim_matches('"').to_string(),
-                ),
-                (Some(toml::Value::Float(_)), toml::Value::Integer(i)) => toml::Value::Float(i as f64),
+                (Some(toml::Value::String(_)), v) if !v.is_str() => {
+                    toml::Value::String(v.to_string().trim_matches('"').to_string())
+                }
+                (Some(toml::Value::Float(_)), toml::Value::Integer(i)) => {
+                    toml::Value::Float(i as f64)
+                }
                 (_, v) => v,
             };
             table.insert(part.to_string(), new);
@@ -225,7 +231,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -243,7 +252,11 @@ mod tests {
     #[test]
     fn file_then_env_then_flags() {
         let file = "listen = \"0.0.0.0:9000\"\nworkers = 3\n[chunking]\nsize = 128\n[search]\nrrf_k = 10\n";
-        let e = env(&[("RAGD_WORKERS", "4"), ("RAGD_CHUNK_OVERLAP", "16"), ("RAGD_RRF_K", "30")]);
+        let e = env(&[
+            ("RAGD_WORKERS", "4"),
+            ("RAGD_CHUNK_OVERLAP", "16"),
+            ("RAGD_RRF_K", "30"),
+        ]);
         let flags = Overrides {
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some("/tmp/x".into()),
@@ -261,7 +274,12 @@ mod tests {
     fn bad_values_are_errors() {
         assert!(Config::layered(Some("workers = 0"), &env(&[]), &Overrides::default()).is_err());
         assert!(Config::layered(Some("nonsense = 1"), &env(&[]), &Overrides::default()).is_err());
-        assert!(Config::layered(None, &env(&[("RAGD_LISTEN", "nowhere")]), &Overrides::default()).is_err());
+        assert!(Config::layered(
+            None,
+            &env(&[("RAGD_LISTEN", "nowhere")]),
+            &Overrides::default()
+        )
+        .is_err());
     }
 
     #[test]

@@ -76,12 +76,14 @@ pub struct NewDocument {
     pub format: String,
 }
 
-const KB_SELECT: &str = "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.created_at,
+const KB_SELECT: &str =
+    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.created_at,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
   FROM knowledge_bases k";
 
-const DOC_COLUMNS: &str = "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
+const DOC_COLUMNS: &str =
+    "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
        page_count, token_count, created_at, updated_at";
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -105,7 +107,14 @@ impl Db {
 
     // ---- knowledge bases ----
 
-    pub async fn create_kb(&self, id: &str, name: &str, description: &str, chunk_size: i64, chunk_overlap: i64) -> Result<KnowledgeBase, sqlx::Error> {
+    pub async fn create_kb(
+        &self,
+        id: &str,
+        name: &str,
+        description: &str,
+        chunk_size: i64,
+        chunk_overlap: i64,
+    ) -> Result<KnowledgeBase, sqlx::Error> {
         sqlx::query("INSERT INTO knowledge_bases (id, name, description, chunk_size, chunk_overlap) VALUES (?, ?, ?, ?, ?)")
             .bind(id)
             .bind(name)
@@ -125,10 +134,12 @@ impl Db {
 
     /// Finds a knowledge base by id or by its unique name.
     pub async fn get_kb(&self, id_or_name: &str) -> Result<Option<KnowledgeBase>, sqlx::Error> {
-        sqlx::query_as(&format!("{KB_SELECT} WHERE k.id = ?1 OR k.name = ?1 ORDER BY k.id = ?1 DESC LIMIT 1"))
-            .bind(id_or_name)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(&format!(
+            "{KB_SELECT} WHERE k.id = ?1 OR k.name = ?1 ORDER BY k.id = ?1 DESC LIMIT 1"
+        ))
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     pub async fn delete_kb(&self, id: &str) -> Result<bool, sqlx::Error> {
@@ -143,7 +154,10 @@ impl Db {
 
     /// Inserts a document and its ingest job in one transaction. When the knowledge base
     /// already holds the same content, returns the existing document instead (`false`).
-    pub async fn enqueue_document(&self, doc: &NewDocument) -> Result<(Document, bool), sqlx::Error> {
+    pub async fn enqueue_document(
+        &self,
+        doc: &NewDocument,
+    ) -> Result<(Document, bool), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<Document> = sqlx::query_as(&format!(
             "SELECT {DOC_COLUMNS} FROM documents WHERE kb_id = ? AND content_hash = ?"
@@ -170,17 +184,22 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let created = self.get_document(&doc.id).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let created = self
+            .get_document(&doc.id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         Ok((created, true))
     }
 
     /// Queues an existing document again (re-parse).
     pub async fn requeue_document(&self, id: &str) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(&format!("UPDATE documents SET status = 'queued', error = NULL, updated_at = {NOW} WHERE id = ?"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE documents SET status = 'queued', error = NULL, updated_at = {NOW} WHERE id = ?"
+        ))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO jobs (kind, document_id) VALUES ('ingest', ?)")
             .bind(id)
             .execute(&mut *tx)
@@ -196,7 +215,13 @@ impl Db {
     }
 
     /// Documents of a knowledge base, newest first; returns the page and the total.
-    pub async fn list_documents(&self, kb_id: &str, status: Option<&str>, limit: i64, offset: i64) -> Result<(Vec<Document>, i64), sqlx::Error> {
+    pub async fn list_documents(
+        &self,
+        kb_id: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Document>, i64), sqlx::Error> {
         let docs = sqlx::query_as(&format!(
             "SELECT {DOC_COLUMNS} FROM documents WHERE kb_id = ?1 AND (?2 IS NULL OR status = ?2)
              ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4"
@@ -207,11 +232,13 @@ impl Db {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE kb_id = ?1 AND (?2 IS NULL OR status = ?2)")
-            .bind(kb_id)
-            .bind(status)
-            .fetch_one(&self.pool)
-            .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM documents WHERE kb_id = ?1 AND (?2 IS NULL OR status = ?2)",
+        )
+        .bind(kb_id)
+        .bind(status)
+        .fetch_one(&self.pool)
+        .await?;
         Ok((docs, total))
     }
 
@@ -241,17 +268,24 @@ impl Db {
     }
 
     pub async fn set_status(&self, id: &str, status: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(&format!("UPDATE documents SET status = ?, updated_at = {NOW} WHERE id = ?"))
-            .bind(status)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE documents SET status = ?, updated_at = {NOW} WHERE id = ?"
+        ))
+        .bind(status)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Records a finished ingest: chunks replaced, counts set, status `ready`, job done; all
     /// in one transaction. Returns false when the document was deleted meanwhile.
-    pub async fn finish_ingest(&self, job_id: i64, doc_id: &str, outcome: &ingest::Outcome) -> Result<bool, sqlx::Error> {
+    pub async fn finish_ingest(
+        &self,
+        job_id: i64,
+        doc_id: &str,
+        outcome: &ingest::Outcome,
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM documents WHERE id = ?")
             .bind(doc_id)
@@ -288,16 +322,23 @@ impl Db {
         .bind(doc_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!("UPDATE jobs SET status = 'done', finished_at = {NOW} WHERE id = ?"))
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = 'done', finished_at = {NOW} WHERE id = ?"
+        ))
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Records a failed ingest: document `failed` with the error, no chunks, job failed.
-    pub async fn fail_ingest(&self, job_id: i64, doc_id: &str, error: &str) -> Result<(), sqlx::Error> {
+    pub async fn fail_ingest(
+        &self,
+        job_id: i64,
+        doc_id: &str,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM chunks WHERE document_id = ?")
             .bind(doc_id)
@@ -310,15 +351,22 @@ impl Db {
         .bind(doc_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!("UPDATE jobs SET status = 'failed', error = ?, finished_at = {NOW} WHERE id = ?"))
-            .bind(error)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = 'failed', error = ?, finished_at = {NOW} WHERE id = ?"
+        ))
+        .bind(error)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await
     }
 
-    pub async fn list_chunks(&self, doc_id: &str, limit: i64, offset: i64) -> Result<Vec<ChunkRow>, sqlx::Error> {
+    pub async fn list_chunks(
+        &self,
+        doc_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ChunkRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, document_id, ordinal, page, heading, text, token_count FROM chunks
              WHERE document_id = ? ORDER BY ordinal LIMIT ? OFFSET ?",
@@ -368,12 +416,14 @@ impl Db {
 
     pub async fn finish_job(&self, job_id: i64, error: Option<&str>) -> Result<(), sqlx::Error> {
         let status = if error.is_some() { "failed" } else { "done" };
-        sqlx::query(&format!("UPDATE jobs SET status = ?, error = ?, finished_at = {NOW} WHERE id = ?"))
-            .bind(status)
-            .bind(error)
-            .bind(job_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = ?, error = ?, finished_at = {NOW} WHERE id = ?"
+        ))
+        .bind(status)
+        .bind(error)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -37,7 +37,10 @@ impl ApiError {
     }
 
     pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
-        Self::NotFound { what, id: id.into() }
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -52,7 +55,9 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::EmptyFile(_) => (StatusCode::BAD_REQUEST, "empty_file"),
-            ApiError::UnsupportedFormat(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format"),
+            ApiError::UnsupportedFormat(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format")
+            }
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -91,9 +96,9 @@ impl From<ingest::Error> for ApiError {
     fn from(e: ingest::Error) -> Self {
         match e {
             ingest::Error::Empty => ApiError::EmptyFile(e.to_string()),
-            ingest::Error::UnsupportedFormat(_) | ingest::Error::PdfMalformed(_) | ingest::Error::Encoding(_) => {
-                ApiError::UnsupportedFormat(e.to_string())
-            }
+            ingest::Error::UnsupportedFormat(_)
+            | ingest::Error::PdfMalformed(_)
+            | ingest::Error::Encoding(_) => ApiError::UnsupportedFormat(e.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -119,7 +124,9 @@ mod tests {
     async fn internal_errors_do_not_leak() {
         let resp = ApiError::internal("secret path /etc/x").into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("\"code\":\"internal\""));

@@ -24,7 +24,10 @@ pub enum LockError {
 impl DataLock {
     pub fn acquire(data_dir: &Path) -> Result<Self, LockError> {
         let dir = data_dir.display().to_string();
-        let io = |source| LockError::Io { dir: dir.clone(), source };
+        let io = |source| LockError::Io {
+            dir: dir.clone(),
+            source,
+        };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let file = OpenOptions::new()
             .create(true)
@@ -36,7 +39,10 @@ impl DataLock {
         match file.try_lock() {
             Ok(()) => {
                 let _ = std::fs::remove_file(&addr_file);
-                Ok(Self { _file: file, addr_file })
+                Ok(Self {
+                    _file: file,
+                    addr_file,
+                })
             }
             Err(std::fs::TryLockError::WouldBlock) => match std::fs::read_to_string(&addr_file) {
                 Ok(url) if !url.trim().is_empty() => Err(LockError::HeldByServer {
@@ -69,7 +75,10 @@ mod tests {
     fn second_holder_is_refused_and_told_the_url() {
         let dir = tempfile::tempdir().unwrap();
         let lock = DataLock::acquire(dir.path()).unwrap();
-        assert!(matches!(DataLock::acquire(dir.path()), Err(LockError::Held { .. })));
+        assert!(matches!(
+            DataLock::acquire(dir.path()),
+            Err(LockError::Held { .. })
+        ));
         lock.publish_url("http://127.0.0.1:1234").unwrap();
         let err = DataLock::acquire(dir.path()).unwrap_err().to_string();
         assert!(err.contains("--url http://127.0.0.1:1234"), "{err}");

@@ -5,12 +5,18 @@ use server::cli::{self, Cli};
 
 fn main() {
     let cli = Cli::parse();
-    let filter = cli.log.clone().unwrap_or_else(|| cli.default_log().to_string());
+    let filter = cli
+        .log
+        .clone()
+        .unwrap_or_else(|| cli.default_log().to_string());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -17,7 +17,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = State::open(config).await?;
     let recovered = state.db.recover().await?;
     if recovered > 0 {
-        tracing::info!(jobs = recovered, "requeued jobs cut off by the last shutdown");
+        tracing::info!(
+            jobs = recovered,
+            "requeued jobs cut off by the last shutdown"
+        );
     }
     let listener = tokio::net::TcpListener::bind(&state.config.listen)
         .await

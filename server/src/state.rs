@@ -36,7 +36,9 @@ pub struct State {
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("config", &self.config).finish()
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -59,7 +61,11 @@ impl State {
             Ok((Arc::new(embedder), Arc::new(bm25), Arc::new(index)))
         })
         .await??;
-        tracing::info!(model = embedder.name(), dim = embedder.dim(), "embedding model loaded");
+        tracing::info!(
+            model = embedder.name(),
+            dim = embedder.dim(),
+            "embedding model loaded"
+        );
         let searcher = Searcher {
             embedder: embedder.clone(),
             bm25: bm25.clone(),

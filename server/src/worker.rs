@@ -19,7 +19,11 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) {
     let mut handles = Vec::new();
     for n in 0..state.config.workers {
-        handles.push(tokio::spawn(worker_loop(state.clone(), n, shutdown.clone())));
+        handles.push(tokio::spawn(worker_loop(
+            state.clone(),
+            n,
+            shutdown.clone(),
+        )));
     }
     for h in handles {
         let _ = h.await;
@@ -76,7 +80,9 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         }
     };
     if job.attempts > MAX_ATTEMPTS {
-        let msg = format!("gave up after {MAX_ATTEMPTS} attempts: the process stopped while ingesting this file");
+        let msg = format!(
+            "gave up after {MAX_ATTEMPTS} attempts: the process stopped while ingesting this file"
+        );
         let _ = db.fail_ingest(job.id, doc_id, &msg).await;
         return;
     }
@@ -91,7 +97,9 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "original file is missing");
-            let _ = db.fail_ingest(job.id, doc_id, "the original file is missing").await;
+            let _ = db
+                .fail_ingest(job.id, doc_id, "the original file is missing")
+                .await;
             return;
         }
     };
@@ -113,17 +121,18 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let id = doc_id.to_string();
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;
-        st.pipeline.run(&docref, &bytes, chunking, |event| match event {
-            Event::Parsing => {}
-            Event::Embedding { chunks } => {
-                total = chunks;
-                st.set_progress(&id, Some((0, chunks)));
-                if let Err(e) = handle.block_on(st.db.set_status(&id, "embedding")) {
-                    tracing::error!(doc = %id, error = %e, "cannot set status");
+        st.pipeline
+            .run(&docref, &bytes, chunking, |event| match event {
+                Event::Parsing => {}
+                Event::Embedding { chunks } => {
+                    total = chunks;
+                    st.set_progress(&id, Some((0, chunks)));
+                    if let Err(e) = handle.block_on(st.db.set_status(&id, "embedding")) {
+                        tracing::error!(doc = %id, error = %e, "cannot set status");
+                    }
                 }
-            }
-            Event::Embedded { done } => st.set_progress(&id, Some((done, total))),
-        })
+                Event::Embedded { done } => st.set_progress(&id, Some((done, total))),
+            })
     })
     .await;
     state.set_progress(doc_id, None);
@@ -150,7 +159,9 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 Err(e) => {
                     tracing::error!(doc = doc_id, error = %e, "cannot record ingest");
                     remove_points(state, doc_id).await;
-                    let _ = db.fail_ingest(job.id, doc_id, "internal error while saving").await;
+                    let _ = db
+                        .fail_ingest(job.id, doc_id, "internal error while saving")
+                        .await;
                 }
             }
         }
@@ -164,7 +175,9 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "ingest task panicked");
             remove_points(state, doc_id).await;
-            let _ = db.fail_ingest(job.id, doc_id, "internal error while ingesting").await;
+            let _ = db
+                .fail_ingest(job.id, doc_id, "internal error while ingesting")
+                .await;
         }
     }
 }

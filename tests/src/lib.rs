@@ -117,7 +117,13 @@ impl Server {
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<u16> {
-        Ok(self.http.delete(self.api(path)).send().await?.status().as_u16())
+        Ok(self
+            .http
+            .delete(self.api(path))
+            .send()
+            .await?
+            .status()
+            .as_u16())
     }
 
     pub async fn create_kb(&self, name: &str) -> anyhow::Result<String> {
@@ -129,10 +135,17 @@ impl Server {
     }
 
     /// Uploads files in one multipart request; returns (status, body).
-    pub async fn upload(&self, kb: &str, files: &[(&str, Vec<u8>)]) -> anyhow::Result<(u16, Value)> {
+    pub async fn upload(
+        &self,
+        kb: &str,
+        files: &[(&str, Vec<u8>)],
+    ) -> anyhow::Result<(u16, Value)> {
         let mut form = reqwest::multipart::Form::new();
         for (name, bytes) in files {
-            form = form.part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()));
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+            );
         }
         let r = self
             .http
@@ -147,7 +160,9 @@ impl Server {
     pub async fn wait_done(&self, kb: &str, id: &str) -> anyhow::Result<Value> {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            let (status, doc) = self.get(&format!("/knowledge-bases/{kb}/documents/{id}")).await?;
+            let (status, doc) = self
+                .get(&format!("/knowledge-bases/{kb}/documents/{id}"))
+                .await?;
             if status != 200 {
                 bail!("document {id}: HTTP {status} {doc}");
             }
@@ -162,9 +177,17 @@ impl Server {
     }
 
     /// Searches and returns the hits.
-    pub async fn search(&self, kbs: &[&str], query: &str, top_k: usize) -> anyhow::Result<Vec<Value>> {
+    pub async fn search(
+        &self,
+        kbs: &[&str],
+        query: &str,
+        top_k: usize,
+    ) -> anyhow::Result<Vec<Value>> {
         let (status, body) = self
-            .post("/search", json!({"knowledge_bases": kbs, "query": query, "top_k": top_k}))
+            .post(
+                "/search",
+                json!({"knowledge_bases": kbs, "query": query, "top_k": top_k}),
+            )
             .await?;
         if status != 200 {
             bail!("search: {status} {body}");

@@ -23,7 +23,13 @@ fn top_doc(hits: &[Value]) -> String {
 async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path(), &[])?;
-    let health: Value = server.http.get(format!("{}/healthz", server.url)).send().await?.json().await?;
+    let health: Value = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(health["status"], "ok");
     server.create_kb("handbook").await?;
 
@@ -35,7 +41,10 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
                 ("rust.md", MARKDOWN.as_bytes().to_vec()),
                 ("显存.txt", ZH_GPU.as_bytes().to_vec()),
                 ("菜谱.txt", ZH_FOOD.as_bytes().to_vec()),
-                ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage\n%%EOF".to_vec()),
+                (
+                    "broken.pdf",
+                    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage\n%%EOF".to_vec(),
+                ),
             ],
         )
         .await?;
@@ -46,7 +55,11 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
 
     let mut done = Vec::new();
     for d in &docs {
-        done.push(server.wait_done("handbook", d["id"].as_str().unwrap()).await?);
+        done.push(
+            server
+                .wait_done("handbook", d["id"].as_str().unwrap())
+                .await?,
+        );
     }
     for d in &done[..4] {
         assert_eq!(d["status"], "ready", "{d}");
@@ -56,14 +69,20 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
     }
     let broken = &done[4];
     assert_eq!(broken["status"], "failed", "{broken}");
-    assert!(broken["error"].as_str().is_some_and(|e| e.contains("pdf")), "{broken}");
+    assert!(
+        broken["error"].as_str().is_some_and(|e| e.contains("pdf")),
+        "{broken}"
+    );
     assert_eq!(done[2]["name"], "显存.txt");
     assert_eq!(done[0]["page_count"], 2);
 
     // English and Chinese queries each rank the right document first.
     let queries = [
         ("How do plants turn sunlight into sugar?", "report.pdf"),
-        ("what does the borrow checker enforce about references", "rust.md"),
+        (
+            "what does the borrow checker enforce about references",
+            "rust.md",
+        ),
         ("大模型需要多少显存", "显存.txt"),
         ("红烧肉怎么做", "菜谱.txt"),
     ];
@@ -74,7 +93,9 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
         before.push(hits[0]["chunk_id"].clone());
     }
     // The PDF hit carries its page; scores come from both branches.
-    let hits = server.search(&["handbook"], "chloroplasts glucose oxygen", 3).await?;
+    let hits = server
+        .search(&["handbook"], "chloroplasts glucose oxygen", 3)
+        .await?;
     assert_eq!(hits[0]["page"], 2, "{hits:#?}");
     assert!(hits[0]["scores"]["dense"].as_f64().is_some());
     assert!(hits[0]["scores"]["sparse"].as_f64().is_some());
@@ -82,15 +103,26 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
 
     // Chunks of a document, in order, with pages.
     let pdf_id = done[0]["id"].as_str().unwrap();
-    let (status, chunks) = server.get(&format!("/knowledge-bases/handbook/documents/{pdf_id}/chunks")).await?;
+    let (status, chunks) = server
+        .get(&format!(
+            "/knowledge-bases/handbook/documents/{pdf_id}/chunks"
+        ))
+        .await?;
     assert_eq!(status, 200);
-    let pages: Vec<i64> = chunks["chunks"].as_array().unwrap().iter().map(|c| c["page"].as_i64().unwrap()).collect();
+    let pages: Vec<i64> = chunks["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["page"].as_i64().unwrap())
+        .collect();
     assert_eq!(pages, vec![1, 2]);
 
     // Restart: everything is still there and answers the same.
     server.stop()?;
     let server = Server::start(dir.path(), &[])?;
-    let (_, list) = server.get("/knowledge-bases/handbook/documents?status=ready").await?;
+    let (_, list) = server
+        .get("/knowledge-bases/handbook/documents?status=ready")
+        .await?;
     assert_eq!(list["total"], 4, "{list}");
     for ((q, expected), chunk_id) in queries.iter().zip(before) {
         let hits = server.search(&["handbook"], q, 5).await?;
@@ -100,8 +132,15 @@ async fn upload_parse_search_and_survive_restart() -> anyhow::Result<()> {
 
     // Deleting a document deletes its points.
     let md_id = done[1]["id"].as_str().unwrap();
-    assert_eq!(server.delete(&format!("/knowledge-bases/handbook/documents/{md_id}")).await?, 204);
-    let hits = server.search(&["handbook"], "borrow checker ownership", 10).await?;
+    assert_eq!(
+        server
+            .delete(&format!("/knowledge-bases/handbook/documents/{md_id}"))
+            .await?,
+        204
+    );
+    let hits = server
+        .search(&["handbook"], "borrow checker ownership", 10)
+        .await?;
     assert!(hits.iter().all(|h| h["document_id"] != md_id), "{hits:#?}");
     server.stop()?;
     Ok(())
@@ -116,42 +155,79 @@ async fn bad_input_gets_clear_errors() -> anyhow::Result<()> {
     let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_string();
     let (s, b) = server.upload("kb", &[("empty.txt", vec![])]).await?;
     assert_eq!((s, code(&b)), (400, "empty_file".into()), "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("empty.txt"));
-    let (s, b) = server.upload("kb", &[("pic.png", b"\x89PNG\r\n\x1a\nxxxx".to_vec())]).await?;
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("empty.txt"));
+    let (s, b) = server
+        .upload("kb", &[("pic.png", b"\x89PNG\r\n\x1a\nxxxx".to_vec())])
+        .await?;
     assert_eq!((s, code(&b)), (415, "unsupported_format".into()), "{b}");
-    let (s, b) = server.upload("kb", &[("big.txt", vec![b'a'; 200_000])]).await?;
+    let (s, b) = server
+        .upload("kb", &[("big.txt", vec![b'a'; 200_000])])
+        .await?;
     assert_eq!((s, code(&b)), (413, "payload_too_large".into()), "{b}");
-    let (s, b) = server.upload("nope", &[("a.txt", b"hello".to_vec())]).await?;
+    let (s, b) = server
+        .upload("nope", &[("a.txt", b"hello".to_vec())])
+        .await?;
     assert_eq!((s, code(&b)), (404, "not_found".into()), "{b}");
-    let (s, b) = server.post("/search", json!({"knowledge_bases": ["nope"], "query": "x"})).await?;
+    let (s, b) = server
+        .post(
+            "/search",
+            json!({"knowledge_bases": ["nope"], "query": "x"}),
+        )
+        .await?;
     assert_eq!((s, code(&b)), (404, "not_found".into()), "{b}");
-    let (s, b) = server.post("/search", json!({"knowledge_bases": ["kb"], "query": "  "})).await?;
+    let (s, b) = server
+        .post("/search", json!({"knowledge_bases": ["kb"], "query": "  "}))
+        .await?;
     assert_eq!((s, code(&b)), (400, "bad_request".into()), "{b}");
     let (s, b) = server.post("/search", json!({"query": "x"})).await?;
     assert_eq!((s, code(&b)), (400, "bad_request".into()), "{b}");
-    let (s, b) = server.post("/knowledge-bases", json!({"name": "kb"})).await?;
+    let (s, b) = server
+        .post("/knowledge-bases", json!({"name": "kb"}))
+        .await?;
     assert_eq!((s, code(&b)), (409, "conflict".into()), "{b}");
-    let (s, b) = server.post("/knowledge-bases", json!({"name": "x", "chunk_size": 100, "chunk_overlap": 90})).await?;
+    let (s, b) = server
+        .post(
+            "/knowledge-bases",
+            json!({"name": "x", "chunk_size": 100, "chunk_overlap": 90}),
+        )
+        .await?;
     assert_eq!((s, code(&b)), (400, "bad_request".into()), "{b}");
-    let (s, b) = server.get("/knowledge-bases/kb/documents?status=bogus").await?;
+    let (s, b) = server
+        .get("/knowledge-bases/kb/documents?status=bogus")
+        .await?;
     assert_eq!((s, code(&b)), (400, "bad_request".into()), "{b}");
     let (s, b) = server.get("/no/such/route").await?;
     assert_eq!((s, code(&b)), (404, "not_found".into()), "{b}");
-    let r = server.http.post(server.api("/knowledge-bases")).header("content-type", "application/json").body("{not json").send().await?;
+    let r = server
+        .http
+        .post(server.api("/knowledge-bases"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(code(&r.json().await?), "bad_request");
 
     // The same content twice makes one document; the kb is reachable by id and by name.
-    let (s, first) = server.upload(&kb, &[("a.txt", b"hello world".to_vec())]).await?;
+    let (s, first) = server
+        .upload(&kb, &[("a.txt", b"hello world".to_vec())])
+        .await?;
     assert_eq!(s, 202);
-    let (_, second) = server.upload("kb", &[("copy.txt", b"hello world".to_vec())]).await?;
+    let (_, second) = server
+        .upload("kb", &[("copy.txt", b"hello world".to_vec())])
+        .await?;
     assert_eq!(first["documents"][0]["id"], second["documents"][0]["id"]);
     assert_eq!(second["documents"][0]["duplicate"], true);
     let (_, list) = server.get("/knowledge-bases/kb/documents").await?;
     assert_eq!(list["total"], 1);
 
     // Names from the client never become paths.
-    let (s, b) = server.upload("kb", &[("../../../etc/evil.md", b"# evil".to_vec())]).await?;
+    let (s, b) = server
+        .upload("kb", &[("../../../etc/evil.md", b"# evil".to_vec())])
+        .await?;
     assert_eq!(s, 202);
     assert_eq!(b["documents"][0]["name"], "evil.md");
     assert!(!dir.path().join("evil.md").exists());
@@ -167,18 +243,33 @@ async fn a_job_cut_off_by_a_crash_resumes_after_restart() -> anyhow::Result<()> 
     let server = Server::start(dir.path(), &envs)?;
     server.create_kb("kb").await?;
     let long: String = (0..600)
-        .map(|i| format!("Paragraph {i} talks about topic number {i} and the weather in city {}.\n\n", i % 17))
+        .map(|i| {
+            format!(
+                "Paragraph {i} talks about topic number {i} and the weather in city {}.\n\n",
+                i % 17
+            )
+        })
         .collect();
-    let (_, body) = server.upload("kb", &[("long.txt", long.into_bytes())]).await?;
+    let (_, body) = server
+        .upload("kb", &[("long.txt", long.into_bytes())])
+        .await?;
     let id = body["documents"][0]["id"].as_str().unwrap().to_string();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, doc) = server.get(&format!("/knowledge-bases/kb/documents/{id}")).await?;
+        let (_, doc) = server
+            .get(&format!("/knowledge-bases/kb/documents/{id}"))
+            .await?;
         if doc["status"] == "embedding" {
             break;
         }
-        assert_ne!(doc["status"], "ready", "finished before it could be interrupted");
-        assert!(std::time::Instant::now() < deadline, "never reached embedding");
+        assert_ne!(
+            doc["status"], "ready",
+            "finished before it could be interrupted"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached embedding"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill();
@@ -187,13 +278,23 @@ async fn a_job_cut_off_by_a_crash_resumes_after_restart() -> anyhow::Result<()> 
     let doc = server.wait_done("kb", &id).await?;
     assert_eq!(doc["status"], "ready", "{doc}");
     let chunk_count = doc["chunk_count"].as_u64().unwrap();
-    let (_, chunks) = server.get(&format!("/knowledge-bases/kb/documents/{id}/chunks")).await?;
-    assert_eq!(chunks["chunks"].as_array().unwrap().len() as u64, chunk_count);
+    let (_, chunks) = server
+        .get(&format!("/knowledge-bases/kb/documents/{id}/chunks"))
+        .await?;
+    assert_eq!(
+        chunks["chunks"].as_array().unwrap().len() as u64,
+        chunk_count
+    );
     // No duplicated or orphaned points: a search over the whole document finds each ordinal once.
     let (_, res) = server
         .post("/search", json!({"knowledge_bases": ["kb"], "query": "topic weather city paragraph", "top_k": 100}))
         .await?;
-    let mut ordinals: Vec<u64> = res["hits"].as_array().unwrap().iter().map(|h| h["ordinal"].as_u64().unwrap()).collect();
+    let mut ordinals: Vec<u64> = res["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["ordinal"].as_u64().unwrap())
+        .collect();
     let n = ordinals.len();
     ordinals.sort_unstable();
     ordinals.dedup();
@@ -216,12 +317,35 @@ fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
 
     let (ok, out, err) = ragd_cli(&["kb", "create", "notes", "--data-dir", data_s], &[])?;
     assert!(ok, "{out}{err}");
-    let (ok, out, err) = ragd_cli(&["ingest", "--kb", "notes", "--data-dir", data_s, docs.to_str().unwrap()], &[])?;
+    let (ok, out, err) = ragd_cli(
+        &[
+            "ingest",
+            "--kb",
+            "notes",
+            "--data-dir",
+            data_s,
+            docs.to_str().unwrap(),
+        ],
+        &[],
+    )?;
     assert!(ok, "{out}{err}");
     assert!(out.contains("2 ready, 0 failed, 1 skipped"), "{out}{err}");
-    let (ok, out, err) = ragd_cli(&["search", "--kb", "notes", "--data-dir", data_s, "大模型 显存"], &[])?;
+    let (ok, out, err) = ragd_cli(
+        &[
+            "search",
+            "--kb",
+            "notes",
+            "--data-dir",
+            data_s,
+            "大模型 显存",
+        ],
+        &[],
+    )?;
     assert!(ok, "{err}");
-    assert!(out.lines().next().unwrap_or("").contains("显存.txt"), "{out}");
+    assert!(
+        out.lines().next().unwrap_or("").contains("显存.txt"),
+        "{out}"
+    );
     let (ok, out, _) = ragd_cli(&["kb", "list", "--data-dir", data_s], &[])?;
     assert!(ok && out.contains("notes\t2 documents"), "{out}");
 
@@ -230,9 +354,22 @@ fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
     let (ok, _, err) = ragd_cli(&["kb", "list", "--data-dir", data_s], &[])?;
     assert!(!ok);
     assert!(err.contains(&format!("--url {}", server.url)), "{err}");
-    let (ok, out, err) = ragd_cli(&["search", "--kb", "notes", "--url", &server.url, "borrow checker"], &[])?;
+    let (ok, out, err) = ragd_cli(
+        &[
+            "search",
+            "--kb",
+            "notes",
+            "--url",
+            &server.url,
+            "borrow checker",
+        ],
+        &[],
+    )?;
     assert!(ok, "{err}");
-    assert!(out.lines().next().unwrap_or("").contains("rust.md"), "{out}");
+    assert!(
+        out.lines().next().unwrap_or("").contains("rust.md"),
+        "{out}"
+    );
     server.stop()?;
     Ok(())
 }

@@ -11,9 +11,34 @@ const SKIP: &[&str] = &[
     "button", "select", "option", "nav",
 ];
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
-    "blockquote", "pre", "dd", "dt", "dl", "hr", "main", "aside", "figure", "figcaption", "td",
-    "th", "title", "address", "details", "summary",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "dl",
+    "hr",
+    "main",
+    "aside",
+    "figure",
+    "figcaption",
+    "td",
+    "th",
+    "title",
+    "address",
+    "details",
+    "summary",
 ];
 
 fn heading_level(name: &str) -> Option<usize> {
@@ -123,7 +148,11 @@ mod tests {
             <div hidden>secret</div><noscript>enable js</noscript>
             <h2>Use</h2><p>Ask.</p></body></html>"#;
         let s = parse(html);
-        let all: String = s.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("|");
+        let all: String = s
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
         assert!(!all.contains("alert") && !all.contains("color") && !all.contains("secret"));
         assert!(!all.contains("enable js"));
         assert_eq!(s[0].text, "Intro text");

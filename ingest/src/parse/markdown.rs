@@ -21,7 +21,10 @@ pub fn parse(source: &str) -> Vec<Section> {
         }
     };
 
-    let parser = Parser::new_ext(source, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let parser = Parser::new_ext(
+        source,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    );
     for (event, range) in parser.into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -45,7 +48,11 @@ pub fn parse(source: &str) -> Vec<Section> {
             _ => {}
         }
     }
-    push(&mut sections, &path, &source[body_start.min(source.len())..]);
+    push(
+        &mut sections,
+        &path,
+        &source[body_start.min(source.len())..],
+    );
     sections
 }
 
@@ -60,7 +67,14 @@ mod tests {
         let paths: Vec<_> = s.iter().map(|s| s.headings.join(" > ")).collect();
         assert_eq!(
             paths,
-            ["", "Guide", "Guide > Install", "Guide > Install > Linux", "Guide > Use", "Other"]
+            [
+                "",
+                "Guide",
+                "Guide > Install",
+                "Guide > Install > Linux",
+                "Guide > Use",
+                "Other"
+            ]
         );
         assert_eq!(s[2].text, "run `make`");
         assert_eq!(s[0].text, "intro line");

@@ -61,10 +61,21 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
             text: text::decode(bytes)?,
         }],
     };
-    let sections: Vec<Section> = sections
+    let mut sections: Vec<Section> = sections
         .into_iter()
         .filter(|s| !s.text.trim().is_empty())
         .collect();
+    if sections.is_empty() && format == Format::Markdown {
+        // Headings and nothing else: the headings are the text.
+        let source = text::decode(bytes)?;
+        if !source.trim().is_empty() {
+            sections.push(Section {
+                page: None,
+                headings: Vec::new(),
+                text: source.trim().to_string(),
+            });
+        }
+    }
     if sections.is_empty() {
         return Err(crate::error::Error::NoText);
     }
@@ -73,4 +84,23 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
         sections,
         pages: 1,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heading_only_markdown_keeps_its_text() {
+        let doc = parse(b"# Only a title", Format::Markdown, ParseLimits::default()).unwrap();
+        assert_eq!(doc.sections[0].text, "# Only a title");
+    }
+
+    #[test]
+    fn whitespace_only_text_has_no_text() {
+        assert!(matches!(
+            parse(b"  \n\t ", Format::Text, ParseLimits::default()),
+            Err(crate::error::Error::NoText)
+        ));
+    }
 }

@@ -29,11 +29,13 @@ pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<ParsedDoc
         .map_err(|e| Error::PdfMalformed(format!("cannot start parser: {e}")))?;
     match rx.recv_timeout(timeout) {
         Ok(Ok(result)) => result,
-        Ok(Err(_panic)) => Err(Error::PdfMalformed("the parser gave up on this file".into())),
+        Ok(Err(_panic)) => Err(Error::PdfMalformed(
+            "the parser gave up on this file".into(),
+        )),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout(timeout.as_secs())),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(Error::PdfMalformed("the parser stopped unexpectedly".into()))
-        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::PdfMalformed(
+            "the parser stopped unexpectedly".into(),
+        )),
     }
 }
 
@@ -91,55 +93,9 @@ fn clean(text: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use lopdf::content::{Content, Operation};
-    use lopdf::{dictionary, Object, Stream};
-
-    /// Writes a PDF with one page per entry of `pages`, Helvetica text.
-    pub fn make_pdf(pages: &[&str]) -> Vec<u8> {
-        let mut doc = Document::with_version("1.5");
-        let pages_id = doc.new_object_id();
-        let font_id = doc.add_object(dictionary! {
-            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
-        });
-        let resources_id = doc.add_object(dictionary! {
-            "Font" => dictionary! { "F1" => font_id },
-        });
-        let mut kids = Vec::new();
-        for text in pages {
-            let mut ops = vec![
-                Operation::new("BT", vec![]),
-                Operation::new("Tf", vec!["F1".into(), 12.into()]),
-                Operation::new("Td", vec![72.into(), 720.into()]),
-            ];
-            for line in text.lines() {
-                ops.push(Operation::new("Tj", vec![Object::string_literal(line)]));
-                ops.push(Operation::new("Td", vec![0.into(), (-14).into()]));
-            }
-            ops.push(Operation::new("ET", vec![]));
-            let content = Content { operations: ops };
-            let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
-            let page_id = doc.add_object(dictionary! {
-                "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-            });
-            kids.push(page_id.into());
-        }
-        let count = kids.len() as i64;
-        doc.objects.insert(
-            pages_id,
-            Object::Dictionary(dictionary! {
-                "Type" => "Pages", "Kids" => kids, "Count" => count,
-                "Resources" => resources_id,
-                "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-            }),
-        );
-        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-        doc.trailer.set("Root", catalog_id);
-        let mut out = Vec::new();
-        doc.save_to(&mut out).unwrap();
-        out
-    }
+    use e2e::make_pdf;
 
     #[test]
     fn text_per_page_with_numbers() {
@@ -155,7 +111,10 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_and_truncated_files_are_errors() {
-        assert!(matches!(parse(b"%PDF-1.4\ngarbage"), Err(Error::PdfMalformed(_))));
+        assert!(matches!(
+            parse(b"%PDF-1.4\ngarbage"),
+            Err(Error::PdfMalformed(_))
+        ));
         let bytes = make_pdf(&["Hello"]);
         let cut = &bytes[..bytes.len() / 2];
         assert!(parse_with_timeout(cut.to_vec(), Duration::from_secs(10)).is_err());

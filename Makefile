@@ -1,0 +1,41 @@
+# ragd: `make run` (setup, release build, serve on embedded defaults) and `make test`
+# (setup, every test). See README.md.
+
+CARGO  ?= cargo
+PYTHON ?= python3
+RAGD_RELEASE := target/release/ragd
+
+.PHONY: setup build release run test lint fmt bench eval clean
+
+## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
+setup:
+	@$(PYTHON) scripts/setup.py
+
+build:
+	$(CARGO) build --bin ragd
+
+release:
+	$(CARGO) build --release --bin ragd
+
+## Setup, release build, then the service on http://127.0.0.1:8080 with data under ./data.
+run: setup release
+	$(RAGD_RELEASE) serve
+
+## Setup, then every test: unit tests of each crate and the end-to-end tests of tests/.
+test: setup
+	$(CARGO) build --bin ragd
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Ingest and search benchmark; figures go to BENCHMARKS.md by hand, with this command.
+bench: setup release
+	$(CARGO) bench -p server --bench pipeline
+
+clean:
+	$(CARGO) clean

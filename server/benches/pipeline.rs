@@ -1,0 +1,422 @@
+//! `make bench`: ingest throughput, search latency at 10,000+ chunks, and memory.
+//!
+//! Reads the evaluation corpora from `../shared/eval` when present (dbpedia abstracts and
+//! CMRC passages), else generates a synthetic corpus. Prints a Markdown table (also written
+//! to `target/bench-results.md`) for BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use server::api::{accept_file, enqueue, run_search, SearchBody};
+use server::config::{Config, Overrides};
+use server::state::State;
+
+/// Chunks the search index must hold.
+const TARGET_CHUNKS: i64 = 10_000;
+/// Chunk size of the search corpus: dbpedia abstracts are short (≈75 tokens), so small
+/// chunks reach 10,000 chunks from 5,000 abstracts.
+const SEARCH_CHUNK_SIZE: i64 = 32;
+/// Ceiling of MiniLM-L6 on this 2-core AVX2 machine (≈22 MFLOP per token).
+const CEILING_TOKENS_PER_S: f64 = 6000.0;
+
+struct Doc {
+    name: String,
+    text: String,
+}
+
+fn shared_eval() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/eval");
+    root.is_dir().then_some(root)
+}
+
+fn read_jsonl(
+    path: &Path,
+    f: impl Fn(&serde_json::Value) -> Option<Doc>,
+) -> anyhow::Result<Vec<Doc>> {
+    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut out = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line?)?;
+        if let Some(d) = f(&v) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Documents and queries: the shared eval sets, or a deterministic synthetic corpus.
+fn corpus() -> anyhow::Result<(Vec<Doc>, Vec<String>, &'static str)> {
+    if let Some(root) = shared_eval() {
+        let doc = |v: &serde_json::Value| {
+            Some(Doc {
+                name: format!(
+                    "{}.txt",
+                    v["_id"].as_str()?.replace(['<', '>', ':', '/'], "_")
+                ),
+                text: format!(
+                    "{}\n{}",
+                    v["title"].as_str().unwrap_or(""),
+                    v["text"].as_str()?
+                ),
+            })
+        };
+        let mut docs = read_jsonl(&root.join("dbpedia/corpus.jsonl"), doc)?;
+        docs.extend(read_jsonl(&root.join("cmrc2018-trial/corpus.jsonl"), doc)?);
+        let q = |v: &serde_json::Value| {
+            Some(Doc {
+                name: String::new(),
+                text: v["text"].as_str()?.to_string(),
+            })
+        };
+        let mut queries: Vec<String> = read_jsonl(&root.join("dbpedia/queries.jsonl"), q)?
+            .into_iter()
+            .map(|d| d.text)
+            .collect();
+        queries.extend(
+            read_jsonl(&root.join("cmrc2018-trial/queries.jsonl"), q)?
+                .into_iter()
+                .map(|d| d.text),
+        );
+        return Ok((
+            docs,
+            queries,
+            "../shared/eval: dbpedia (5,000 abstracts) + cmrc2018-trial (256 passages)",
+        ));
+    }
+    // Synthetic: pseudo-words from a fixed generator.
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let syllables = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "qu", "dra",
+    ];
+    let vocab: Vec<String> = (0..3000)
+        .map(|i| {
+            (0..2 + i % 3)
+                .map(|j| syllables[(i * 7 + j * 5) % syllables.len()])
+                .collect::<String>()
+                + &i.to_string()
+        })
+        .collect();
+    let mut word = || vocab[(next() % vocab.len() as u64) as usize].clone();
+    let docs = (0..5000)
+        .map(|i| Doc {
+            name: format!("doc{i}.txt"),
+            text: (0..60).map(|_| word()).collect::<Vec<_>>().join(" ") + ".",
+        })
+        .collect();
+    let queries = (0..1000)
+        .map(|_| (0..5).map(|_| word()).collect::<Vec<_>>().join(" "))
+        .collect();
+    Ok((
+        docs,
+        queries,
+        "synthetic (5,000 documents of 60 pseudo-words; ../shared absent)",
+    ))
+}
+
+fn proc_status_kb(pid: &str, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn mb(kb: Option<u64>) -> String {
+    kb.map_or("n/a".into(), |k| format!("{:.0} MB", k as f64 / 1024.0))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let (docs, queries, source) = corpus()?;
+    eprintln!("corpus: {source}");
+    let tmp = tempfile::tempdir()?;
+    let data_dir = tmp.path().join("data");
+    let config = Config::load(
+        None,
+        &Overrides {
+            listen: None,
+            data_dir: Some(data_dir.clone()),
+        },
+    )?;
+    let threads = config.embedding.threads;
+
+    // 1. Parse: a generated 100-page PDF, parse stage only.
+    let page_text: String = (0..40)
+        .map(|i| {
+            format!("Line {i} of a report about revenue, costs and the annual dividend policy.\n")
+        })
+        .collect();
+    let pages: Vec<&str> = (0..100).map(|_| page_text.as_str()).collect();
+    let pdf = e2e::make_pdf(&pages);
+    let started = Instant::now();
+    let rounds = 5;
+    for _ in 0..rounds {
+        let parsed =
+            ingest::parse::parse(&pdf, ingest::Format::Pdf, ingest::ParseLimits::default())?;
+        assert_eq!(parsed.pages, 100);
+    }
+    let pages_per_s = (rounds * 100) as f64 / started.elapsed().as_secs_f64();
+    rows.push((
+        "PDF parse (lopdf text layer, 100-page generated PDF)".into(),
+        format!("{pages_per_s:.0} pages/s"),
+    ));
+
+    // 2. Ingest the search corpus end to end through the server's queue, until 10,000 chunks.
+    let state = State::open(config.clone()).await?;
+    let kb = state
+        .db
+        .create_kb("bench-kb", "bench", "", SEARCH_CHUNK_SIZE, 4)
+        .await?;
+    let started = Instant::now();
+    let mut total_chunks = 0i64;
+    let mut total_tokens = 0i64;
+    let mut ingested = 0usize;
+    for batch in docs.chunks(500) {
+        for d in batch {
+            let upload = accept_file(&d.name, d.text.clone().into_bytes())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            enqueue(&state, &kb, upload)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        server::worker::drain(&state).await?;
+        ingested += batch.len();
+        let (c, t): (i64, i64) = sqlx::query_as("SELECT COALESCE(SUM(chunk_count),0), COALESCE(SUM(token_count),0) FROM documents WHERE status = 'ready'")
+            .fetch_one(&state.db.pool)
+            .await?;
+        total_chunks = c;
+        total_tokens = t;
+        eprintln!(
+            "ingested {ingested} documents, {total_chunks} chunks, {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
+        if total_chunks >= TARGET_CHUNKS {
+            break;
+        }
+    }
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE status = 'failed'")
+        .fetch_one(&state.db.pool)
+        .await?;
+    rows.push((
+        format!("End-to-end ingest ({ingested} docs, chunk size {SEARCH_CHUNK_SIZE}, {} workers, {threads} ONNX threads)", config.workers),
+        format!(
+            "{:.0} docs/s · {:.0} chunks/s · {:.0} tokens/s · {total_chunks} chunks in {ingest_secs:.0} s · {failed} failed",
+            ingested as f64 / ingest_secs,
+            total_chunks as f64 / ingest_secs,
+            total_tokens as f64 / ingest_secs
+        ),
+    ));
+    if total_chunks < TARGET_CHUNKS {
+        bail!("only {total_chunks} chunks: the corpus is too small");
+    }
+    let peak_ingest = proc_status_kb("self", "VmHWM:");
+
+    // 3. Embed stage alone at the default chunk size (256 tokens): length-sorted batches.
+    let embedder = state.searcher.embedder.clone();
+    let long_docs: Vec<String> = docs
+        .chunks(4)
+        .take(400)
+        .map(|g| {
+            g.iter()
+                .map(|d| d.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+        .collect();
+    let mut chunks = Vec::new();
+    for text in &long_docs {
+        let parsed = ingest::parse::parse(
+            text.as_bytes(),
+            ingest::Format::Text,
+            ingest::ParseLimits::default(),
+        )?;
+        chunks.extend(ingest::chunk::chunk(
+            &parsed,
+            embedder.tokenizer(),
+            ingest::ChunkConfig {
+                size: 256,
+                overlap: 32,
+            },
+        )?);
+    }
+    chunks.truncate(600);
+    let tokens: usize = chunks.iter().map(|c| c.tokens).sum();
+    let bm25 = state.searcher.bm25.clone();
+    let e = embedder.clone();
+    let started = Instant::now();
+    let n = chunks.len();
+    tokio::task::spawn_blocking(move || ingest::embed::embed(&chunks, &e, &bm25, |_| {})).await??;
+    let secs = started.elapsed().as_secs_f64();
+    let tps = tokens as f64 / secs;
+    rows.push((
+        format!("Embed stage ({n} chunks of ≤256 tokens, avg {:.0}, batch {}, {threads} threads)", tokens as f64 / n as f64, config.embedding.batch_size),
+        format!("{tps:.0} tokens/s · {:.1} chunks/s · {:.0}% of the {CEILING_TOKENS_PER_S:.0} tokens/s ceiling", n as f64 / secs, 100.0 * tps / CEILING_TOKENS_PER_S),
+    ));
+
+    // 4. Search latency in process (SQLite kb lookup + query embedding + dense ∥ sparse + fusion).
+    let searches: Vec<String> = queries.iter().take(500).cloned().collect();
+    for phase in ["brute force (no HNSW yet)", "after optimize (HNSW)"] {
+        if phase.starts_with("after") {
+            let index = state.pipeline.index.clone();
+            let t = Instant::now();
+            tokio::task::spawn_blocking(move || index.optimize()).await??;
+            rows.push((
+                "HNSW build (optimize) over the corpus".into(),
+                format!("{:.1} s", t.elapsed().as_secs_f64()),
+            ));
+        }
+        let mut lat = Vec::new();
+        for q in &searches {
+            let t = Instant::now();
+            let hits = run_search(
+                &state,
+                SearchBody {
+                    knowledge_bases: vec!["bench-kb".into()],
+                    query: q.clone(),
+                    top_k: Some(8),
+                    document_ids: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(!hits.is_empty());
+        }
+        lat.sort_by(f64::total_cmp);
+        rows.push((
+            format!(
+                "Search in process, {total_chunks} chunks, {} queries, {phase}",
+                lat.len()
+            ),
+            format!(
+                "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.95),
+                percentile(&lat, 0.99)
+            ),
+        ));
+    }
+    rows.push((
+        "Peak RSS of the ingest process (model + index + SQLite)".into(),
+        mb(peak_ingest),
+    ));
+    state.flush().await?;
+    drop(state);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // 5. The release server: idle RSS (fresh and with the 10k-chunk index), HTTP search latency.
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/ragd");
+    if !bin.is_file() {
+        bail!("{} missing: run `make release` first", bin.display());
+    }
+    let empty_dir = tmp.path().join("empty");
+    let (mut fresh, _) = start_server(&bin, &empty_dir)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_fresh = proc_status_kb(&fresh.id().to_string(), "VmRSS:");
+    let _ = fresh.kill();
+    let _ = fresh.wait();
+    rows.push((
+        "Idle RSS of `ragd serve`, empty data folder".into(),
+        mb(idle_fresh),
+    ));
+
+    let (mut srv, url) = start_server(&bin, &data_dir)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = srv.id().to_string();
+    let idle_loaded = proc_status_kb(&pid, "VmRSS:");
+    rows.push((
+        format!("Idle RSS of `ragd serve`, {total_chunks}-chunk index"),
+        mb(idle_loaded),
+    ));
+    let http = reqwest::Client::new();
+    let mut lat = Vec::new();
+    for q in &searches {
+        let t = Instant::now();
+        let r = http
+            .post(format!("{url}/api/v1/search"))
+            .json(&serde_json::json!({"knowledge_bases": ["bench-kb"], "query": q, "top_k": 8}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("search failed: {}", r.status());
+        }
+        let _: serde_json::Value = r.json().await?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    rows.push((
+        format!(
+            "Search over HTTP, {total_chunks} chunks, {} queries, sequential",
+            lat.len()
+        ),
+        format!(
+            "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95),
+            percentile(&lat, 0.99)
+        ),
+    ));
+    rows.push((
+        "Peak RSS of `ragd serve` after the searches".into(),
+        mb(proc_status_kb(&pid, "VmHWM:")),
+    ));
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = srv.wait();
+
+    let mut out = format!("Corpus: {source}\n\n| what | figure |\n|---|---|\n");
+    for (k, v) in &rows {
+        out.push_str(&format!("| {k} | {v} |\n"));
+    }
+    println!("{out}");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results.md");
+    std::fs::write(&target, &out)?;
+    eprintln!("written to {}", target.display());
+    Ok(())
+}
+
+fn start_server(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Child, String)> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RAGD_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("ragd listening on ")
+        .context("no address printed")?
+        .to_string();
+    Ok((child, url))
+}
