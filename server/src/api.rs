@@ -26,7 +26,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let api = Router::new()
         .route("/knowledge-bases", post(create_kb).get(list_kbs))
-        .route("/knowledge-bases/{kb}", get(get_kb).delete(delete_kb))
+        .route("/knowledge-bases/{kb}", get(get_kb).patch(update_kb).delete(delete_kb))
         .route(
             "/knowledge-bases/{kb}/documents",
             post(upload).get(list_documents),
@@ -46,13 +46,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/search", post(search))
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
-    Router::new()
+    let timed = Router::new()
         .route("/", get(index_page))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .nest("/api/v1", api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_timeout(req, next, timeout)
-        }))
+        }));
+    // Answers run as long as the LLM needs; the LLM client enforces its own timeouts.
+    Router::new()
+        .nest("/api/v1", crate::chat_api::routes())
+        .nest("/v1", crate::openai_api::routes())
+        .merge(timed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -194,6 +199,26 @@ async fn get_kb(
     Path(kb): Path<String>,
 ) -> Result<Json<KnowledgeBase>, ApiError> {
     Ok(Json(find_kb(&state, &kb).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateKb {
+    description: Option<String>,
+    /// The knowledge base's own system prompt for answers; "" restores the default.
+    system_prompt: Option<String>,
+}
+
+async fn update_kb(State(state): State<AppState>, Path(kb): Path<String>, ApiJson(req): ApiJson<UpdateKb>) -> Result<Json<KnowledgeBase>, ApiError> {
+    let kb = find_kb(&state, &kb).await?;
+    if req.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+        return Err(ApiError::bad_request("description must be at most 2000 characters"));
+    }
+    if req.system_prompt.as_ref().is_some_and(|p| p.chars().count() > 8000) {
+        return Err(ApiError::bad_request("system_prompt must be at most 8000 characters"));
+    }
+    state.db.update_kb(&kb.id, req.description.as_deref().map(str::trim), req.system_prompt.as_deref().map(str::trim)).await?;
+    Ok(Json(find_kb(&state, &kb.id).await?))
 }
 
 async fn delete_kb(

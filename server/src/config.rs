@@ -31,6 +31,32 @@ pub struct Config {
     pub embedding: retrieval::EmbeddingConfig,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
+    pub llm: crate::llm::LlmConfig,
+    pub answer: AnswerConfig,
+}
+
+/// `[answer]`: how questions are answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnswerConfig {
+    /// Chunks retrieved for an answer.
+    pub top_k: usize,
+    /// A chunk is relevant when its dense (cosine) score reaches this, or BM25 matched it.
+    /// When no chunk is relevant the LLM is not called and `empty_response` is the answer.
+    pub min_score: f32,
+    pub empty_response: String,
+    pub empty_response_zh: String,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        Self {
+            top_k: 6,
+            min_score: 0.3,
+            empty_response: "I could not find anything about this in the knowledge base.".into(),
+            empty_response_zh: "知识库中没有找到与这个问题相关的内容。".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -46,6 +72,8 @@ impl Default for Config {
             embedding: retrieval::EmbeddingConfig::default(),
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
+            llm: crate::llm::LlmConfig::default(),
+            answer: AnswerConfig::default(),
         }
     }
 }
@@ -84,6 +112,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_CHUNK_OVERLAP", "chunking.overlap"),
     ("RAGD_SEARCH_TOP_K", "search.top_k"),
     ("RAGD_RRF_K", "search.rrf_k"),
+    ("RAGD_LLM_PROVIDER", "llm.provider"),
+    ("RAGD_LLM_BASE_URL", "llm.base_url"),
+    ("RAGD_LLM_MODEL", "llm.model"),
+    ("RAGD_LLM_API_KEY", "llm.api_key"),
+    ("RAGD_LLM_CONTEXT_WINDOW", "llm.context_window"),
+    ("RAGD_LLM_FIRST_TOKEN_TIMEOUT_SECS", "llm.first_token_timeout_secs"),
+    ("RAGD_LLM_IDLE_TIMEOUT_SECS", "llm.idle_timeout_secs"),
+    ("RAGD_ANSWER_MIN_SCORE", "answer.min_score"),
 ];
 
 /// Overrides from the command line, applied last.

@@ -23,6 +23,7 @@ pub struct KnowledgeBase {
     pub description: String,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    pub system_prompt: String,
     pub created_at: String,
     pub document_count: i64,
     pub chunk_count: i64,
@@ -54,6 +55,36 @@ pub struct ChunkRow {
     pub heading: String,
     pub text: String,
     pub token_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub title: String,
+    /// JSON array of knowledge-base ids.
+    #[serde(skip)]
+    pub knowledge_bases: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Conversation {
+    pub fn kb_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.knowledge_bases).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct StoredMessage {
+    #[serde(skip)]
+    pub id: i64,
+    pub role: String,
+    pub content: String,
+    pub reasoning: Option<String>,
+    /// JSON array of citations.
+    #[serde(skip)]
+    pub citations: Option<String>,
+    pub created_at: String,
 }
 
 /// A claimed job.
@@ -425,5 +456,83 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    // ---- knowledge-base settings ----
+
+    pub async fn update_kb(&self, id: &str, description: Option<&str>, system_prompt: Option<&str>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE knowledge_bases SET description = COALESCE(?, description), system_prompt = COALESCE(?, system_prompt) WHERE id = ?",
+        )
+        .bind(description)
+        .bind(system_prompt)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- conversations ----
+
+    pub async fn create_conversation(&self, id: &str, title: &str, kb_ids: &[String]) -> Result<Conversation, sqlx::Error> {
+        let kbs = serde_json::to_string(kb_ids).unwrap_or_else(|_| "[]".into());
+        sqlx::query("INSERT INTO conversations (id, title, knowledge_bases) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(title)
+            .bind(kbs)
+            .execute(&self.pool)
+            .await?;
+        self.get_conversation(id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, sqlx::Error> {
+        sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at FROM conversations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn list_conversations(&self, limit: i64) -> Result<Vec<Conversation>, sqlx::Error> {
+        sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at FROM conversations ORDER BY updated_at DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn delete_conversation(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM conversations WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn list_messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, role, content, reasoning, citations, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Appends a message; the first user message also becomes the title when there is none.
+    pub async fn add_message(&self, conversation_id: &str, role: &str, content: &str, reasoning: Option<&str>, citations: Option<&str>) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT INTO messages (conversation_id, role, content, reasoning, citations) VALUES (?, ?, ?, ?, ?)")
+            .bind(conversation_id)
+            .bind(role)
+            .bind(content)
+            .bind(reasoning)
+            .bind(citations)
+            .execute(&mut *tx)
+            .await?;
+        let title: String = content.chars().take(60).collect();
+        sqlx::query(&format!(
+            "UPDATE conversations SET updated_at = {NOW}, title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END WHERE id = ?"
+        ))
+        .bind(role)
+        .bind(title)
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 }

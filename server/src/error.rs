@@ -27,6 +27,12 @@ pub enum ApiError {
     Timeout,
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    LlmUnavailable(String),
+    #[error("{0}")]
+    LlmTimeout(String),
+    #[error("{0}")]
+    LlmFailed(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -60,6 +66,9 @@ impl ApiError {
             }
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::LlmFailed(_) => (StatusCode::BAD_GATEWAY, "llm_error"),
+            ApiError::LlmUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable"),
+            ApiError::LlmTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "llm_timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

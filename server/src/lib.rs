@@ -5,14 +5,18 @@
 //! [`app`] builds the whole HTTP application from a [`state::State`], so tests can drive it
 //! in process.
 
+pub mod answer;
 pub mod api;
 pub mod blobs;
+pub mod chat_api;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod llm;
 pub mod lock;
+pub mod openai_api;
 pub mod serve;
 pub mod state;
 pub mod worker;
