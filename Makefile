@@ -5,7 +5,7 @@ CARGO  ?= cargo
 PYTHON ?= python3
 RAGD_RELEASE := target/release/ragd
 
-.PHONY: setup build release run test lint fmt bench eval clean
+.PHONY: setup build release run test test-deps lint fmt bench eval clean
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -22,9 +22,14 @@ run: setup release
 	$(RAGD_RELEASE) serve
 
 ## Setup, then every test: unit tests of each crate and the end-to-end tests of tests/.
-test: setup
+test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
+
+## What the tests use beyond Rust: the `openai` SDK checks ragd's OpenAI-compatible API
+## (the test skips loudly when it cannot be installed).
+test-deps:
+	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 
 lint:
 	$(CARGO) fmt --all --check

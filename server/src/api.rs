@@ -26,7 +26,10 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let api = Router::new()
         .route("/knowledge-bases", post(create_kb).get(list_kbs))
-        .route("/knowledge-bases/{kb}", get(get_kb).patch(update_kb).delete(delete_kb))
+        .route(
+            "/knowledge-bases/{kb}",
+            get(get_kb).patch(update_kb).delete(delete_kb),
+        )
         .route(
             "/knowledge-bases/{kb}/documents",
             post(upload).get(list_documents),
@@ -209,15 +212,38 @@ struct UpdateKb {
     system_prompt: Option<String>,
 }
 
-async fn update_kb(State(state): State<AppState>, Path(kb): Path<String>, ApiJson(req): ApiJson<UpdateKb>) -> Result<Json<KnowledgeBase>, ApiError> {
+async fn update_kb(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<UpdateKb>,
+) -> Result<Json<KnowledgeBase>, ApiError> {
     let kb = find_kb(&state, &kb).await?;
-    if req.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
-        return Err(ApiError::bad_request("description must be at most 2000 characters"));
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 2000)
+    {
+        return Err(ApiError::bad_request(
+            "description must be at most 2000 characters",
+        ));
     }
-    if req.system_prompt.as_ref().is_some_and(|p| p.chars().count() > 8000) {
-        return Err(ApiError::bad_request("system_prompt must be at most 8000 characters"));
+    if req
+        .system_prompt
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > 8000)
+    {
+        return Err(ApiError::bad_request(
+            "system_prompt must be at most 8000 characters",
+        ));
     }
-    state.db.update_kb(&kb.id, req.description.as_deref().map(str::trim), req.system_prompt.as_deref().map(str::trim)).await?;
+    state
+        .db
+        .update_kb(
+            &kb.id,
+            req.description.as_deref().map(str::trim),
+            req.system_prompt.as_deref().map(str::trim),
+        )
+        .await?;
     Ok(Json(find_kb(&state, &kb.id).await?))
 }
 

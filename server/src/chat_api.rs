@@ -27,8 +27,14 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ask", post(ask))
-        .route("/conversations", post(create_conversation).get(list_conversations))
-        .route("/conversations/{id}", get(get_conversation).delete(delete_conversation))
+        .route(
+            "/conversations",
+            post(create_conversation).get(list_conversations),
+        )
+        .route(
+            "/conversations/{id}",
+            get(get_conversation).delete(delete_conversation),
+        )
         .route("/conversations/{id}/messages", post(add_message))
         .route("/llm", get(llm_status))
 }
@@ -42,14 +48,19 @@ pub fn sse_event(ev: &AnswerEvent) -> Event {
         AnswerEvent::Done(d) => ("done", serde_json::to_value(d).unwrap_or(Value::Null)),
         AnswerEvent::Error(e) => {
             let (_, code) = e.status_and_code();
-            ("error", json!({"error": {"code": code, "message": e.to_string()}}))
+            (
+                "error",
+                json!({"error": {"code": code, "message": e.to_string()}}),
+            )
         }
     };
     Event::default().event(name).data(data.to_string())
 }
 
 /// Streams `rx` as SSE; the stream ends after `done` or `error`.
-pub fn sse_from(rx: mpsc::Receiver<AnswerEvent>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub fn sse_from(
+    rx: mpsc::Receiver<AnswerEvent>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let s = stream::unfold(rx, |mut rx| async move {
         let ev = rx.recv().await?;
         Some((Ok(sse_event(&ev)), rx))
@@ -59,7 +70,9 @@ pub fn sse_from(rx: mpsc::Receiver<AnswerEvent>) -> Sse<impl Stream<Item = Resul
 
 async fn validate_kbs(state: &AppState, kbs: &[String]) -> Result<Vec<String>, ApiError> {
     if kbs.is_empty() {
-        return Err(ApiError::bad_request("knowledge_bases must name at least one knowledge base"));
+        return Err(ApiError::bad_request(
+            "knowledge_bases must name at least one knowledge base",
+        ));
     }
     let mut ids = Vec::new();
     for kb in kbs {
@@ -68,7 +81,10 @@ async fn validate_kbs(state: &AppState, kbs: &[String]) -> Result<Vec<String>, A
     Ok(ids)
 }
 
-async fn ask(State(state): State<AppState>, ApiJson(req): ApiJson<AskRequest>) -> Result<Response, ApiError> {
+async fn ask(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<AskRequest>,
+) -> Result<Response, ApiError> {
     validate_kbs(&state, &req.knowledge_bases).await?;
     if req.question.trim().is_empty() {
         return Err(ApiError::bad_request("question must not be empty"));
@@ -92,12 +108,26 @@ struct NewConversation {
     title: Option<String>,
 }
 
-async fn create_conversation(State(state): State<AppState>, ApiJson(req): ApiJson<NewConversation>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create_conversation(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<NewConversation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let ids = validate_kbs(&state, &req.knowledge_bases).await?;
-    let title: String = req.title.unwrap_or_default().trim().chars().take(200).collect();
+    let title: String = req
+        .title
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(200)
+        .collect();
     let id = uuid::Uuid::now_v7().to_string();
     let c = state.db.create_conversation(&id, &title, &ids).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": c.id, "title": c.title, "knowledge_bases": ids, "created_at": c.created_at, "updated_at": c.updated_at}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": c.id, "title": c.title, "knowledge_bases": ids, "created_at": c.created_at, "updated_at": c.updated_at}),
+        ),
+    ))
 }
 
 async fn list_conversations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -109,8 +139,15 @@ async fn list_conversations(State(state): State<AppState>) -> Result<Json<Value>
     Ok(Json(json!({ "conversations": items })))
 }
 
-async fn get_conversation(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let c = state.db.get_conversation(&id).await?.ok_or_else(|| ApiError::not_found("conversation", &id))?;
+async fn get_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = state
+        .db
+        .get_conversation(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", &id))?;
     let messages: Vec<Value> = state
         .db
         .list_messages(&id)
@@ -121,10 +158,15 @@ async fn get_conversation(State(state): State<AppState>, Path(id): Path<String>)
             json!({"role": m.role, "content": m.content, "reasoning": m.reasoning, "citations": citations, "created_at": m.created_at})
         })
         .collect();
-    Ok(Json(json!({"id": c.id, "title": c.title, "knowledge_bases": c.kb_ids(), "created_at": c.created_at, "updated_at": c.updated_at, "messages": messages})))
+    Ok(Json(
+        json!({"id": c.id, "title": c.title, "knowledge_bases": c.kb_ids(), "created_at": c.created_at, "updated_at": c.updated_at, "messages": messages}),
+    ))
 }
 
-async fn delete_conversation(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if state.db.delete_conversation(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -166,13 +208,31 @@ impl Collected {
 async fn save_answer(state: &AppState, conversation: &str, c: &Collected) {
     let citations = serde_json::to_string(&c.citations).unwrap_or_else(|_| "[]".into());
     let reasoning = (!c.reasoning.is_empty()).then_some(c.reasoning.as_str());
-    if let Err(e) = state.db.add_message(conversation, "assistant", &c.text, reasoning, Some(&citations)).await {
+    if let Err(e) = state
+        .db
+        .add_message(
+            conversation,
+            "assistant",
+            &c.text,
+            reasoning,
+            Some(&citations),
+        )
+        .await
+    {
         tracing::error!(conversation, error = %e, "cannot store the answer");
     }
 }
 
-async fn add_message(State(state): State<AppState>, Path(id): Path<String>, ApiJson(req): ApiJson<NewMessage>) -> Result<Response, ApiError> {
-    let conv = state.db.get_conversation(&id).await?.ok_or_else(|| ApiError::not_found("conversation", &id))?;
+async fn add_message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewMessage>,
+) -> Result<Response, ApiError> {
+    let conv = state
+        .db
+        .get_conversation(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation", &id))?;
     let question = req.question.trim().to_string();
     if question.is_empty() {
         return Err(ApiError::bad_request("question must not be empty"));
@@ -194,7 +254,10 @@ async fn add_message(State(state): State<AppState>, Path(id): Path<String>, ApiJ
     };
     // Validate before storing anything.
     validate_kbs(&state, &ask.knowledge_bases).await?;
-    state.db.add_message(&id, "user", &question, None, None).await?;
+    state
+        .db
+        .add_message(&id, "user", &question, None, None)
+        .await?;
 
     let (tx, mut rx) = mpsc::channel(64);
     tokio::spawn(answer(state.clone(), ask, tx));

@@ -117,7 +117,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_LLM_MODEL", "llm.model"),
     ("RAGD_LLM_API_KEY", "llm.api_key"),
     ("RAGD_LLM_CONTEXT_WINDOW", "llm.context_window"),
-    ("RAGD_LLM_FIRST_TOKEN_TIMEOUT_SECS", "llm.first_token_timeout_secs"),
+    (
+        "RAGD_LLM_FIRST_TOKEN_TIMEOUT_SECS",
+        "llm.first_token_timeout_secs",
+    ),
     ("RAGD_LLM_IDLE_TIMEOUT_SECS", "llm.idle_timeout_secs"),
     ("RAGD_ANSWER_MIN_SCORE", "answer.min_score"),
 ];

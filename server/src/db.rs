@@ -108,7 +108,7 @@ pub struct NewDocument {
 }
 
 const KB_SELECT: &str =
-    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.created_at,
+    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.created_at,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
   FROM knowledge_bases k";
@@ -460,7 +460,12 @@ impl Db {
 
     // ---- knowledge-base settings ----
 
-    pub async fn update_kb(&self, id: &str, description: Option<&str>, system_prompt: Option<&str>) -> Result<(), sqlx::Error> {
+    pub async fn update_kb(
+        &self,
+        id: &str,
+        description: Option<&str>,
+        system_prompt: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE knowledge_bases SET description = COALESCE(?, description), system_prompt = COALESCE(?, system_prompt) WHERE id = ?",
         )
@@ -474,7 +479,12 @@ impl Db {
 
     // ---- conversations ----
 
-    pub async fn create_conversation(&self, id: &str, title: &str, kb_ids: &[String]) -> Result<Conversation, sqlx::Error> {
+    pub async fn create_conversation(
+        &self,
+        id: &str,
+        title: &str,
+        kb_ids: &[String],
+    ) -> Result<Conversation, sqlx::Error> {
         let kbs = serde_json::to_string(kb_ids).unwrap_or_else(|_| "[]".into());
         sqlx::query("INSERT INTO conversations (id, title, knowledge_bases) VALUES (?, ?, ?)")
             .bind(id)
@@ -482,7 +492,9 @@ impl Db {
             .bind(kbs)
             .execute(&self.pool)
             .await?;
-        self.get_conversation(id).await?.ok_or(sqlx::Error::RowNotFound)
+        self.get_conversation(id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
     }
 
     pub async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, sqlx::Error> {
@@ -500,11 +512,17 @@ impl Db {
     }
 
     pub async fn delete_conversation(&self, id: &str) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query("DELETE FROM conversations WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM conversations WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() > 0)
     }
 
-    pub async fn list_messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, sqlx::Error> {
+    pub async fn list_messages(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<StoredMessage>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, role, content, reasoning, citations, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
         )
@@ -514,7 +532,14 @@ impl Db {
     }
 
     /// Appends a message; the first user message also becomes the title when there is none.
-    pub async fn add_message(&self, conversation_id: &str, role: &str, content: &str, reasoning: Option<&str>, citations: Option<&str>) -> Result<(), sqlx::Error> {
+    pub async fn add_message(
+        &self,
+        conversation_id: &str,
+        role: &str,
+        content: &str,
+        reasoning: Option<&str>,
+        citations: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO messages (conversation_id, role, content, reasoning, citations) VALUES (?, ?, ?, ?, ?)")
             .bind(conversation_id)

@@ -28,7 +28,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -69,9 +71,18 @@ fn content_text(v: &Value) -> String {
     }
 }
 
-async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<ChatRequest>) -> Result<Response, ApiError> {
+async fn chat_completions(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
     let Some(kb_name) = req.model.strip_prefix("kb:") else {
-        return Err(ApiError::not_found("model", format!("{} (use kb:<knowledge base>; see GET /v1/models)", req.model)));
+        return Err(ApiError::not_found(
+            "model",
+            format!(
+                "{} (use kb:<knowledge base>; see GET /v1/models)",
+                req.model
+            ),
+        ));
     };
     let kb = find_kb(&state, kb_name).await?;
     let mut turns: Vec<Message> = req
@@ -82,7 +93,11 @@ async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<C
         .collect();
     let question = match turns.pop() {
         Some(m) if m.role == "user" && !m.content.trim().is_empty() => m.content,
-        _ => return Err(ApiError::bad_request("the last message must be a non-empty user message")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "the last message must be a non-empty user message",
+            ))
+        }
     };
     let ask = AskRequest {
         knowledge_bases: vec![kb.id],
@@ -120,52 +135,61 @@ async fn chat_completions(State(state): State<AppState>, ApiJson(req): ApiJson<C
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     // State: (receiver, citations seen, role sent, finished)
-    let s = stream::unfold((rx, Value::Null, false, false), move |(mut rx, mut citations, mut role_sent, finished)| {
-        let chunk = chunk.clone();
-        async move {
-            if finished {
-                return None;
-            }
-            loop {
-                let Some(ev) = rx.recv().await else {
-                    return Some((Ok::<_, Infallible>(Event::default().data("[DONE]")), (rx, citations, role_sent, true)));
-                };
-                let mut delta = json!({});
-                if !role_sent {
-                    delta["role"] = json!("assistant");
-                    role_sent = true;
+    let s = stream::unfold(
+        (rx, Value::Null, false, false),
+        move |(mut rx, mut citations, mut role_sent, finished)| {
+            let chunk = chunk.clone();
+            async move {
+                if finished {
+                    return None;
                 }
-                let data = match ev {
-                    AnswerEvent::Reasoning(r) => {
-                        delta["reasoning_content"] = json!(r);
-                        chunk(delta, None)
+                loop {
+                    let Some(ev) = rx.recv().await else {
+                        return Some((
+                            Ok::<_, Infallible>(Event::default().data("[DONE]")),
+                            (rx, citations, role_sent, true),
+                        ));
+                    };
+                    let mut delta = json!({});
+                    if !role_sent {
+                        delta["role"] = json!("assistant");
+                        role_sent = true;
                     }
-                    AnswerEvent::Delta(d) => {
-                        delta["content"] = json!(d);
-                        chunk(delta, None)
-                    }
-                    AnswerEvent::Citations(c) => {
-                        citations = json!(c);
-                        continue;
-                    }
-                    AnswerEvent::Done(d) => {
-                        let mut last = chunk(delta, Some("stop"));
-                        last["citations"] = citations.clone();
-                        last["usage"] = json!({
-                            "prompt_tokens": d.usage.prompt_tokens,
-                            "completion_tokens": d.usage.completion_tokens,
-                            "total_tokens": d.usage.prompt_tokens + d.usage.completion_tokens,
-                        });
-                        last
-                    }
-                    AnswerEvent::Error(e) => {
-                        let (_, code) = e.status_and_code();
-                        json!({"error": {"message": e.to_string(), "type": "server_error", "code": code}})
-                    }
-                };
-                return Some((Ok(Event::default().data(data.to_string())), (rx, citations, role_sent, false)));
+                    let data = match ev {
+                        AnswerEvent::Reasoning(r) => {
+                            delta["reasoning_content"] = json!(r);
+                            chunk(delta, None)
+                        }
+                        AnswerEvent::Delta(d) => {
+                            delta["content"] = json!(d);
+                            chunk(delta, None)
+                        }
+                        AnswerEvent::Citations(c) => {
+                            citations = json!(c);
+                            continue;
+                        }
+                        AnswerEvent::Done(d) => {
+                            let mut last = chunk(delta, Some("stop"));
+                            last["citations"] = citations.clone();
+                            last["usage"] = json!({
+                                "prompt_tokens": d.usage.prompt_tokens,
+                                "completion_tokens": d.usage.completion_tokens,
+                                "total_tokens": d.usage.prompt_tokens + d.usage.completion_tokens,
+                            });
+                            last
+                        }
+                        AnswerEvent::Error(e) => {
+                            let (_, code) = e.status_and_code();
+                            json!({"error": {"message": e.to_string(), "type": "server_error", "code": code}})
+                        }
+                    };
+                    return Some((
+                        Ok(Event::default().data(data.to_string())),
+                        (rx, citations, role_sent, false),
+                    ));
+                }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
 }

@@ -1,6 +1,8 @@
 //! Support for the black-box end-to-end tests in `tests/`: start the real `ragd` binary on
 //! port 0 with a temporary data folder, talk to it over HTTP, stop it gracefully or kill it.
 
+pub mod mock_llm;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -260,4 +262,40 @@ pub fn make_pdf(pages: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
     doc.save_to(&mut out).expect("save pdf");
     out
+}
+
+/// One Server-Sent Event: its name and JSON data.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: Value,
+}
+
+/// Parses a whole SSE body (`event:` / `data:` lines, blank-line separated).
+pub fn parse_sse(body: &str) -> Vec<SseEvent> {
+    let mut out = Vec::new();
+    for block in body.split("\n\n") {
+        let mut event = String::from("message");
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.trim_start());
+            }
+        }
+        if !data.is_empty() {
+            let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+            out.push(SseEvent { event, data });
+        }
+    }
+    out
+}
+
+impl Server {
+    /// POSTs JSON and returns the raw body text (for SSE).
+    pub async fn post_text(&self, path: &str, body: Value) -> anyhow::Result<(u16, String)> {
+        let r = self.http.post(self.api(path)).json(&body).send().await?;
+        Ok((r.status().as_u16(), r.text().await?))
+    }
 }

@@ -38,7 +38,11 @@ impl CitationRewriter {
             };
             out.push_str(&self.pending[..open]);
             self.pending.drain(..open);
-            let close_char = if self.pending.starts_with('[') { ']' } else { '】' };
+            let close_char = if self.pending.starts_with('[') {
+                ']'
+            } else {
+                '】'
+            };
             let open_len = self.pending.chars().next().map_or(1, char::len_utf8);
             match self.pending[open_len..].find(close_char) {
                 Some(rel) => {
@@ -83,7 +87,10 @@ impl CitationRewriter {
             return None;
         }
         let mut out = String::new();
-        for part in trimmed.split([',', '，', '、', ' ', ';']).filter(|p| !p.is_empty()) {
+        for part in trimmed
+            .split([',', '，', '、', ' ', ';'])
+            .filter(|p| !p.is_empty())
+        {
             let n: usize = part.parse().ok()?;
             if n == 0 || n > self.chunks {
                 continue;

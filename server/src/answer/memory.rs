@@ -70,12 +70,19 @@ pub fn parse_bits(text: &str) -> Option<f64> {
 
 /// Estimate from explicit details (Ollama's `/api/show`), else from the model name. Ollama's
 /// default tags are 4-bit, so a name without a quantization counts as 4 bits.
-pub fn estimate(model: &str, details_params: Option<&str>, details_quant: Option<&str>) -> Option<MemoryEstimate> {
+pub fn estimate(
+    model: &str,
+    details_params: Option<&str>,
+    details_quant: Option<&str>,
+) -> Option<MemoryEstimate> {
     let (p, source) = match details_params.and_then(parse_parameters) {
         Some(p) => (p, "backend"),
         None => (parse_parameters(model)?, "model name"),
     };
-    let q = details_quant.and_then(parse_bits).or_else(|| parse_bits(model)).unwrap_or(4.0);
+    let q = details_quant
+        .and_then(parse_bits)
+        .or_else(|| parse_bits(model))
+        .unwrap_or(4.0);
     Some(MemoryEstimate {
         parameters_billion: p,
         bits_per_weight: q,
@@ -116,19 +123,28 @@ mod tests {
     #[test]
     fn from_model_names() {
         let e = estimate("deepseek-r1:14b", None, None).unwrap();
-        assert_eq!((e.parameters_billion, e.bits_per_weight, e.gigabytes), (14.0, 4.0, 8.4));
+        assert_eq!(
+            (e.parameters_billion, e.bits_per_weight, e.gigabytes),
+            (14.0, 4.0, 8.4)
+        );
         let e = estimate("qwen2.5:7b-instruct-q8_0", None, None).unwrap();
         assert_eq!((e.parameters_billion, e.bits_per_weight), (7.0, 8.0));
         let e = estimate("llama3.1:70b-instruct-fp16", None, None).unwrap();
         assert_eq!(e.gigabytes, 168.0);
-        assert_eq!(estimate("deepseek-r1:1.5b", None, None).unwrap().gigabytes, 0.9);
+        assert_eq!(
+            estimate("deepseek-r1:1.5b", None, None).unwrap().gigabytes,
+            0.9
+        );
         assert!(estimate("mystery-model", None, None).is_none());
     }
 
     #[test]
     fn backend_details_win() {
         let e = estimate("custom", Some("7.6B"), Some("Q4_K_M")).unwrap();
-        assert_eq!((e.parameters_billion, e.bits_per_weight, e.source), (7.6, 4.0, "backend"));
+        assert_eq!(
+            (e.parameters_billion, e.bits_per_weight, e.source),
+            (7.6, 4.0, "backend")
+        );
         assert_eq!(parse_bits("IQ3_XXS"), Some(3.0));
         assert!((parse_parameters("494.03M").unwrap() - 0.49403).abs() < 1e-12);
     }

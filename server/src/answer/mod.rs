@@ -20,7 +20,9 @@ use crate::llm::think::{Piece, ThinkSplitter};
 use crate::llm::{LlmClient, LlmError, LlmEvent};
 use crate::state::AppState;
 use citations::CitationRewriter;
-use prompt::{build_prompt, detect_lang, rewrite_query_messages, ContextChunk, Lang, Message, PromptInput};
+use prompt::{
+    build_prompt, detect_lang, rewrite_query_messages, ContextChunk, Lang, Message, PromptInput,
+};
 
 /// A question to answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -100,7 +102,9 @@ pub fn llm_api_error(e: LlmError) -> ApiError {
         LlmError::NotConfigured => ApiError::Unavailable(e.to_string()),
         LlmError::Unreachable(_) => ApiError::LlmUnavailable(e.to_string()),
         LlmError::Timeout(_) => ApiError::LlmTimeout(e.to_string()),
-        LlmError::Status { .. } | LlmError::Backend(_) | LlmError::Stream(_) => ApiError::LlmFailed(e.to_string()),
+        LlmError::Status { .. } | LlmError::Backend(_) | LlmError::Stream(_) => {
+            ApiError::LlmFailed(e.to_string())
+        }
     }
 }
 
@@ -132,9 +136,19 @@ fn extractive(lang: Lang, hits: &[SearchHit]) -> (String, Vec<Citation>) {
             Lang::En => format!(", page {p}"),
             Lang::Zh => format!("，第 {p} 页"),
         });
-        text.push_str(&format!("[{}] {}{}: {}\n\n", i + 1, h.document_name, page.unwrap_or_default(), excerpt));
+        text.push_str(&format!(
+            "[{}] {}{}: {}\n\n",
+            i + 1,
+            h.document_name,
+            page.unwrap_or_default(),
+            excerpt
+        ));
     }
-    let citations = shown.iter().enumerate().map(|(i, h)| citation(i + 1, h)).collect();
+    let citations = shown
+        .iter()
+        .enumerate()
+        .map(|(i, h)| citation(i + 1, h))
+        .collect();
     (text.trim_end().to_string(), citations)
 }
 
@@ -146,18 +160,26 @@ pub async fn answer(state: AppState, req: AskRequest, tx: mpsc::Sender<AnswerEve
     }
 }
 
-async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> Result<(), ApiError> {
+async fn run(
+    state: &AppState,
+    req: AskRequest,
+    tx: &mpsc::Sender<AnswerEvent>,
+) -> Result<(), ApiError> {
     let started = Instant::now();
     let question = req.question.trim().to_string();
     if question.is_empty() {
         return Err(ApiError::bad_request("question must not be empty"));
     }
     if question.chars().count() > 8000 {
-        return Err(ApiError::bad_request("question must be at most 8000 characters"));
+        return Err(ApiError::bad_request(
+            "question must be at most 8000 characters",
+        ));
     }
     for m in &req.history {
         if m.role != "user" && m.role != "assistant" {
-            return Err(ApiError::bad_request("history roles must be \"user\" or \"assistant\""));
+            return Err(ApiError::bad_request(
+                "history roles must be \"user\" or \"assistant\"",
+            ));
         }
     }
     let cfg = &state.config;
@@ -167,7 +189,10 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
     // A follow-up becomes a standalone query before retrieval.
     let mut query = question.clone();
     if !req.history.is_empty() && cfg.llm.is_configured() {
-        match llm.chat(&rewrite_query_messages(&req.history, &question)).await {
+        match llm
+            .chat(&rewrite_query_messages(&req.history, &question))
+            .await
+        {
             Ok(rewritten) => {
                 let mut splitter = ThinkSplitter::new();
                 let mut pieces = splitter.push(&rewritten);
@@ -199,7 +224,10 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
         },
     )
     .await?;
-    let hits: Vec<SearchHit> = hits.into_iter().filter(|h| is_relevant(h, cfg.answer.min_score)).collect();
+    let hits: Vec<SearchHit> = hits
+        .into_iter()
+        .filter(|h| is_relevant(h, cfg.answer.min_score))
+        .collect();
     let mut usage = Usage::default();
 
     if hits.is_empty() {
@@ -211,7 +239,16 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
         usage.total_ms = usage.retrieval_ms;
         send(tx, AnswerEvent::Delta(text)).await?;
         send(tx, AnswerEvent::Citations(Vec::new())).await?;
-        return send(tx, AnswerEvent::Done(Done { mode: Mode::NoAnswer, usage, query, notice: None })).await;
+        return send(
+            tx,
+            AnswerEvent::Done(Done {
+                mode: Mode::NoAnswer,
+                usage,
+                query,
+                notice: None,
+            }),
+        )
+        .await;
     }
 
     if !cfg.llm.is_configured() {
@@ -224,7 +261,16 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
         };
         send(tx, AnswerEvent::Delta(text)).await?;
         send(tx, AnswerEvent::Citations(citations)).await?;
-        return send(tx, AnswerEvent::Done(Done { mode: Mode::Extractive, usage, query, notice: Some(notice.into()) })).await;
+        return send(
+            tx,
+            AnswerEvent::Done(Done {
+                mode: Mode::Extractive,
+                usage,
+                query,
+                notice: Some(notice.into()),
+            }),
+        )
+        .await;
     }
 
     // The first knowledge base's own template, if it has one.
@@ -247,9 +293,16 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
         answer_reserve: cfg.llm.max_answer_tokens,
     });
     usage.retrieval_ms = started.elapsed().as_millis() as u64;
-    tracing::debug!(chunks = prompt.included, tokens = prompt.estimated_tokens, "prompt built");
+    tracing::debug!(
+        chunks = prompt.included,
+        tokens = prompt.estimated_tokens,
+        "prompt built"
+    );
 
-    let mut stream = llm.chat_stream(&prompt.messages).await.map_err(llm_api_error)?;
+    let mut stream = llm
+        .chat_stream(&prompt.messages)
+        .await
+        .map_err(llm_api_error)?;
     let mut splitter = ThinkSplitter::new();
     let mut rewriter = CitationRewriter::new(prompt.included);
     let mut answer_len = 0usize;
@@ -262,7 +315,10 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
         let pieces = match event.map_err(llm_api_error)? {
             LlmEvent::Reasoning(r) => vec![Piece::Reasoning(r)],
             LlmEvent::Content(c) => splitter.push(&c),
-            LlmEvent::Usage { prompt_tokens, completion_tokens } => {
+            LlmEvent::Usage {
+                prompt_tokens,
+                completion_tokens,
+            } => {
                 usage.prompt_tokens = prompt_tokens;
                 usage.completion_tokens = completion_tokens;
                 continue;
@@ -293,10 +349,24 @@ async fn run(state: &AppState, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) 
     }
     usage.total_ms = started.elapsed().as_millis() as u64;
     send(tx, AnswerEvent::Citations(citations)).await?;
-    send(tx, AnswerEvent::Done(Done { mode: Mode::Llm, usage, query, notice: None })).await
+    send(
+        tx,
+        AnswerEvent::Done(Done {
+            mode: Mode::Llm,
+            usage,
+            query,
+            notice: None,
+        }),
+    )
+    .await
 }
 
-async fn emit(tx: &mpsc::Sender<AnswerEvent>, rewriter: &mut CitationRewriter, piece: Piece, answer_len: &mut usize) -> Result<(), ApiError> {
+async fn emit(
+    tx: &mpsc::Sender<AnswerEvent>,
+    rewriter: &mut CitationRewriter,
+    piece: Piece,
+    answer_len: &mut usize,
+) -> Result<(), ApiError> {
     match piece {
         Piece::Reasoning(r) => send(tx, AnswerEvent::Reasoning(r)).await,
         Piece::Answer(a) => {
@@ -313,7 +383,9 @@ async fn emit(tx: &mpsc::Sender<AnswerEvent>, rewriter: &mut CitationRewriter, p
 
 /// Sends an event; a closed channel (client gone) ends the answer quietly.
 async fn send(tx: &mpsc::Sender<AnswerEvent>, event: AnswerEvent) -> Result<(), ApiError> {
-    tx.send(event).await.map_err(|_| ApiError::Unavailable("client went away".into()))
+    tx.send(event)
+        .await
+        .map_err(|_| ApiError::Unavailable("client went away".into()))
 }
 
 /// A whole answer, collected from the events.

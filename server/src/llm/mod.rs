@@ -102,7 +102,10 @@ pub enum LlmEvent {
     Content(String),
     /// Reasoning sent separately (OpenAI-style `reasoning_content`, Ollama's `thinking`).
     Reasoning(String),
-    Usage { prompt_tokens: u64, completion_tokens: u64 },
+    Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -265,7 +268,12 @@ impl LlmClient {
 fn error_message(v: &Value) -> Option<String> {
     match &v["error"] {
         Value::String(s) => Some(s.clone()),
-        Value::Object(o) => Some(o.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()),
+        Value::Object(o) => Some(
+            o.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+                .to_string(),
+        ),
         _ => None,
     }
 }
@@ -338,7 +346,9 @@ impl LlmStream {
                         continue;
                     }
                     self.finished = true;
-                    return Some(Err(LlmError::Stream("the reply ended before it was complete".into())));
+                    return Some(Err(LlmError::Stream(
+                        "the reply ended before it was complete".into(),
+                    )));
                 }
             }
         }
@@ -368,7 +378,8 @@ fn parse_line(provider: Provider, line: &str) -> Result<Parsed, LlmError> {
             data
         }
     };
-    let v: Value = serde_json::from_str(json_text).map_err(|_| LlmError::Stream("the backend sent a malformed line".into()))?;
+    let v: Value = serde_json::from_str(json_text)
+        .map_err(|_| LlmError::Stream("the backend sent a malformed line".into()))?;
     if let Some(err) = error_message(&v) {
         return Err(LlmError::Backend(err));
     }
@@ -393,7 +404,8 @@ fn parse_line(provider: Provider, line: &str) -> Result<Parsed, LlmError> {
         }
         Provider::Openai => {
             let delta = &v["choices"][0]["delta"];
-            if let Some(t) = text(&delta["reasoning_content"]).or_else(|| text(&delta["reasoning"])) {
+            if let Some(t) = text(&delta["reasoning_content"]).or_else(|| text(&delta["reasoning"]))
+            {
                 events.push(LlmEvent::Reasoning(t));
             }
             if let Some(t) = text(&delta["content"]) {
@@ -422,33 +434,72 @@ mod tests {
 
     #[test]
     fn ollama_lines() {
-        let (e, done) = events(Provider::Ollama, r#"{"message":{"role":"assistant","content":"Hi"},"done":false}"#);
+        let (e, done) = events(
+            Provider::Ollama,
+            r#"{"message":{"role":"assistant","content":"Hi"},"done":false}"#,
+        );
         assert_eq!((e, done), (vec![LlmEvent::Content("Hi".into())], false));
-        let (e, done) = events(Provider::Ollama, r#"{"message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":12,"eval_count":3}"#);
+        let (e, done) = events(
+            Provider::Ollama,
+            r#"{"message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":12,"eval_count":3}"#,
+        );
         assert!(done);
-        assert_eq!(e, vec![LlmEvent::Usage { prompt_tokens: 12, completion_tokens: 3 }]);
-        let (e, _) = events(Provider::Ollama, r#"{"message":{"content":"","thinking":"hmm"},"done":false}"#);
+        assert_eq!(
+            e,
+            vec![LlmEvent::Usage {
+                prompt_tokens: 12,
+                completion_tokens: 3
+            }]
+        );
+        let (e, _) = events(
+            Provider::Ollama,
+            r#"{"message":{"content":"","thinking":"hmm"},"done":false}"#,
+        );
         assert_eq!(e, vec![LlmEvent::Reasoning("hmm".into())]);
-        assert!(matches!(parse_line(Provider::Ollama, r#"{"error":"model not found"}"#), Err(LlmError::Backend(m)) if m == "model not found"));
+        assert!(
+            matches!(parse_line(Provider::Ollama, r#"{"error":"model not found"}"#), Err(LlmError::Backend(m)) if m == "model not found")
+        );
     }
 
     #[test]
     fn openai_sse_lines() {
-        let (e, _) = events(Provider::Openai, r#"data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#);
+        let (e, _) = events(
+            Provider::Openai,
+            r#"data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+        );
         assert_eq!(e, vec![LlmEvent::Content("Hi".into())]);
-        let (e, _) = events(Provider::Openai, r#"data: {"choices":[{"delta":{"reasoning_content":"think"}}]}"#);
+        let (e, _) = events(
+            Provider::Openai,
+            r#"data: {"choices":[{"delta":{"reasoning_content":"think"}}]}"#,
+        );
         assert_eq!(e, vec![LlmEvent::Reasoning("think".into())]);
-        let (e, _) = events(Provider::Openai, r#"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#);
-        assert_eq!(e, vec![LlmEvent::Usage { prompt_tokens: 5, completion_tokens: 2 }]);
+        let (e, _) = events(
+            Provider::Openai,
+            r#"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#,
+        );
+        assert_eq!(
+            e,
+            vec![LlmEvent::Usage {
+                prompt_tokens: 5,
+                completion_tokens: 2
+            }]
+        );
         assert!(events(Provider::Openai, "data: [DONE]").1);
         assert!(events(Provider::Openai, ": keep-alive").0.is_empty());
         assert!(events(Provider::Openai, "event: message").0.is_empty());
-        assert!(matches!(parse_line(Provider::Openai, "data: {nope"), Err(LlmError::Stream(_))));
+        assert!(matches!(
+            parse_line(Provider::Openai, "data: {nope"),
+            Err(LlmError::Stream(_))
+        ));
     }
 
     #[test]
     fn urls_per_provider() {
-        let mut c = LlmConfig { base_url: "http://h:11434/".into(), model: "m".into(), ..LlmConfig::default() };
+        let mut c = LlmConfig {
+            base_url: "http://h:11434/".into(),
+            model: "m".into(),
+            ..LlmConfig::default()
+        };
         assert_eq!(c.chat_url(), "http://h:11434/api/chat");
         c.provider = Provider::Openai;
         assert_eq!(c.chat_url(), "http://h:11434/v1/chat/completions");
@@ -459,7 +510,10 @@ mod tests {
 
     #[test]
     fn backend_messages_are_short_single_lines() {
-        assert_eq!(backend_message(r#"{"error":{"message":"bad\nmodel"}}"#), "bad model");
+        assert_eq!(
+            backend_message(r#"{"error":{"message":"bad\nmodel"}}"#),
+            "bad model"
+        );
         assert_eq!(backend_message(""), "no details");
         assert_eq!(backend_message(&"x".repeat(1000)).len(), 300);
     }

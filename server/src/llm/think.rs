@@ -78,7 +78,11 @@ impl ThinkSplitter {
         if self.in_think {
             push_piece(out, Piece::Reasoning(text.to_string()));
         } else {
-            let text = if self.at_start { text.trim_start() } else { text };
+            let text = if self.at_start {
+                text.trim_start()
+            } else {
+                text
+            };
             if text.is_empty() {
                 return;
             }
@@ -101,7 +105,11 @@ fn push_piece(out: &mut Vec<Piece>, piece: Piece) {
 fn longest_tag_prefix_suffix(text: &str, tag: &str) -> usize {
     (1..tag.len())
         .rev()
-        .find(|&n| text.len() >= n && text.is_char_boundary(text.len() - n) && tag.starts_with(&text[text.len() - n..]))
+        .find(|&n| {
+            text.len() >= n
+                && text.is_char_boundary(text.len() - n)
+                && tag.starts_with(&text[text.len() - n..])
+        })
         .unwrap_or(0)
 }
 
@@ -151,19 +159,34 @@ mod tests {
 
     #[test]
     fn no_think_block_and_lookalikes() {
-        assert_eq!(run(&["plain ", "answer"]), (String::new(), "plain answer".into()));
-        assert_eq!(run(&["a < b and <thinking> is not a tag"]), (String::new(), "a < b and <thinking> is not a tag".into()));
-        assert_eq!(run(&["ends with <th"]), (String::new(), "ends with <th".into()));
+        assert_eq!(
+            run(&["plain ", "answer"]),
+            (String::new(), "plain answer".into())
+        );
+        assert_eq!(
+            run(&["a < b and <thinking> is not a tag"]),
+            (String::new(), "a < b and <thinking> is not a tag".into())
+        );
+        assert_eq!(
+            run(&["ends with <th"]),
+            (String::new(), "ends with <th".into())
+        );
     }
 
     #[test]
     fn unclosed_think_stays_reasoning() {
-        assert_eq!(run(&["<think>still thinking"]), ("still thinking".into(), String::new()));
+        assert_eq!(
+            run(&["<think>still thinking"]),
+            ("still thinking".into(), String::new())
+        );
     }
 
     #[test]
     fn multibyte_text_near_tags() {
-        assert_eq!(run(&["<think>想一想</thi", "nk>答案是【1】"]), ("想一想".into(), "答案是【1】".into()));
+        assert_eq!(
+            run(&["<think>想一想</thi", "nk>答案是【1】"]),
+            ("想一想".into(), "答案是【1】".into())
+        );
     }
 
     #[test]
