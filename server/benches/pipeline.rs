@@ -391,6 +391,64 @@ async fn run() -> anyhow::Result<()> {
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let _ = srv.wait();
 
+    // 6. Answers: ragd's own time before the LLM's first token (retrieval + prompt), against
+    // an in-process LLM server that answers at once.
+    let mock = e2e::mock_llm::MockLlm::start(e2e::mock_llm::Protocol::Ollama).await;
+    let llm_env = [
+        ("RAGD_LLM_BASE_URL", mock.url.as_str()),
+        ("RAGD_LLM_MODEL", "mock:7b"),
+        ("RAGD_ANSWER_MIN_SCORE", "-1"),
+    ];
+    let (mut srv, url) = start_server_env(&bin, &data_dir, &llm_env)?;
+    let mut own = Vec::new();
+    let mut first_delta = Vec::new();
+    for q in searches.iter().take(300) {
+        let t = Instant::now();
+        let r = http
+            .post(format!("{url}/api/v1/ask"))
+            .json(&serde_json::json!({"knowledge_bases": ["bench-kb"], "question": q, "stream": true}))
+            .send()
+            .await?;
+        let mut body = r.bytes_stream();
+        let mut text = String::new();
+        let mut got_first = false;
+        while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+            text.push_str(&String::from_utf8_lossy(&chunk?));
+            if !got_first && text.contains("event: delta") {
+                first_delta.push(t.elapsed().as_secs_f64() * 1000.0);
+                got_first = true;
+            }
+        }
+        let done = text
+            .split("event: done\ndata: ")
+            .nth(1)
+            .context("no done event")?;
+        let done: serde_json::Value = serde_json::from_str(done.lines().next().unwrap_or(""))?;
+        own.push(
+            done["usage"]["retrieval_ms"]
+                .as_f64()
+                .context("retrieval_ms")?,
+        );
+    }
+    own.sort_by(f64::total_cmp);
+    first_delta.sort_by(f64::total_cmp);
+    rows.push((
+        format!("Ask: ragd's own time before the LLM call (retrieval + prompt), {total_chunks} chunks, {} questions", own.len()),
+        format!("p50 {:.1} ms · p95 {:.1} ms", percentile(&own, 0.5), percentile(&own, 0.95)),
+    ));
+    rows.push((
+        "Ask: client-side time to the first streamed answer token (instant mock LLM)".into(),
+        format!(
+            "p50 {:.1} ms · p95 {:.1} ms",
+            percentile(&first_delta, 0.5),
+            percentile(&first_delta, 0.95)
+        ),
+    ));
+    let _ = Command::new("kill")
+        .args(["-TERM", &srv.id().to_string()])
+        .status();
+    let _ = srv.wait();
+
     let mut out = format!("Corpus: {source}\n\n| what | figure |\n|---|---|\n");
     for (k, v) in &rows {
         out.push_str(&format!("| {k} | {v} |\n"));
@@ -403,9 +461,18 @@ async fn run() -> anyhow::Result<()> {
 }
 
 fn start_server(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Child, String)> {
+    start_server_env(bin, data_dir, &[])
+}
+
+fn start_server_env(
+    bin: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(std::process::Child, String)> {
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .envs(env.iter().copied())
         .env("RAGD_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

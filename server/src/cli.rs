@@ -64,11 +64,31 @@ pub enum Command {
         json: bool,
         query: String,
     },
+    /// Ask a question: the answer streams in, reasoning dimmed, sources listed at the end.
+    Ask {
+        /// Knowledge base(s) to answer from; repeat for several.
+        #[arg(long, required = true)]
+        kb: Vec<String>,
+        #[arg(long)]
+        top_k: Option<usize>,
+        question: String,
+    },
+    /// The configured LLM.
+    Llm {
+        #[command(subcommand)]
+        command: LlmCommand,
+    },
     /// Manage knowledge bases.
     Kb {
         #[command(subcommand)]
         command: KbCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Show the configured model, whether its backend answers, and the GPU memory it needs.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +141,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             query,
         } => search(&client, kb, top_k, json, query).await,
         Command::Ingest { kb, paths } => ingest(&client, &kb, &paths).await,
+        Command::Ask {
+            kb,
+            top_k,
+            question,
+        } => ask(&client, kb, top_k, question).await,
+        Command::Llm {
+            command: LlmCommand::Check,
+        } => llm_check(&client).await,
     }
 }
 
@@ -416,4 +444,175 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
         println!("  failed {f}");
     }
     Ok(())
+}
+
+async fn ask(
+    client: &Client,
+    kbs: Vec<String>,
+    top_k: Option<usize>,
+    question: String,
+) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use std::io::{IsTerminal, Write};
+    let mut stream = client
+        .post_stream(
+            "/ask",
+            json!({"knowledge_bases": kbs, "question": question, "top_k": top_k, "stream": true}),
+        )
+        .await?;
+    let tty = std::io::stdout().is_terminal();
+    let (dim, reset) = if tty {
+        ("\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let mut out = std::io::stdout();
+    let mut buf = String::new();
+    let mut in_reasoning = false;
+    let mut citations = Vec::new();
+    while let Some(bytes) = stream.next().await {
+        buf.push_str(&String::from_utf8_lossy(&bytes?));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (event, data) = parse_sse_block(&block);
+            match event.as_str() {
+                "reasoning" => {
+                    if !in_reasoning {
+                        write!(out, "{dim}")?;
+                        in_reasoning = true;
+                    }
+                    write!(out, "{}", data["text"].as_str().unwrap_or(""))?;
+                }
+                "delta" => {
+                    if in_reasoning {
+                        writeln!(out, "{reset}\n")?;
+                        in_reasoning = false;
+                    }
+                    write!(out, "{}", data["text"].as_str().unwrap_or(""))?;
+                }
+                "citations" => {
+                    citations = data["citations"].as_array().cloned().unwrap_or_default()
+                }
+                "done" => {
+                    writeln!(out)?;
+                    if let Some(n) = data["notice"].as_str() {
+                        writeln!(out, "\n{dim}({n}){reset}")?;
+                    }
+                    if !citations.is_empty() {
+                        writeln!(out, "\nSources:")?;
+                    }
+                    for c in &citations {
+                        let page = c["page"]
+                            .as_u64()
+                            .map(|p| format!(", page {p}"))
+                            .unwrap_or_default();
+                        writeln!(
+                            out,
+                            "  [{}] {}{}",
+                            c["n"],
+                            c["document_name"].as_str().unwrap_or(""),
+                            page
+                        )?;
+                    }
+                }
+                "error" => {
+                    if in_reasoning {
+                        write!(out, "{reset}")?;
+                    }
+                    writeln!(out)?;
+                    bail!(
+                        "{}",
+                        data["error"]["message"]
+                            .as_str()
+                            .unwrap_or("the answer failed")
+                    );
+                }
+                _ => {}
+            }
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The event name and JSON data of one SSE block.
+fn parse_sse_block(block: &str) -> (String, Value) {
+    let mut event = String::from("message");
+    let mut data = String::new();
+    for line in block.lines() {
+        if let Some(e) = line.strip_prefix("event:") {
+            event = e.trim().to_string();
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.trim_start());
+        }
+    }
+    (event, serde_json::from_str(&data).unwrap_or(Value::Null))
+}
+
+async fn llm_check(client: &Client) -> anyhow::Result<()> {
+    let v = client.call(Method::GET, "/llm", None).await?;
+    if v["configured"] != true {
+        println!(
+            "{}",
+            v["message"].as_str().unwrap_or("no llm is configured")
+        );
+        return Ok(());
+    }
+    println!(
+        "model:      {} ({} at {})",
+        v["model"].as_str().unwrap_or(""),
+        v["provider"].as_str().unwrap_or(""),
+        v["base_url"].as_str().unwrap_or("")
+    );
+    println!("context:    {} tokens", v["context_window"]);
+    match v["gpu_memory_estimate"].as_object() {
+        Some(e) => println!(
+            "gpu memory: about {} GB ({}B parameters at {} bits, from the {}; {})",
+            e["gigabytes"],
+            e["parameters_billion"],
+            e["bits_per_weight"],
+            e["source"].as_str().unwrap_or(""),
+            v["formula"].as_str().unwrap_or("")
+        ),
+        None => println!(
+            "gpu memory: unknown (no parameter count in the model name or from the backend)"
+        ),
+    }
+    if v["reachable"] == true {
+        println!("backend:    answers");
+        Ok(())
+    } else {
+        bail!(
+            "backend: {}",
+            v["error"].as_str().unwrap_or("does not answer")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_blocks() {
+        let (e, d) = parse_sse_block("event: delta\ndata: {\"text\":\"hi\"}\n\n");
+        assert_eq!((e.as_str(), d["text"].as_str()), ("delta", Some("hi")));
+        let (e, d) = parse_sse_block(": keep-alive\n\n");
+        assert_eq!((e.as_str(), d), ("message", Value::Null));
+    }
+
+    #[test]
+    fn files_are_collected_recursively_without_hidden_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/.git")).unwrap();
+        std::fs::write(dir.path().join("a/x.md"), "x").unwrap();
+        std::fs::write(dir.path().join("a/.git/config"), "x").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "x").unwrap();
+        let files = collect_files(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["x.md", "b.txt"]);
+    }
 }

@@ -5,6 +5,9 @@
 use anyhow::{anyhow, bail, Context};
 use axum::body::Body;
 use axum::http::{Method, Request};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -80,6 +83,52 @@ impl Client {
         decode(status, &bytes)
     }
 
+    /// POSTs JSON and returns the reply body as a byte stream (for Server-Sent Events).
+    pub async fn post_stream(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<BoxStream<'static, anyhow::Result<Bytes>>> {
+        let path = format!("/api/v1{path}");
+        match self {
+            Client::Remote { http, base } => {
+                let resp = http
+                    .post(format!("{base}{path}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {base}"))?;
+                let status = resp.status().as_u16();
+                if status >= 400 {
+                    let bytes = resp.bytes().await?;
+                    return Err(error_of(status, &bytes));
+                }
+                Ok(resp
+                    .bytes_stream()
+                    .map(|r| r.map_err(anyhow::Error::from))
+                    .boxed())
+            }
+            Client::Local { router, .. } => {
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(&path)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body)?))?;
+                let resp = router.clone().oneshot(req).await?;
+                let status = resp.status().as_u16();
+                if status >= 400 {
+                    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+                    return Err(error_of(status, &bytes));
+                }
+                Ok(resp
+                    .into_body()
+                    .into_data_stream()
+                    .map(|r| r.map_err(anyhow::Error::from))
+                    .boxed())
+            }
+        }
+    }
+
     /// Uploads one file to a knowledge base (remote only; local ingest queues directly).
     pub async fn upload(&self, kb: &str, name: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
         let Client::Remote { http, base } = self else {
@@ -99,6 +148,13 @@ impl Client {
         let status = resp.status().as_u16();
         decode(status, &resp.bytes().await?)
     }
+}
+
+/// The error an error reply carries.
+fn error_of(status: u16, bytes: &[u8]) -> anyhow::Error {
+    decode(status, bytes)
+        .err()
+        .unwrap_or_else(|| anyhow!("request failed (HTTP {status})"))
 }
 
 fn decode(status: u16, bytes: &[u8]) -> anyhow::Result<Value> {

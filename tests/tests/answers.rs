@@ -317,6 +317,34 @@ async fn conversations_rewrite_follow_ups_and_keep_history() -> anyhow::Result<(
     assert_eq!(c["title"], "How do plants make sugar?");
     let (_, list) = server.get("/conversations").await?;
     assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
+    // The CLI streams the same answer, with reasoning first and sources at the end.
+    let url = server.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        e2e::ragd_cli(
+            &[
+                "ask",
+                "--url",
+                &url,
+                "--kb",
+                "plants",
+                "How do plants make sugar? #think",
+            ],
+            &[],
+        )
+    })
+    .await??;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with(
+            "The user asks about plants.\n\nPlants use sunlight [1]. Unknown . Also [2].\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nSources:\n  [1] ") && out.contains("\n  [2] "),
+        "{out}"
+    );
+
     assert_eq!(server.delete(&format!("/conversations/{id}")).await?, 204);
     assert_eq!(server.get(&format!("/conversations/{id}")).await?.0, 404);
     server.stop()?;

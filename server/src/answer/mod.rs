@@ -56,10 +56,10 @@ pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     /// ragd's own time before the LLM was called: retrieval and prompt building.
-    pub retrieval_ms: u64,
+    pub retrieval_ms: f64,
     /// Time to the first answer or reasoning token.
-    pub first_token_ms: Option<u64>,
-    pub total_ms: u64,
+    pub first_token_ms: Option<f64>,
+    pub total_ms: f64,
 }
 
 /// How an answer was produced.
@@ -106,6 +106,11 @@ pub fn llm_api_error(e: LlmError) -> ApiError {
             ApiError::LlmFailed(e.to_string())
         }
     }
+}
+
+/// Milliseconds since `t`, to a hundredth.
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 fn is_relevant(hit: &SearchHit, min_score: f32) -> bool {
@@ -235,7 +240,7 @@ async fn run(
             Lang::En => cfg.answer.empty_response.clone(),
             Lang::Zh => cfg.answer.empty_response_zh.clone(),
         };
-        usage.retrieval_ms = started.elapsed().as_millis() as u64;
+        usage.retrieval_ms = ms(started);
         usage.total_ms = usage.retrieval_ms;
         send(tx, AnswerEvent::Delta(text)).await?;
         send(tx, AnswerEvent::Citations(Vec::new())).await?;
@@ -253,7 +258,7 @@ async fn run(
 
     if !cfg.llm.is_configured() {
         let (text, citations) = extractive(lang, &hits);
-        usage.retrieval_ms = started.elapsed().as_millis() as u64;
+        usage.retrieval_ms = ms(started);
         usage.total_ms = usage.retrieval_ms;
         let notice = match lang {
             Lang::En => "no LLM is configured (set RAGD_LLM_BASE_URL and RAGD_LLM_MODEL): these are the most relevant passages",
@@ -292,7 +297,7 @@ async fn run(
         context_window: cfg.llm.context_window,
         answer_reserve: cfg.llm.max_answer_tokens,
     });
-    usage.retrieval_ms = started.elapsed().as_millis() as u64;
+    usage.retrieval_ms = ms(started);
     tracing::debug!(
         chunks = prompt.included,
         tokens = prompt.estimated_tokens,
@@ -325,7 +330,7 @@ async fn run(
             }
         };
         if usage.first_token_ms.is_none() && !pieces.is_empty() {
-            usage.first_token_ms = Some(started.elapsed().as_millis() as u64);
+            usage.first_token_ms = Some(ms(started));
         }
         for p in pieces {
             emit(tx, &mut rewriter, p, &mut answer_len).await?;
@@ -347,7 +352,7 @@ async fn run(
     if usage.prompt_tokens == 0 {
         usage.prompt_tokens = prompt.estimated_tokens as u64;
     }
-    usage.total_ms = started.elapsed().as_millis() as u64;
+    usage.total_ms = ms(started);
     send(tx, AnswerEvent::Citations(citations)).await?;
     send(
         tx,
