@@ -8,7 +8,7 @@ use axum::extract::{
 };
 use axum::http::{header, request::Parts, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -50,7 +50,7 @@ pub fn app(state: AppState) -> Router {
         .route("/search", post(search))
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
     let timed = Router::new()
-        .route("/", get(index_page))
+        .merge(crate::web::routes())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .nest("/api/v1", api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -70,10 +70,6 @@ async fn with_timeout(req: Request, next: Next, limit: Duration) -> Response {
         Ok(resp) => resp,
         Err(_) => ApiError::Timeout.into_response(),
     }
-}
-
-async fn index_page() -> Html<&'static str> {
-    Html(include_str!("../../web/index.html"))
 }
 
 // ---- extractors whose rejections are API errors ----

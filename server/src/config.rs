@@ -28,6 +28,8 @@ pub struct Config {
     pub workers: usize,
     /// Time budget of one PDF parse, in seconds.
     pub pdf_timeout_secs: u64,
+    /// Serve the web UI from this folder instead of the embedded copy (UI development).
+    pub web_dir: Option<PathBuf>,
     pub embedding: retrieval::EmbeddingConfig,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
@@ -69,6 +71,7 @@ impl Default for Config {
             request_timeout_secs: 60,
             workers: 2,
             pdf_timeout_secs: 60,
+            web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
@@ -103,6 +106,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_REQUEST_TIMEOUT_SECS", "request_timeout_secs"),
     ("RAGD_WORKERS", "workers"),
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
+    ("RAGD_WEB_DIR", "web_dir"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
     ("RAGD_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
     ("RAGD_ORT_LIBRARY", "embedding.ort_library"),

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod openai_api;
 pub mod serve;
 pub mod state;
+pub mod web;
 pub mod worker;
 
 pub use api::app;
