@@ -5,7 +5,7 @@ CARGO  ?= cargo
 PYTHON ?= python3
 RAGD_RELEASE := target/release/ragd
 
-.PHONY: setup build release run test test-deps lint fmt bench eval clean
+.PHONY: setup build release run test test-deps browser-test lint fmt bench eval clean
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -25,6 +25,13 @@ run: setup release
 test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
+	$(MAKE) browser-test
+
+## End-to-end tests of the web UI in headless Chromium (/usr/bin/chromium) with playwright-core.
+browser-test:
+	@test -d tests/browser/node_modules || (cd tests/browser && npm ci --no-audit --no-fund)
+	$(CARGO) build --bin ragd
+	node --test tests/browser/
 
 ## What the tests use beyond Rust: the `openai` SDK checks ragd's OpenAI-compatible API
 ## (the test skips loudly when it cannot be installed).

@@ -1,1 +1,1124 @@
-// placeholder: the UI is being written
+// ragd web UI: plain ES module, no framework. Server text is always inserted as text
+// (textContent / text nodes), never as HTML: documents are untrusted.
+
+import { t, getLang, setLang } from './i18n.js';
+
+// ---------- DOM helpers ----------
+
+/** Creates an element. attrs: class, text, on<Event> handlers, boolean/other attributes. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'value') el.value = v;
+      else if (v === true) el.setAttribute(k, '');
+      else el.setAttribute(k, String(v));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const enc = encodeURIComponent;
+
+function fmtBytes(n) {
+  if (n == null) return '';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+function fmtDate(s) {
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) return s || '';
+  return new Intl.DateTimeFormat(getLang() === 'zh' ? 'zh-CN' : 'en', {
+    dateStyle: 'medium', timeStyle: 'short',
+  }).format(d);
+}
+
+function fmtScore(v) {
+  if (v == null) return t('search.none');
+  const a = Math.abs(v);
+  return a !== 0 && a < 0.1 ? v.toFixed(4) : v.toFixed(3);
+}
+
+// ---------- highlighting ----------
+
+const STOPWORDS = new Set(('a an and are as at be by do does for from how i in is it of on or the to was '
+  + 'what when where which who why with').split(' '));
+
+/** Terms of a query worth highlighting: words (2+ letters, no stopwords), CJK runs and their bigrams. */
+function queryTerms(q) {
+  const terms = new Set();
+  for (const m of String(q).toLowerCase().matchAll(/[\p{L}\p{N}_]+/gu)) {
+    const w = m[0];
+    if (/\p{Script=Han}/u.test(w)) {
+      for (const run of w.match(/\p{Script=Han}+/gu) || []) {
+        if (run.length === 1) terms.add(run);
+        for (let i = 0; i + 1 < run.length; i++) terms.add(run.slice(i, i + 2));
+      }
+      for (const rest of w.split(/\p{Script=Han}+/u)) if (rest.length >= 2 && !STOPWORDS.has(rest)) terms.add(rest);
+    } else if (w.length >= 2 && !STOPWORDS.has(w)) {
+      terms.add(w);
+    }
+  }
+  return [...terms];
+}
+
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Text with each term wrapped in <mark>, as DOM nodes. */
+function highlighted(text, terms) {
+  const frag = document.createDocumentFragment();
+  if (!terms.length) { frag.append(text); return frag; }
+  const re = new RegExp([...terms].sort((a, b) => b.length - a.length).map(escapeRe).join('|'), 'giu');
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (!m[0]) continue;
+    if (m.index > last) frag.append(text.slice(last, m.index));
+    frag.append(h('mark', { text: m[0] }));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) frag.append(text.slice(last));
+  return frag;
+}
+
+// ---------- API ----------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, { method = 'GET', body, signal } = {}) {
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, {
+      method,
+      signal,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', t('common.network', { message: e.message }));
+  }
+  return readResponse(res);
+}
+
+async function readResponse(res) {
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    throw new ApiError(res.status, data?.error?.code || `http_${res.status}`,
+      data?.error?.message || `${res.status} ${res.statusText}`);
+  }
+  return data;
+}
+
+// ---------- toasts and confirmation ----------
+
+function toast(message, kind = 'info') {
+  const box = document.getElementById('toasts');
+  const el = h('div', { class: `toast ${kind}`, text: message });
+  box.append(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+function errorBox(err) {
+  return h('p', { class: 'notice error', role: 'alert', text: t('common.error', { message: err.message }) });
+}
+
+function confirmDialog(message) {
+  const dlg = document.getElementById('confirm');
+  document.getElementById('confirm-text').textContent = message;
+  document.getElementById('confirm-ok').textContent = t('common.delete');
+  document.getElementById('confirm-cancel').textContent = t('common.cancel');
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    dlg.returnValue = '';
+    dlg.addEventListener('close', () => {
+      resolve(dlg.returnValue === 'ok');
+      if (opener && opener.isConnected) opener.focus();
+    }, { once: true });
+    dlg.showModal();
+    document.getElementById('confirm-cancel').focus();
+  });
+}
+
+// ---------- router ----------
+
+const main = () => document.getElementById('main');
+let cleanups = [];
+let renderSeq = 0;
+
+function onLeave(fn) { cleanups.push(fn); }
+
+function parseRoute() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map((p) => {
+    try { return decodeURIComponent(p); } catch { return p; }
+  });
+  return parts;
+}
+
+/** Renders the view for the current hash. `focus` moves keyboard focus to the new view. */
+async function render({ focus = false } = {}) {
+  for (const fn of cleanups.splice(0)) {
+    try { fn(); } catch { /* ignore */ }
+  }
+  const seq = ++renderSeq;
+  const [section, a, b, c] = parseRoute();
+  const route = section || 'kbs';
+  for (const link of document.querySelectorAll('#nav a')) {
+    const active = link.dataset.route === (route === 'kb' ? 'kbs' : route);
+    if (active) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+  }
+  const root = main();
+  const view = h('div', { class: 'view' });
+  root.replaceChildren(view);
+  const isCurrent = () => seq === renderSeq;
+  try {
+    if (route === 'kb' && a && b === 'doc' && c) await chunksView(view, a, c, isCurrent);
+    else if (route === 'kb' && a) await kbView(view, a, isCurrent);
+    else if (route === 'search') await searchView(view, isCurrent);
+    else if (route === 'chat') await chatView(view, a || null, isCurrent);
+    else await kbListView(view, isCurrent);
+  } catch (e) {
+    if (isCurrent()) view.replaceChildren(errorBox(e));
+  }
+  if (focus && isCurrent()) {
+    const heading = view.querySelector('h1');
+    if (heading) { heading.setAttribute('tabindex', '-1'); heading.focus({ preventScroll: false }); }
+  }
+}
+
+function go(hash) {
+  if (location.hash === hash) render({ focus: true });
+  else location.hash = hash;
+}
+
+// ---------- knowledge bases ----------
+
+let kbCache = { list: [], model: '' };
+
+async function loadKbs() {
+  const data = await api('/knowledge-bases');
+  kbCache = { list: data.knowledge_bases || [], model: data.embedding_model || '' };
+  return kbCache;
+}
+
+async function kbListView(view, isCurrent) {
+  const listBox = h('div', { class: 'kb-list' }, h('p', { class: 'muted', text: t('common.loading') }));
+  const form = kbForm();
+  view.append(
+    h('div', { class: 'page-head' }, h('h1', { text: t('kb.title') })),
+    h('div', { class: 'split' }, listBox, form),
+  );
+  const { list, model } = await loadKbs();
+  if (!isCurrent()) return;
+  form.querySelector('.model-name').textContent = model;
+  if (!list.length) {
+    listBox.replaceChildren(h('p', { class: 'empty', text: t('kb.empty') }));
+    return;
+  }
+  const ul = h('ul', { class: 'cards', 'aria-label': t('kb.title') });
+  for (const kb of list) {
+    const del = h('button', {
+      type: 'button', class: 'danger small', text: t('common.delete'),
+      'aria-label': `${t('common.delete')} ${kb.name}`,
+      onclick: async () => {
+        if (!await confirmDialog(t('kb.confirmDelete', { name: kb.name, n: kb.document_count }))) return;
+        try {
+          await api(`/knowledge-bases/${enc(kb.id)}`, { method: 'DELETE' });
+          toast(t('kb.deleted', { name: kb.name }));
+          render();
+        } catch (e) { toast(e.message, 'error'); }
+      },
+    });
+    ul.append(h('li', { class: 'card kb-card' },
+      h('h2', null, h('a', { href: `#/kb/${enc(kb.id)}`, text: kb.name })),
+      kb.description ? h('p', { class: 'desc', text: kb.description }) : null,
+      h('p', { class: 'meta' },
+        h('span', { class: 'count', text: t('kb.docs', { n: kb.document_count }) }), ' · ',
+        h('span', { class: 'count', text: t('kb.chunks', { n: kb.chunk_count }) }), ' · ',
+        h('span', { text: t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }) })),
+      h('p', { class: 'meta', text: fmtDate(kb.created_at) }),
+      h('div', { class: 'row' },
+        h('a', { class: 'button small', href: `#/kb/${enc(kb.id)}`, text: t('kb.open') }), del)));
+  }
+  listBox.replaceChildren(ul);
+}
+
+function kbForm() {
+  const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
+  const field = (id, label, input, hint) => h('div', { class: 'field' },
+    h('label', { for: id, text: label }), input, hint ? h('p', { class: 'hint', text: hint }) : null);
+  const form = h('form', { class: 'card form', 'aria-labelledby': 'kb-new-title' },
+    h('h2', { id: 'kb-new-title', text: t('kb.new') }),
+    field('kb-name', t('kb.name'), h('input', { id: 'kb-name', name: 'name', required: true, maxlength: 100, autocomplete: 'off' })),
+    field('kb-desc', t('kb.description'), h('textarea', { id: 'kb-desc', name: 'description', rows: 2, maxlength: 2000 })),
+    h('div', { class: 'row fields' },
+      field('kb-size', t('kb.chunkSize'), h('input', { id: 'kb-size', name: 'chunk_size', type: 'number', min: 16, max: 8192, inputmode: 'numeric' })),
+      field('kb-overlap', t('kb.chunkOverlap'), h('input', { id: 'kb-overlap', name: 'chunk_overlap', type: 'number', min: 0, max: 4096, inputmode: 'numeric' }))),
+    h('p', { class: 'hint', text: t('kb.defaultHint') }),
+    h('p', { class: 'meta' }, `${t('kb.model')}: `, h('code', { class: 'model-name', text: kbCache.model })),
+    err,
+    h('div', { class: 'row end' }, h('button', { type: 'submit', text: t('kb.create') })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.replaceChildren();
+    const fd = new FormData(form);
+    const body = { name: String(fd.get('name')).trim(), description: String(fd.get('description') || '') };
+    for (const k of ['chunk_size', 'chunk_overlap']) {
+      const v = String(fd.get(k) || '').trim();
+      if (v !== '') body[k] = Number(v);
+    }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const kb = await api('/knowledge-bases', { method: 'POST', body });
+      toast(t('kb.created', { name: kb.name }));
+      go(`#/kb/${enc(kb.id)}`);
+    } catch (ex) {
+      err.replaceChildren(h('p', { class: 'notice error', role: 'alert', text: ex.message }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+// ---------- documents and uploads ----------
+
+const BUSY = new Set(['queued', 'parsing', 'embedding']);
+const uploads = []; // {id, kbId, file, status, loaded, message, el}
+let uploadSeq = 0;
+let activeUploads = 0;
+const MAX_PARALLEL_UPLOADS = 3;
+const docListeners = new Set(); // called after an upload finishes, to refresh the list
+
+function queueFiles(kbId, files) {
+  for (const file of files) {
+    uploads.push({ id: ++uploadSeq, kbId, file, status: 'waiting', loaded: 0, message: '', el: null });
+  }
+  pumpUploads();
+}
+
+function pumpUploads() {
+  while (activeUploads < MAX_PARALLEL_UPLOADS) {
+    const item = uploads.find((u) => u.status === 'waiting');
+    if (!item) return;
+    activeUploads++;
+    item.status = 'uploading';
+    paintUpload(item);
+    sendFile(item).finally(() => {
+      activeUploads--;
+      paintUpload(item);
+      for (const fn of docListeners) fn(item.kbId);
+      pumpUploads();
+    });
+  }
+}
+
+/** One request per file, with XMLHttpRequest for upload progress. */
+function sendFile(item) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/api/v1/knowledge-bases/${enc(item.kbId)}/documents`);
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable) { item.loaded = e.loaded / e.total; paintUpload(item); }
+    });
+    xhr.addEventListener('load', () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        item.loaded = 1;
+        item.status = data?.documents?.[0]?.duplicate ? 'duplicate' : 'done';
+      } else {
+        item.status = 'error';
+        item.message = data?.error?.message || `${xhr.status} ${xhr.statusText}`;
+      }
+      resolve();
+    });
+    xhr.addEventListener('error', () => {
+      item.status = 'error';
+      item.message = t('common.network', { message: 'upload failed' });
+      resolve();
+    });
+    const fd = new FormData();
+    fd.append('file', item.file, item.file.name);
+    xhr.send(fd);
+  });
+}
+
+function uploadRow(item) {
+  const bar = h('progress', { max: 100, value: 0, 'aria-label': item.file.name });
+  const status = h('span', { class: 'up-status' });
+  const li = h('li', { class: 'upload' },
+    h('span', { class: 'up-name', text: item.file.name }),
+    h('span', { class: 'up-size muted', text: fmtBytes(item.file.size) }),
+    bar, status);
+  item.el = { li, bar, status };
+  paintUpload(item);
+  return li;
+}
+
+function paintUpload(item) {
+  if (!item.el) return;
+  const { li, bar, status } = item.el;
+  bar.value = Math.round(item.loaded * 100);
+  li.dataset.status = item.status;
+  status.className = `up-status ${item.status}`;
+  status.textContent = {
+    waiting: t('doc.waiting'),
+    uploading: t('doc.uploading', { pct: Math.round(item.loaded * 100) }),
+    done: t('doc.uploaded'),
+    duplicate: t('doc.duplicate'),
+    error: t('doc.rejected', { message: item.message }),
+  }[item.status];
+  if (item.status === 'error') status.setAttribute('role', 'alert');
+}
+
+function statusBadge(doc) {
+  const wrap = h('div', { class: 'status-cell' });
+  wrap.append(h('span', { class: `badge ${doc.status}`, text: t(`status.${doc.status}`) }));
+  if (doc.status === 'embedding' && doc.progress && doc.progress.chunks_total) {
+    const { chunks_done: done, chunks_total: total } = doc.progress;
+    wrap.append(h('progress', { max: total, value: done, 'aria-label': t('status.progress', { done, total }) }),
+      h('span', { class: 'muted small', text: `${done}/${total}` }));
+  }
+  if (doc.status === 'failed' && doc.error) wrap.append(h('p', { class: 'doc-error', text: doc.error }));
+  return wrap;
+}
+
+async function kbView(view, kbId, isCurrent) {
+  let kb;
+  try {
+    kb = await api(`/knowledge-bases/${enc(kbId)}`);
+  } catch (e) {
+    if (e.status === 404) {
+      view.append(h('p', { class: 'notice error', text: t('kb.notFound') }),
+        h('a', { href: '#/kbs', text: t('nav.kbs') }));
+      return;
+    }
+    throw e;
+  }
+  if (!kbCache.model) await loadKbs().catch(() => {});
+  if (!isCurrent()) return;
+  const base = `/knowledge-bases/${enc(kb.id)}`;
+
+  // Drop zone and file picker.
+  const input = h('input', { type: 'file', multiple: true, class: 'sr-only', id: 'file-input', tabindex: -1, 'aria-hidden': 'true' });
+  input.addEventListener('change', () => {
+    if (input.files.length) queueFiles(kb.id, [...input.files]);
+    input.value = '';
+    paintUploads();
+  });
+  const pick = h('button', { type: 'button', class: 'secondary', text: t('doc.pick'), 'aria-label': t('upload.choose'), onclick: () => input.click() });
+  const drop = h('div', { class: 'dropzone', id: 'dropzone' },
+    h('span', { text: t('doc.drop') }), ' ', pick, input);
+  let depth = 0;
+  drop.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; drop.classList.add('over'); });
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; });
+  drop.addEventListener('dragleave', () => { if (--depth <= 0) { depth = 0; drop.classList.remove('over'); } });
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    depth = 0;
+    drop.classList.remove('over');
+    const files = [...(e.dataTransfer?.files || [])];
+    if (files.length) { queueFiles(kb.id, files); paintUploads(); }
+  });
+
+  const uploadList = h('ul', { class: 'uploads', 'aria-label': t('doc.uploads') });
+  const clearBtn = h('button', {
+    type: 'button', class: 'link small', text: t('doc.clearUploads'),
+    onclick: () => {
+      for (let i = uploads.length - 1; i >= 0; i--) {
+        if (uploads[i].kbId === kb.id && !['waiting', 'uploading'].includes(uploads[i].status)) uploads.splice(i, 1);
+      }
+      paintUploads();
+    },
+  });
+  const uploadSection = h('section', { class: 'upload-section', 'aria-label': t('doc.uploads') },
+    h('div', { class: 'row between' }, h('h2', { class: 'h3', text: t('doc.uploads') }), clearBtn), uploadList);
+  function paintUploads() {
+    const mine = uploads.filter((u) => u.kbId === kb.id);
+    uploadSection.hidden = !mine.length;
+    uploadList.replaceChildren(...mine.map(uploadRow));
+  }
+
+  const count = h('span', { class: 'muted' });
+  const tbody = h('tbody');
+  const table = h('table', { class: 'docs' },
+    h('thead', null, h('tr', null,
+      ...['doc.name', 'doc.status', 'doc.chunks', 'doc.size', 'doc.date', 'doc.actions'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+    tbody);
+  const empty = h('p', { class: 'empty', text: t('doc.empty') });
+  const docsError = h('div');
+
+  view.append(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/kbs', text: `← ${t('nav.kbs')}` })),
+    h('div', { class: 'page-head' },
+      h('h1', { text: kb.name }),
+      h('p', { class: 'meta' }, t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
+        kbCache.model ? ` · ${t('kb.model')}: ${kbCache.model}` : '')),
+    kb.description ? h('p', { class: 'desc', text: kb.description }) : null,
+    drop,
+    uploadSection,
+    h('section', { 'aria-labelledby': 'docs-title' },
+      h('div', { class: 'row between' }, h('h2', { id: 'docs-title', text: t('doc.title') }), count),
+      docsError, table, empty));
+  paintUploads();
+
+  const rows = new Map(); // doc id -> {tr, key, doc}
+  let timer = null;
+  let stopped = false;
+  onLeave(() => { stopped = true; clearTimeout(timer); docListeners.delete(onUpload); });
+  function onUpload(id) { if (id === kb.id) schedule(0); }
+  docListeners.add(onUpload);
+
+  function docRow(doc) {
+    const cells = {
+      name: h('td', { class: 'doc-name', 'data-label': t('doc.name') }),
+      status: h('td', { 'data-label': t('doc.status') }),
+      chunks: h('td', { class: 'num', 'data-label': t('doc.chunks') }),
+      size: h('td', { class: 'num', 'data-label': t('doc.size') }),
+      date: h('td', { 'data-label': t('doc.date') }),
+      actions: h('td', { class: 'actions', 'data-label': t('doc.actions') }),
+    };
+    const reparse = h('button', {
+      type: 'button', class: 'secondary small', text: t('doc.reparse'),
+      onclick: async () => {
+        try {
+          await api(`${base}/documents/${enc(doc.id)}/reparse`, { method: 'POST' });
+          toast(t('doc.reparsing', { name: doc.name }));
+          schedule(0);
+        } catch (e) { toast(e.message, 'error'); }
+      },
+    });
+    const del = h('button', {
+      type: 'button', class: 'danger small', text: t('common.delete'),
+      'aria-label': `${t('common.delete')} ${doc.name}`,
+      onclick: async () => {
+        if (!await confirmDialog(t('doc.confirmDelete', { name: doc.name }))) return;
+        try {
+          await api(`${base}/documents/${enc(doc.id)}`, { method: 'DELETE' });
+          toast(t('doc.deleted', { name: doc.name }));
+          schedule(0);
+        } catch (e) { toast(e.message, 'error'); }
+      },
+    });
+    cells.actions.append(h('div', { class: 'actions-wrap' },
+      h('a', { class: 'button secondary small', href: `#/kb/${enc(kb.id)}/doc/${enc(doc.id)}`, text: t('doc.viewChunks') }),
+      h('a', { class: 'button secondary small', href: `/api/v1${base}/documents/${enc(doc.id)}/file`, download: doc.name, text: t('doc.download') }),
+      reparse, del));
+    const tr = h('tr', { 'data-id': doc.id }, ...Object.values(cells));
+    return { tr, cells, reparse, key: '', doc };
+  }
+
+  function paintRow(row, doc) {
+    row.doc = doc;
+    const key = JSON.stringify([doc.status, doc.error, doc.chunk_count, doc.progress, doc.name, doc.size_bytes]);
+    if (key === row.key) return;
+    row.key = key;
+    row.tr.dataset.status = doc.status;
+    row.cells.name.replaceChildren(h('span', { class: 'name', text: doc.name }),
+      doc.format ? h('span', { class: 'fmt', text: doc.format }) : null);
+    row.cells.status.replaceChildren(statusBadge(doc));
+    row.cells.chunks.textContent = String(doc.chunk_count);
+    row.cells.size.textContent = fmtBytes(doc.size_bytes);
+    row.cells.date.textContent = fmtDate(doc.created_at);
+    row.reparse.disabled = BUSY.has(doc.status);
+  }
+
+  async function refresh() {
+    timer = null;
+    let data;
+    try {
+      data = await api(`${base}/documents?limit=1000`);
+      docsError.replaceChildren();
+    } catch (e) {
+      if (stopped) return;
+      docsError.replaceChildren(errorBox(e));
+      timer = setTimeout(refresh, 3000);
+      return;
+    }
+    if (stopped) return;
+    const docs = data.documents || [];
+    const seen = new Set();
+    docs.forEach((doc, i) => {
+      seen.add(doc.id);
+      let row = rows.get(doc.id);
+      if (!row) { row = docRow(doc); rows.set(doc.id, row); }
+      paintRow(row, doc);
+      if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
+    });
+    for (const [id, row] of rows) if (!seen.has(id)) { row.tr.remove(); rows.delete(id); }
+    count.textContent = t('doc.total', { n: data.total ?? docs.length });
+    table.hidden = !docs.length;
+    empty.hidden = !!docs.length;
+    const busy = docs.some((d) => BUSY.has(d.status)) || uploads.some((u) => u.kbId === kb.id && ['waiting', 'uploading'].includes(u.status));
+    if (busy) schedule(1000);
+  }
+  function schedule(ms) {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(refresh, ms);
+  }
+  table.hidden = true;
+  empty.hidden = true;
+  await refresh();
+}
+
+// ---------- chunk viewer ----------
+
+const chunkFilters = new Map(); // doc id -> filter text, kept across re-renders
+
+async function chunksView(view, kbId, docId, isCurrent) {
+  const base = `/knowledge-bases/${enc(kbId)}/documents/${enc(docId)}`;
+  const [kb, doc, data] = await Promise.all([
+    api(`/knowledge-bases/${enc(kbId)}`), api(base), api(`${base}/chunks?limit=10000`),
+  ]);
+  if (!isCurrent()) return;
+  const chunks = data.chunks || [];
+  const filter = h('input', {
+    id: 'chunk-filter', type: 'search', placeholder: t('chunk.filterPlaceholder'),
+    value: chunkFilters.get(docId) || '', autocomplete: 'off',
+  });
+  const countLine = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const list = h('ol', { class: 'chunks' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true });
+  const PAGE = 200;
+  let limit = PAGE;
+
+  function chunkItem(c, terms) {
+    const heading = c.heading ? c.heading.split(' > ') : [];
+    return h('li', { class: 'chunk card' },
+      h('div', { class: 'chunk-head' },
+        h('span', { class: 'ordinal', text: `#${c.ordinal + 1}` }),
+        c.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: c.page }) }) : null,
+        heading.length ? h('span', { class: 'heading-path' },
+          heading.map((part, i) => [i ? h('span', { class: 'sep', 'aria-hidden': 'true', text: ' › ' }) : null,
+            h('span', null, highlighted(part, terms))])) : null,
+        h('span', { class: 'muted small tokens', text: t('chunk.tokens', { n: c.token_count }) })),
+      h('div', { class: 'chunk-text' }, highlighted(c.text, terms)));
+  }
+
+  function paint() {
+    const q = filter.value.trim().toLowerCase();
+    chunkFilters.set(docId, filter.value);
+    const terms = q ? q.split(/\s+/).filter(Boolean) : [];
+    const matched = terms.length
+      ? chunks.filter((c) => {
+        const hay = `${c.heading}\n${c.text}`.toLowerCase();
+        return terms.every((term) => hay.includes(term));
+      })
+      : chunks;
+    countLine.textContent = t('chunk.count', { shown: matched.length, total: chunks.length });
+    const shown = matched.slice(0, limit);
+    list.replaceChildren(...shown.map((c) => chunkItem(c, terms)));
+    more.hidden = matched.length <= limit;
+    more.textContent = `+${Math.min(PAGE, matched.length - limit)}`;
+    if (!matched.length) list.append(h('li', { class: 'empty', text: chunks.length ? t('chunk.none') : t('chunk.notReady') }));
+  }
+  filter.addEventListener('input', () => { limit = PAGE; paint(); });
+  more.addEventListener('click', () => { limit += PAGE; paint(); });
+
+  view.append(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/kbs', text: t('nav.kbs') }), ' / ',
+      h('a', { href: `#/kb/${enc(kb.id)}`, text: kb.name })),
+    h('div', { class: 'page-head' },
+      h('h1', { text: t('chunk.title', { name: doc.name }) }),
+      h('div', { class: 'meta row' }, statusBadge(doc), h('span', { text: fmtBytes(doc.size_bytes) }),
+        h('a', { href: `/api/v1${base}/file`, download: doc.name, text: t('doc.download') }))),
+    h('div', { class: 'field' }, h('label', { for: 'chunk-filter', text: t('chunk.filter') }), filter),
+    countLine, list, more);
+  paint();
+}
+
+// ---------- retrieval test ----------
+
+const searchState = { query: '', kbs: null, topK: 5, hits: null, error: null, lastQuery: '' };
+
+function kbChecklist(name, kbs, selected, onChange) {
+  const box = h('div', { class: 'checklist' });
+  for (const kb of kbs) {
+    const id = `${name}-${kb.id}`;
+    const cb = h('input', { type: 'checkbox', id, value: kb.id, checked: selected.has(kb.id) });
+    cb.addEventListener('change', () => {
+      if (cb.checked) selected.add(kb.id); else selected.delete(kb.id);
+      if (onChange) onChange();
+    });
+    box.append(h('label', { class: 'check', for: id }, cb,
+      h('span', null, kb.name, h('span', { class: 'muted small', text: ` (${t('kb.docs', { n: kb.document_count })})` }))));
+  }
+  return box;
+}
+
+async function searchView(view, isCurrent) {
+  const { list } = await loadKbs();
+  if (!isCurrent()) return;
+  const known = new Set(list.map((k) => k.id));
+  if (!searchState.kbs) searchState.kbs = new Set(list.map((k) => k.id));
+  for (const id of [...searchState.kbs]) if (!known.has(id)) searchState.kbs.delete(id);
+
+  const query = h('input', { id: 'search-q', type: 'search', required: true, value: searchState.query, placeholder: t('search.placeholder'), autocomplete: 'off' });
+  const topK = h('input', { id: 'search-k', type: 'number', min: 1, max: 100, value: searchState.topK, inputmode: 'numeric' });
+  const results = h('div', { class: 'results', 'aria-live': 'polite' });
+  const button = h('button', { type: 'submit', text: t('search.run') });
+  const form = h('form', { class: 'card form search-form', role: 'search' },
+    h('div', { class: 'field' }, h('label', { for: 'search-q', text: t('search.query') }), query),
+    h('fieldset', null, h('legend', { text: t('search.kbs') }),
+      list.length ? kbChecklist('skb', list, searchState.kbs) : h('p', { class: 'muted', text: t('chat.noKbs') })),
+    h('div', { class: 'row end' },
+      h('div', { class: 'field inline' }, h('label', { for: 'search-k', text: t('search.topk') }), topK),
+      button));
+  view.append(h('div', { class: 'page-head' }, h('h1', { text: t('search.title') })), form, results);
+
+  function paint() {
+    results.replaceChildren();
+    if (searchState.error) { results.append(errorBox(searchState.error)); return; }
+    if (!searchState.hits) return;
+    if (!searchState.hits.length) { results.append(h('p', { class: 'empty', text: t('search.noHits') })); return; }
+    const terms = queryTerms(searchState.lastQuery);
+    results.append(h('p', { class: 'muted', text: t('search.hits', { n: searchState.hits.length }) }));
+    const ol = h('ol', { class: 'hits' });
+    searchState.hits.forEach((hit) => {
+      const s = hit.scores || {};
+      const score = (k, v) => h('span', { class: `score ${k}` }, h('span', { class: 'k', text: t(`search.${k}`) }), ' ',
+        h('span', { class: 'v', text: fmtScore(v) }));
+      ol.append(h('li', { class: 'hit card' },
+        h('div', { class: 'hit-head' },
+          h('a', { class: 'doc', href: `#/kb/${enc(hit.knowledge_base_id)}/doc/${enc(hit.document_id)}`, text: hit.document_name }),
+          h('span', { class: 'badge kb', text: hit.knowledge_base }),
+          hit.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: hit.page }) }) : null,
+          hit.heading ? h('span', { class: 'heading-path', text: hit.heading.split(' > ').join(' › ') }) : null),
+        h('div', { class: 'scores' }, score('dense', s.dense), score('sparse', s.sparse), score('fused', s.fused),
+          'rerank' in s ? score('rerank', s.rerank) : ('rerank' in hit ? score('rerank', hit.rerank) : null)),
+        h('div', { class: 'chunk-text' }, highlighted(hit.text, terms))));
+    });
+    results.append(ol);
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    searchState.query = query.value;
+    searchState.topK = Number(topK.value) || 5;
+    if (!searchState.kbs.size) {
+      searchState.hits = null;
+      searchState.error = new Error(t('search.noKb'));
+      paint();
+      return;
+    }
+    button.disabled = true;
+    try {
+      const data = await api('/search', {
+        method: 'POST',
+        body: { knowledge_bases: [...searchState.kbs], query: searchState.query, top_k: searchState.topK },
+      });
+      searchState.hits = data.hits || [];
+      searchState.error = null;
+      searchState.lastQuery = searchState.query;
+    } catch (ex) {
+      searchState.hits = null;
+      searchState.error = ex;
+    } finally {
+      button.disabled = false;
+    }
+    if (isCurrent()) paint();
+  });
+  paint();
+}
+
+// ---------- chat ----------
+
+const chat = {
+  convId: null, // the open conversation, null for a new one
+  kbIds: [], // knowledge bases of the open conversation
+  messages: [], // {role, content, reasoning, citations, mode, notice, error, streaming, openCite, el}
+  selected: new Set(), // knowledge bases picked for a new conversation
+  abort: null,
+  paint: null, // repaints the open view's message list, when shown
+};
+
+/** Parses a Server-Sent Events body from fetch into {event, data} objects. */
+async function* sseEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      buf = buf.replace(/\r\n?/g, '\n');
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (!line || line.startsWith(':')) continue;
+          const c = line.indexOf(':');
+          const field = c < 0 ? line : line.slice(0, c);
+          let v = c < 0 ? '' : line.slice(c + 1);
+          if (v.startsWith(' ')) v = v.slice(1);
+          if (field === 'event') event = v;
+          else if (field === 'data') data.push(v);
+        }
+        if (data.length) yield { event, data: data.join('\n') };
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function errorText(err) {
+  const key = { llm_unavailable: 'chat.llmUnavailable', llm_timeout: 'chat.llmTimeout', llm_error: 'chat.llmError' }[err.code];
+  return key ? t(key) : t('chat.failed');
+}
+
+function citationLabel(c) {
+  return [c.document_name, c.page != null ? t('chat.page', { n: c.page }) : null].filter(Boolean).join(' · ');
+}
+
+/** The answer text with each [n] that has a citation as a button. */
+function answerNodes(msg) {
+  const frag = document.createDocumentFragment();
+  const text = msg.content || '';
+  const byN = new Map((msg.citations || []).map((c) => [c.n, c]));
+  let last = 0;
+  for (const m of text.matchAll(/\[(\d{1,3})\]/g)) {
+    const n = Number(m[1]);
+    if (!byN.has(n)) continue;
+    if (m.index > last) frag.append(text.slice(last, m.index));
+    frag.append(h('button', {
+      type: 'button', class: 'cite', text: `[${n}]`, 'data-n': n,
+      'aria-label': t('chat.cite', { n }), 'aria-expanded': msg.openCite === n ? 'true' : 'false',
+      title: citationLabel(byN.get(n)),
+      onclick: () => toggleCite(msg, n),
+    }));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) frag.append(text.slice(last));
+  return frag;
+}
+
+function toggleCite(msg, n) {
+  msg.openCite = msg.openCite === n ? null : n;
+  paintMessage(msg);
+  const panel = msg.el?.querySelector('.cite-panel');
+  if (panel) panel.scrollIntoView({ block: 'nearest' });
+}
+
+function messageEl(msg) {
+  const el = h('article', { class: `msg ${msg.role}` });
+  msg.el = el;
+  paintMessage(msg);
+  return el;
+}
+
+function paintMessage(msg) {
+  const el = msg.el;
+  if (!el) return;
+  const focused = document.activeElement && el.contains(document.activeElement)
+    ? { n: document.activeElement.dataset.n, cls: document.activeElement.className } : null;
+  const parts = [h('div', { class: 'who', text: msg.role === 'user' ? t('chat.you') : t('chat.assistant') })];
+  if (msg.role === 'user') {
+    parts.push(h('div', { class: 'text', text: msg.content }));
+    el.replaceChildren(...parts);
+    return;
+  }
+  el.setAttribute('aria-busy', msg.streaming ? 'true' : 'false');
+  if (msg.reasoning) {
+    const details = h('details', { class: 'reasoning', open: msg.reasoningOpen },
+      h('summary', { text: msg.streaming && !msg.content ? t('chat.thinking') : t('chat.reasoning') }),
+      h('div', { class: 'text', text: msg.reasoning }));
+    details.addEventListener('toggle', () => { msg.reasoningOpen = details.open; });
+    parts.push(details);
+  }
+  const answer = h('div', { class: 'text answer' }, answerNodes(msg));
+  if (msg.streaming) answer.append(h('span', { class: 'cursor', 'aria-hidden': 'true' }));
+  parts.push(answer);
+  if (msg.mode === 'extractive') {
+    parts.push(h('div', { class: 'notice warn', role: 'note' }, h('strong', { text: t('chat.extractive') }),
+      msg.notice ? h('div', { class: 'small', text: msg.notice }) : null));
+  } else if (msg.mode === 'no_answer') {
+    parts.push(h('div', { class: 'notice info', text: t('chat.noAnswer') }));
+  } else if (msg.notice) {
+    parts.push(h('div', { class: 'notice info', text: msg.notice }));
+  }
+  if (msg.error) {
+    parts.push(h('div', { class: 'notice error', role: 'alert' }, h('strong', { text: errorText(msg.error) }),
+      msg.error.message ? h('div', { class: 'small', text: msg.error.message }) : null));
+  }
+  const cites = msg.citations || [];
+  if (cites.length) {
+    const open = cites.find((c) => c.n === msg.openCite);
+    if (open) {
+      parts.push(h('section', { class: 'cite-panel', 'aria-label': `[${open.n}] ${open.document_name}` },
+        h('div', { class: 'row between' },
+          h('div', { class: 'cite-title' }, h('strong', { text: `[${open.n}] ` }), h('span', { class: 'cite-doc', text: open.document_name }),
+            open.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: open.page }) }) : null),
+          h('button', { type: 'button', class: 'link small', 'data-n': 'close', text: t('common.close'), onclick: () => toggleCite(msg, open.n) })),
+        open.heading ? h('p', { class: 'heading-path', text: open.heading.split(' > ').join(' › ') }) : null,
+        h('blockquote', { class: 'chunk-text', text: open.text })));
+    }
+    parts.push(h('details', { class: 'sources', open: msg.sourcesOpen },
+      h('summary', { text: `${t('chat.sources')} (${cites.length})` }),
+      h('ol', null, cites.map((c) => h('li', null, h('button', {
+        type: 'button', class: 'link source', 'data-n': `s${c.n}`, text: `[${c.n}] ${citationLabel(c)}`,
+        onclick: () => toggleCite(msg, c.n),
+      }))))));
+    parts[parts.length - 1].addEventListener('toggle', (e) => { msg.sourcesOpen = e.target.open; });
+  }
+  el.replaceChildren(...parts);
+  if (focused && focused.n) {
+    const again = el.querySelector(`[data-n="${CSS.escape(focused.n)}"]`);
+    if (again) again.focus();
+  }
+}
+
+async function loadLlm() {
+  try { return await api('/llm'); } catch { return null; }
+}
+
+async function chatView(view, convId, isCurrent) {
+  if (convId !== chat.convId || (convId && !chat.messages.length)) {
+    if (chat.abort) { chat.abort.abort(); chat.abort = null; }
+    chat.convId = convId;
+    chat.messages = [];
+    chat.kbIds = [];
+    if (convId) {
+      const conv = await api(`/conversations/${enc(convId)}`);
+      if (!isCurrent()) return;
+      chat.kbIds = conv.knowledge_bases || [];
+      chat.messages = (conv.messages || []).map((m) => ({
+        role: m.role, content: m.content, reasoning: m.reasoning || '', citations: m.citations || [],
+      }));
+    }
+  }
+  const [{ list }, convs, llm] = await Promise.all([loadKbs(), api('/conversations'), loadLlm()]);
+  if (!isCurrent()) return;
+  const kbName = new Map(list.map((k) => [k.id, k.name]));
+  if (!chat.selected.size && list.length) chat.selected.add(list[0].id);
+  for (const id of [...chat.selected]) if (!kbName.has(id)) chat.selected.delete(id);
+
+  // Sidebar.
+  const buildSide = (conversations) => {
+    const convList = h('ul', { class: 'conv-list' });
+    for (const c of conversations) {
+      const current = c.id === chat.convId;
+      const pending = current ? chat.messages.find((m) => m.role === 'user')?.content.slice(0, 60) : '';
+      const title = c.title || pending || t('chat.untitled');
+      convList.append(h('li', { class: current ? 'current' : '' },
+        h('a', { href: `#/chat/${enc(c.id)}`, 'aria-current': current ? 'page' : null },
+          h('span', { class: 'conv-title', text: title }),
+          h('span', { class: 'muted small', text: fmtDate(c.updated_at) })),
+        h('button', {
+          type: 'button', class: 'icon danger-text', 'aria-label': `${t('chat.deleteConv')}: ${title}`,
+          title: t('chat.deleteConv'), text: '×',
+          onclick: async () => {
+            if (!await confirmDialog(t('chat.confirmDelete'))) return;
+            try {
+              await api(`/conversations/${enc(c.id)}`, { method: 'DELETE' });
+              if (c.id === chat.convId) {
+                if (chat.abort) { chat.abort.abort(); chat.abort = null; }
+                chat.convId = null; chat.messages = []; go('#/chat');
+              } else render();
+            } catch (e) { toast(e.message, 'error'); }
+          },
+        })));
+    }
+    if (!convList.children.length) convList.append(h('li', { class: 'muted small', text: t('chat.noConversations') }));
+    return h('aside', { class: 'conv-side', 'aria-labelledby': 'conv-title' },
+      h('button', { type: 'button', class: 'new-chat', text: `+ ${t('chat.new')}`, onclick: () => {
+        if (chat.abort) { chat.abort.abort(); chat.abort = null; }
+        chat.convId = null; chat.messages = []; go('#/chat');
+      } }),
+      h('h2', { id: 'conv-title', class: 'h3', text: t('chat.conversations') }), convList);
+  };
+  let side = buildSide(convs.conversations || []);
+
+  // LLM status.
+  let llmLine = null;
+  if (llm) {
+    llmLine = llm.configured
+      ? h('p', { class: `llm-status ${llm.reachable ? 'ok' : 'bad'}` },
+        h('span', { class: 'dot', 'aria-hidden': 'true' }),
+        `${t('chat.llmStatus', { model: llm.model })} · ${llm.reachable ? t('chat.llmReachable') : t('chat.llmUnreachable')}`)
+      : h('p', { class: 'llm-status none' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t('chat.llmNone'));
+  }
+
+  // Knowledge bases: picked for a new chat, fixed for an existing one.
+  let scope;
+  if (chat.convId) {
+    scope = h('p', { class: 'meta scope', text: t('chat.kbsOf', { names: chat.kbIds.map((id) => kbName.get(id) || id).join(', ') }) });
+  } else if (list.length) {
+    scope = h('fieldset', { class: 'scope' }, h('legend', { text: t('chat.kbs') }), kbChecklist('ckb', list, chat.selected));
+  } else {
+    scope = h('p', { class: 'notice info', text: t('chat.noKbs') });
+  }
+
+  const msgs = h('div', { class: 'messages', role: 'log', 'aria-label': t('chat.title') });
+  const question = h('textarea', { id: 'chat-q', rows: 2, placeholder: t('chat.placeholder'), required: true });
+  const sendBtn = h('button', { type: 'submit', class: 'send', text: t('chat.send') });
+  const stopBtn = h('button', { type: 'button', class: 'secondary', text: t('chat.stop'), hidden: true, onclick: () => chat.abort?.abort() });
+  const composer = h('form', { class: 'composer' },
+    h('label', { for: 'chat-q', class: 'sr-only', text: t('chat.question') }), question, sendBtn, stopBtn);
+  question.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+
+  function paintMsgs() {
+    if (!chat.messages.length) {
+      msgs.replaceChildren(h('p', { class: 'empty', text: t('chat.empty') }));
+    } else {
+      msgs.replaceChildren(...chat.messages.map(messageEl));
+    }
+    const busy = !!chat.abort;
+    sendBtn.hidden = busy;
+    stopBtn.hidden = !busy;
+  }
+  chat.paint = paintMsgs;
+  const refreshSide = async () => {
+    try {
+      const data = await api('/conversations');
+      if (!isCurrent()) return;
+      const next = buildSide(data.conversations || []);
+      side.replaceWith(next);
+      side = next;
+      if (chat.convId) scope.replaceWith(scope = h('p', { class: 'meta scope', text: t('chat.kbsOf', { names: chat.kbIds.map((id) => kbName.get(id) || id).join(', ') }) }));
+    } catch { /* the list stays as it was */ }
+  };
+  chat.refreshSide = refreshSide;
+  onLeave(() => {
+    if (chat.paint === paintMsgs) chat.paint = null;
+    if (chat.refreshSide === refreshSide) chat.refreshSide = null;
+  });
+
+  composer.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const q = question.value.trim();
+    if (!q || chat.abort) return;
+    if (!chat.convId && !chat.selected.size) { toast(t('search.noKb'), 'error'); return; }
+    question.value = '';
+    await ask(q);
+  });
+
+  view.append(h('div', { class: 'chat-layout' }, side,
+    h('section', { class: 'chat-main', 'aria-labelledby': 'chat-h1' },
+      h('div', { class: 'page-head' }, h('h1', { id: 'chat-h1', text: t('chat.title') }), llmLine),
+      scope, msgs, composer)));
+  paintMsgs();
+}
+
+function nearBottom() {
+  return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 120;
+}
+
+function keepBottom(wasNear) {
+  if (wasNear) window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+/** Asks `question` in the open conversation (created first for a new chat), streaming the answer. */
+async function ask(question) {
+  const ctrl = new AbortController();
+  chat.abort = ctrl;
+  const user = { role: 'user', content: question };
+  const msg = { role: 'assistant', content: '', reasoning: '', citations: [], streaming: true };
+  chat.messages.push(user, msg);
+  chat.paint?.();
+  keepBottom(true);
+  const update = () => { const near = nearBottom(); paintMessage(msg); keepBottom(near); };
+  try {
+    if (!chat.convId) {
+      const conv = await api('/conversations', { method: 'POST', body: { knowledge_bases: [...chat.selected] }, signal: ctrl.signal });
+      chat.convId = conv.id;
+      chat.kbIds = conv.knowledge_bases;
+      history.replaceState(null, '', `#/chat/${enc(conv.id)}`);
+      chat.refreshSide?.();
+    }
+    const res = await fetch(`/api/v1/conversations/${enc(chat.convId)}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ question, stream: true }),
+      signal: ctrl.signal,
+    });
+    if (!res.ok || !res.body) {
+      await readResponse(res);
+      throw new ApiError(res.status, 'http', res.statusText);
+    }
+    for await (const ev of sseEvents(res.body)) {
+      let data;
+      try { data = JSON.parse(ev.data); } catch { continue; }
+      if (ev.event === 'reasoning') msg.reasoning += data.text || '';
+      else if (ev.event === 'delta') msg.content += data.text || '';
+      else if (ev.event === 'citations') msg.citations = data.citations || [];
+      else if (ev.event === 'done') { msg.mode = data.mode; msg.notice = data.notice || null; }
+      else if (ev.event === 'error') msg.error = data.error || { code: 'error', message: '' };
+      update();
+    }
+  } catch (e) {
+    if (e.name === 'AbortError') msg.notice = t('chat.stopped');
+    else msg.error = { code: e.code || 'error', message: e.message };
+  } finally {
+    msg.streaming = false;
+    if (chat.abort === ctrl) chat.abort = null;
+    if (chat.messages.includes(msg)) {
+      update();
+      chat.paint?.();
+      // The new conversation and its title show in the sidebar.
+      chat.refreshSide?.();
+    }
+  }
+}
+
+// ---------- start ----------
+
+function applyStaticText() {
+  document.documentElement.lang = getLang() === 'zh' ? 'zh-CN' : 'en';
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  document.getElementById('nav').setAttribute('aria-label', t('nav.main'));
+  document.getElementById('lang').value = getLang();
+  document.title = `ragd · ${t('app.tagline')}`;
+}
+
+function start() {
+  const select = document.getElementById('lang');
+  select.addEventListener('change', () => {
+    setLang(select.value);
+    applyStaticText();
+    render();
+  });
+  window.addEventListener('hashchange', () => render({ focus: true }));
+  applyStaticText();
+  render();
+}
+
+start();

@@ -106,11 +106,7 @@ pub fn chunk<S: ChunkSizer>(
             if text.is_empty() {
                 continue;
             }
-            let embed_text = if heading.is_empty() {
-                text.clone()
-            } else {
-                format!("{heading}\n{text}")
-            };
+            let embed_text = retrieval::search::embed_text(&heading, &text);
             let tokens = sizer.size(&embed_text);
             chunks.push(Chunk {
                 ordinal: u32::try_from(chunks.len()).unwrap_or(u32::MAX),

@@ -11,6 +11,16 @@
 //! very first ranks; 60 is the value from Cormack et al. (2009) and the usual default.
 //! Ties are broken by the id's first appearance (list order, then rank), so the result is
 //! deterministic.
+//!
+//! Distribution-based score fusion (DBSF, as in Qdrant) uses the scores instead of the ranks:
+//! each list's scores are mapped to [0, 1] between `μ − 3σ` and `μ + 3σ` of that list,
+//! clamped, weighted and summed:
+//!
+//! ```text
+//! DBSF(d) = Σ_i  w_i · clamp((s_i(d) − (μ_i − 3σ_i)) / (6σ_i), 0, 1)
+//! ```
+//!
+//! A list whose scores are all equal (σ = 0) maps them to 0.5.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -57,9 +67,78 @@ pub fn reciprocal_rank_fusion<Id: Clone + Eq + Hash>(
     order
 }
 
+/// Fuses scored lists (best first) by distribution-based score fusion, best first.
+pub fn distribution_based_score_fusion<Id: Clone + Eq + Hash>(
+    lists: &[Vec<(Id, f32)>],
+    weights: &[f32],
+) -> Vec<Fused<Id>> {
+    let mut order: Vec<Fused<Id>> = Vec::new();
+    let mut slot: HashMap<Id, usize> = HashMap::new();
+    for (li, list) in lists.iter().enumerate() {
+        let w = weights.get(li).copied().unwrap_or(1.0);
+        let n = list.len() as f32;
+        if list.is_empty() {
+            continue;
+        }
+        let mean = list.iter().map(|(_, s)| s).sum::<f32>() / n;
+        let var = list.iter().map(|(_, s)| (s - mean).powi(2)).sum::<f32>() / n;
+        let sd = var.sqrt();
+        let low = mean - 3.0 * sd;
+        for (rank, (id, score)) in list.iter().enumerate() {
+            let normalized = if sd > f32::EPSILON {
+                ((score - low) / (6.0 * sd)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            let i = *slot.entry(id.clone()).or_insert_with(|| {
+                order.push(Fused {
+                    id: id.clone(),
+                    score: 0.0,
+                    ranks: vec![None; lists.len()],
+                });
+                order.len() - 1
+            });
+            let entry = &mut order[i];
+            if entry.ranks[li].is_none() {
+                entry.ranks[li] = Some(rank);
+                entry.score += w * normalized;
+            }
+        }
+    }
+    order.sort_by(|a, b| b.score.total_cmp(&a.score));
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dbsf_normalizes_each_list_by_its_spread() {
+        // Dense cosines and BM25 scores live on different scales; DBSF puts them on one.
+        let dense = vec![("a", 0.9), ("b", 0.5), ("c", 0.1)];
+        let sparse = vec![("c", 30.0), ("b", 20.0), ("a", 10.0)];
+        let fused = distribution_based_score_fusion(&[dense, sparse], &[]);
+        // symmetric lists: all three tie at 1.0; the tie keeps first appearance order
+        for f in &fused {
+            assert!((f.score - 1.0).abs() < 1e-5, "{f:?}");
+        }
+        let fused = distribution_based_score_fusion(
+            &[vec![("a", 0.9), ("b", 0.5), ("c", 0.1)], vec![("b", 5.0)]],
+            &[1.0, 1.0],
+        );
+        assert_eq!(fused[0].id, "b");
+        assert!((fused[0].score - 1.0).abs() < 1e-5);
+        assert_eq!(fused[0].ranks, vec![Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn dbsf_values_are_in_unit_range_per_list() {
+        let list: Vec<(u32, f32)> = (0..10).map(|i| (i, i as f32 * i as f32)).collect();
+        let fused = distribution_based_score_fusion(&[list], &[2.0]);
+        assert!(fused.iter().all(|f| (0.0..=2.0).contains(&f.score)));
+        assert_eq!(fused[0].id, 9);
+    }
 
     #[test]
     fn single_list_keeps_order_and_scores() {

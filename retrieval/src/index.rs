@@ -283,6 +283,43 @@ impl Index {
         self.search(VectorInternal::Sparse(vector), SPARSE, scope, limit)
     }
 
+    /// Cosine similarity of `vector` with the given chunks (those in `scope`).
+    pub fn dense_scores(
+        &self,
+        vector: Vec<f32>,
+        scope: &Scope,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, f32>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut filter = scope.to_filter()?;
+        let has_id: qdrant_edge::Condition =
+            serde_json::from_value(serde_json::json!({"has_id": ids}))
+                .map_err(|e| Error::Index(format!("bad id filter: {e}")))?;
+        filter.must.get_or_insert_with(Vec::new).push(has_id);
+        let request = SearchRequest {
+            query: QueryEnum::Nearest(NamedQuery {
+                query: VectorInternal::Dense(vector),
+                using: Some(DENSE.into()),
+            }),
+            filter: Some(filter),
+            params: None,
+            limit: ids.len(),
+            offset: 0,
+            with_payload: None,
+            with_vector: None,
+            score_threshold: None,
+        };
+        let mut out = std::collections::HashMap::new();
+        for p in self.shard.search(request)? {
+            if let PointId::Uuid(u) = p.id {
+                out.insert(u, p.score);
+            }
+        }
+        Ok(out)
+    }
+
     fn search(
         &self,
         query: VectorInternal,

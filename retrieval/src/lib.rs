@@ -4,17 +4,25 @@
 //! 1. [`embed`]: the query becomes a dense vector (fastembed) and a sparse BM25 vector ([`sparse`]);
 //! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge, each restricted by
 //!    the knowledge-base and document [`filter`]s;
-//! 3. [`fusion`]: the two ranked lists are fused with reciprocal rank fusion;
-//! 4. [`search`]: the fused hits are cut to `top_k` and returned with every score.
+//! 3. [`fusion`]: the two ranked lists are fused (reciprocal rank fusion, or
+//!    distribution-based score fusion);
+//! 4. [`rerank`]: optionally reordered (model-free weighted hybrid, or a cross-encoder);
+//! 5. [`search`]: thresholded, cut to `top_k` and returned with every score.
+//!
+//! [`normalize`] prepares text for BM25 (full/half width, traditional/simplified, user
+//! dictionary); [`eval`] measures rankings (nDCG, recall, MRR).
 //!
 //! The ingest crate writes through the same [`index::Index`] (one writer) and the same
 //! [`embed::Embedder`], so indexing and querying always agree on models and tokenizers.
 
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod filter;
 pub mod fusion;
 pub mod index;
+pub mod normalize;
+pub mod rerank;
 pub mod search;
 pub mod sparse;
 
@@ -23,5 +31,7 @@ pub use error::{Error, Result};
 pub use filter::Scope;
 pub use index::{ChunkPoint, Index, IndexConfig};
 pub use qdrant_edge::SparseVector;
-pub use search::{Hit, HitScores, SearchConfig, SearchRequest, Searcher};
+pub use search::{
+    FusionMethod, Hit, HitScores, SearchConfig, SearchMode, SearchOptions, SearchRequest, Searcher,
+};
 pub use sparse::Bm25;

@@ -1,8 +1,10 @@
-//! Hybrid search: dense ∥ sparse, fused with reciprocal rank fusion.
+//! Hybrid search: dense ∥ sparse, fused (reciprocal rank fusion or distribution-based score
+//! fusion), optionally reranked, thresholded and cut to `top_k`.
 //!
-//! Each branch prefetches its own top-N inside the requested scope; the fused list keeps
-//! every hit's dense and sparse score (or `None` when that branch did not find it) so that
-//! callers can explain a ranking.
+//! Each branch prefetches its own top-N inside the requested scope; every hit keeps its dense
+//! and sparse score and rank (or `None` when that branch did not find it), its fused score and
+//! its rerank score, so callers can explain a ranking. Options come per request, falling back
+//! to the knowledge base's defaults, then to the configuration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,11 +15,33 @@ use uuid::Uuid;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::filter::Scope;
-use crate::fusion::reciprocal_rank_fusion;
+use crate::fusion::{distribution_based_score_fusion, reciprocal_rank_fusion, Fused};
 use crate::index::{ChunkPayload, Index, ScoredChunk};
+use crate::rerank::{
+    sigmoid, term_similarity, weighted_score, CrossEncoder, CrossEncoderConfig, RerankKind,
+};
 use crate::sparse::Bm25;
 
-/// Search settings with their defaults.
+/// Which branches run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Dense,
+    Sparse,
+}
+
+/// How the branches are fused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FusionMethod {
+    #[default]
+    Rrf,
+    Dbsf,
+}
+
+/// Search settings with their defaults (`[search]`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchConfig {
@@ -25,11 +49,23 @@ pub struct SearchConfig {
     pub top_k: usize,
     /// Candidates each branch prefetches before fusion (at least `top_k`).
     pub prefetch: usize,
+    pub fusion: FusionMethod,
     /// The `k` of reciprocal rank fusion.
     pub rrf_k: f32,
     /// Weights of the dense and the sparse branch in the fusion.
     pub dense_weight: f32,
     pub sparse_weight: f32,
+    pub rerank: RerankKind,
+    /// `w` of the weighted reranker: the share of vector similarity.
+    pub vector_weight: f32,
+    /// Fused candidates passed to the reranker.
+    pub top_n: usize,
+    /// Hits whose relevance (rerank score, else dense cosine) is below this are dropped; 0 = off.
+    pub similarity_threshold: f32,
+    pub cross_encoder: CrossEncoderConfig,
+    /// A plain text file of domain terms (one per line) that BM25 keeps whole. Changing it
+    /// needs a reindex.
+    pub user_dictionary: Option<std::path::PathBuf>,
 }
 
 impl Default for SearchConfig {
@@ -37,9 +73,128 @@ impl Default for SearchConfig {
         Self {
             top_k: 8,
             prefetch: 50,
+            fusion: FusionMethod::Rrf,
             rrf_k: 60.0,
             dense_weight: 1.0,
             sparse_weight: 1.0,
+            rerank: RerankKind::None,
+            vector_weight: 0.3,
+            top_n: 30,
+            similarity_threshold: 0.0,
+            cross_encoder: CrossEncoderConfig::default(),
+            user_dictionary: None,
+        }
+    }
+}
+
+/// Per-request (or per-knowledge-base) overrides; `None` falls back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SearchMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<FusionMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rrf_k: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_weight: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparse_weight: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<RerankKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_weight: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_n: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity_threshold: Option<f32>,
+}
+
+impl SearchOptions {
+    /// Field by field: `self`, else `fallback`.
+    pub fn or(&self, fallback: &SearchOptions) -> SearchOptions {
+        SearchOptions {
+            mode: self.mode.or(fallback.mode),
+            fusion: self.fusion.or(fallback.fusion),
+            rrf_k: self.rrf_k.or(fallback.rrf_k),
+            dense_weight: self.dense_weight.or(fallback.dense_weight),
+            sparse_weight: self.sparse_weight.or(fallback.sparse_weight),
+            prefetch: self.prefetch.or(fallback.prefetch),
+            rerank: self.rerank.or(fallback.rerank),
+            vector_weight: self.vector_weight.or(fallback.vector_weight),
+            top_n: self.top_n.or(fallback.top_n),
+            similarity_threshold: self.similarity_threshold.or(fallback.similarity_threshold),
+        }
+    }
+
+    /// Rejects values outside their ranges.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Invalid(m.to_string()));
+        if self.rrf_k.is_some_and(|k| !(k > 0.0 && k <= 10_000.0)) {
+            return bad("rrf_k must be between 0 and 10000");
+        }
+        for w in [self.dense_weight, self.sparse_weight]
+            .into_iter()
+            .flatten()
+        {
+            if !(0.0..=100.0).contains(&w) {
+                return bad("fusion weights must be between 0 and 100");
+            }
+        }
+        if self.prefetch.is_some_and(|p| !(1..=1000).contains(&p)) {
+            return bad("prefetch must be 1 to 1000");
+        }
+        if self
+            .vector_weight
+            .is_some_and(|w| !(0.0..=1.0).contains(&w))
+        {
+            return bad("vector_weight must be between 0 and 1");
+        }
+        if self.top_n.is_some_and(|n| !(1..=1000).contains(&n)) {
+            return bad("top_n must be 1 to 1000");
+        }
+        if self
+            .similarity_threshold
+            .is_some_and(|t| !(-1.0..=1.0).contains(&t))
+        {
+            return bad("similarity_threshold must be between -1 and 1");
+        }
+        Ok(())
+    }
+}
+
+/// Options with every value decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolved {
+    pub mode: SearchMode,
+    pub fusion: FusionMethod,
+    pub rrf_k: f32,
+    pub weights: [f32; 2],
+    pub prefetch: usize,
+    pub rerank: RerankKind,
+    pub vector_weight: f32,
+    pub top_n: usize,
+    pub similarity_threshold: f32,
+}
+
+impl SearchConfig {
+    pub fn resolve(&self, o: &SearchOptions) -> Resolved {
+        Resolved {
+            mode: o.mode.unwrap_or_default(),
+            fusion: o.fusion.unwrap_or(self.fusion),
+            rrf_k: o.rrf_k.unwrap_or(self.rrf_k),
+            weights: [
+                o.dense_weight.unwrap_or(self.dense_weight),
+                o.sparse_weight.unwrap_or(self.sparse_weight),
+            ],
+            prefetch: o.prefetch.unwrap_or(self.prefetch),
+            rerank: o.rerank.unwrap_or(self.rerank),
+            vector_weight: o.vector_weight.unwrap_or(self.vector_weight),
+            top_n: o.top_n.unwrap_or(self.top_n),
+            similarity_threshold: o.similarity_threshold.unwrap_or(self.similarity_threshold),
         }
     }
 }
@@ -50,6 +205,9 @@ pub struct SearchRequest {
     pub query: String,
     pub scope: Scope,
     pub top_k: Option<usize>,
+    pub options: SearchOptions,
+    /// Also report the query terms each hit matched.
+    pub explain: bool,
 }
 
 /// The scores behind one hit.
@@ -59,12 +217,14 @@ pub struct HitScores {
     pub dense: Option<f32>,
     /// BM25 score of the sparse branch, when it found the chunk.
     pub sparse: Option<f32>,
-    /// Reciprocal-rank-fusion score.
+    /// Fusion score (RRF or DBSF).
     pub fused: f32,
     /// 0-based rank in the dense branch.
     pub dense_rank: Option<usize>,
     /// 0-based rank in the sparse branch.
     pub sparse_rank: Option<usize>,
+    /// Rerank score in [0, 1], when a reranker ran.
+    pub rerank: Option<f32>,
 }
 
 /// One ranked chunk.
@@ -73,6 +233,17 @@ pub struct Hit {
     pub chunk_id: Uuid,
     pub chunk: ChunkPayload,
     pub scores: HitScores,
+    /// With `explain`: the query's BM25 terms this chunk contains.
+    pub matched_terms: Option<Vec<String>>,
+}
+
+/// The text a chunk was embedded and BM25-indexed with: heading path, newline, text.
+pub fn embed_text(heading: &str, text: &str) -> String {
+    if heading.is_empty() {
+        text.to_string()
+    } else {
+        format!("{heading}\n{text}")
+    }
 }
 
 /// Runs hybrid searches over an index with the query-side models.
@@ -82,47 +253,146 @@ pub struct Searcher {
     pub bm25: Arc<Bm25>,
     pub index: Arc<Index>,
     pub config: SearchConfig,
+    pub cross_encoder: Option<Arc<CrossEncoder>>,
 }
 
 impl Searcher {
-    /// Blocking: embeds the query and runs both branches. Call from `spawn_blocking`.
+    /// Blocking: embeds the query, runs the branches, fuses and reranks. Call from
+    /// `spawn_blocking`.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         let query = request.query.trim();
         if query.is_empty() {
             return Err(Error::Invalid("query is empty".into()));
         }
+        request.options.validate()?;
+        let o = self.config.resolve(&request.options);
+        if o.rerank == RerankKind::CrossEncoder && self.cross_encoder.is_none() {
+            return Err(Error::Invalid(
+                "no cross-encoder is configured (search.cross_encoder.model_dir or .model)".into(),
+            ));
+        }
         let top_k = request.top_k.unwrap_or(self.config.top_k).clamp(1, 1000);
-        let prefetch = self.config.prefetch.max(top_k);
-        let dense_query = self.embedder.embed_query(query)?;
-        let dense = self
-            .index
-            .search_dense(dense_query, &request.scope, prefetch)?;
-        let sparse =
-            self.index
-                .search_sparse(self.bm25.embed_query(query), &request.scope, prefetch)?;
-        Ok(fuse(
-            dense,
-            sparse,
-            top_k,
-            self.config.rrf_k,
-            [self.config.dense_weight, self.config.sparse_weight],
-        ))
+        let prefetch = o.prefetch.max(top_k);
+        let dense_query = if o.mode != SearchMode::Sparse || o.rerank == RerankKind::Weighted {
+            Some(self.embedder.embed_query(query)?)
+        } else {
+            None
+        };
+        let sparse_query = self.bm25.embed_query(query);
+        let dense = match (&dense_query, o.mode) {
+            (Some(v), SearchMode::Hybrid | SearchMode::Dense) => {
+                self.index
+                    .search_dense(v.clone(), &request.scope, prefetch)?
+            }
+            _ => Vec::new(),
+        };
+        let sparse = match o.mode {
+            SearchMode::Hybrid | SearchMode::Sparse => {
+                self.index
+                    .search_sparse(sparse_query.clone(), &request.scope, prefetch)?
+            }
+            SearchMode::Dense => Vec::new(),
+        };
+        let mut hits = fuse(dense, sparse, &o);
+
+        if o.rerank != RerankKind::None {
+            hits.truncate(o.top_n.max(top_k));
+            match o.rerank {
+                RerankKind::Weighted => {
+                    // Sparse-only hits have no cosine yet: look theirs up.
+                    let missing: Vec<Uuid> = hits
+                        .iter()
+                        .filter(|h| h.scores.dense.is_none())
+                        .map(|h| h.chunk_id)
+                        .collect();
+                    let cosines = match (&dense_query, missing.is_empty()) {
+                        (Some(v), false) => {
+                            self.index
+                                .dense_scores(v.clone(), &request.scope, &missing)?
+                        }
+                        _ => HashMap::new(),
+                    };
+                    for h in &mut hits {
+                        let chunk_terms = self
+                            .bm25
+                            .embed_document(&embed_text(&h.chunk.heading, &h.chunk.text))
+                            .indices;
+                        let terms = term_similarity(&sparse_query.indices, &chunk_terms);
+                        let cosine = h
+                            .scores
+                            .dense
+                            .or_else(|| cosines.get(&h.chunk_id).copied())
+                            .unwrap_or(0.0);
+                        h.scores.rerank = Some(weighted_score(terms, cosine, o.vector_weight));
+                    }
+                }
+                RerankKind::CrossEncoder => {
+                    let model = self.cross_encoder.as_ref().expect("checked above");
+                    let texts: Vec<String> = hits
+                        .iter()
+                        .map(|h| embed_text(&h.chunk.heading, &h.chunk.text))
+                        .collect();
+                    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    let logits = model.score(query, &refs)?;
+                    for (h, l) in hits.iter_mut().zip(logits) {
+                        h.scores.rerank = Some(sigmoid(l));
+                    }
+                }
+                RerankKind::None => {}
+            }
+            hits.sort_by(|a, b| {
+                b.scores
+                    .rerank
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.scores.rerank.unwrap_or(0.0))
+            });
+        }
+
+        if o.similarity_threshold > 0.0 {
+            hits.retain(|h| {
+                h.scores.rerank.or(h.scores.dense).unwrap_or(0.0) >= o.similarity_threshold
+            });
+        }
+        hits.truncate(top_k);
+
+        if request.explain {
+            let terms = self.bm25.query_terms(query);
+            for h in &mut hits {
+                let chunk_terms = self
+                    .bm25
+                    .embed_document(&embed_text(&h.chunk.heading, &h.chunk.text))
+                    .indices;
+                h.matched_terms = Some(
+                    terms
+                        .iter()
+                        .filter(|(_, i)| chunk_terms.contains(i))
+                        .map(|(t, _)| t.clone())
+                        .collect(),
+                );
+            }
+        }
+        Ok(hits)
     }
 }
 
-/// Fuses the dense and sparse result lists into at most `top_k` hits.
-pub fn fuse(
-    dense: Vec<ScoredChunk>,
-    sparse: Vec<ScoredChunk>,
-    top_k: usize,
-    rrf_k: f32,
-    weights: [f32; 2],
-) -> Vec<Hit> {
-    let lists = [
-        dense.iter().map(|c| c.id).collect::<Vec<_>>(),
-        sparse.iter().map(|c| c.id).collect::<Vec<_>>(),
-    ];
-    let fused = reciprocal_rank_fusion(&lists, rrf_k, &weights);
+/// Fuses the dense and sparse result lists (all candidates, best first).
+pub fn fuse(dense: Vec<ScoredChunk>, sparse: Vec<ScoredChunk>, o: &Resolved) -> Vec<Hit> {
+    let fused: Vec<Fused<Uuid>> = match o.fusion {
+        FusionMethod::Rrf => {
+            let lists = [
+                dense.iter().map(|c| c.id).collect::<Vec<_>>(),
+                sparse.iter().map(|c| c.id).collect::<Vec<_>>(),
+            ];
+            reciprocal_rank_fusion(&lists, o.rrf_k, &o.weights)
+        }
+        FusionMethod::Dbsf => {
+            let lists = [
+                dense.iter().map(|c| (c.id, c.score)).collect::<Vec<_>>(),
+                sparse.iter().map(|c| (c.id, c.score)).collect::<Vec<_>>(),
+            ];
+            distribution_based_score_fusion(&lists, &o.weights)
+        }
+    };
     let mut chunks: HashMap<Uuid, (ChunkPayload, Option<f32>, Option<f32>)> = HashMap::new();
     for c in dense {
         chunks.insert(c.id, (c.payload, Some(c.score), None));
@@ -135,7 +405,6 @@ pub fn fuse(
     }
     fused
         .into_iter()
-        .take(top_k)
         .filter_map(|f| {
             let (chunk, dense, sparse) = chunks.remove(&f.id)?;
             Some(Hit {
@@ -147,7 +416,9 @@ pub fn fuse(
                     fused: f.score,
                     dense_rank: f.ranks[0],
                     sparse_rank: f.ranks[1],
+                    rerank: None,
                 },
+                matched_terms: None,
             })
         })
         .collect()
@@ -173,14 +444,20 @@ mod tests {
         }
     }
 
+    fn resolved(fusion: FusionMethod) -> Resolved {
+        SearchConfig {
+            fusion,
+            ..SearchConfig::default()
+        }
+        .resolve(&SearchOptions::default())
+    }
+
     #[test]
     fn fuse_keeps_branch_scores_and_ranks() {
         let hits = fuse(
             vec![chunk(1, 0.9), chunk(2, 0.8)],
             vec![chunk(2, 7.0), chunk(3, 5.0)],
-            10,
-            60.0,
-            [1.0, 1.0],
+            &resolved(FusionMethod::Rrf),
         );
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[0].chunk_id, Uuid::from_u128(2));
@@ -196,15 +473,65 @@ mod tests {
     }
 
     #[test]
-    fn fuse_cuts_to_top_k() {
+    fn dbsf_fusion_is_selectable() {
         let hits = fuse(
-            vec![chunk(1, 0.9), chunk(2, 0.8)],
-            vec![],
-            1,
-            60.0,
-            [1.0, 1.0],
+            vec![chunk(1, 0.9), chunk(2, 0.1)],
+            vec![chunk(2, 9.0), chunk(1, 1.0)],
+            &resolved(FusionMethod::Dbsf),
         );
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].chunk_id, Uuid::from_u128(1));
+        assert_eq!(hits.len(), 2);
+        assert!(hits
+            .iter()
+            .all(|h| h.scores.fused > 0.0 && h.scores.fused <= 2.0));
+    }
+
+    #[test]
+    fn options_fall_back_field_by_field() {
+        let request = SearchOptions {
+            rerank: Some(RerankKind::Weighted),
+            ..Default::default()
+        };
+        let kb = SearchOptions {
+            rerank: Some(RerankKind::None),
+            rrf_k: Some(10.0),
+            ..Default::default()
+        };
+        let merged = request.or(&kb);
+        assert_eq!(merged.rerank, Some(RerankKind::Weighted));
+        assert_eq!(merged.rrf_k, Some(10.0));
+        let r = SearchConfig::default().resolve(&merged);
+        assert_eq!(
+            (r.rrf_k, r.prefetch, r.fusion),
+            (10.0, 50, FusionMethod::Rrf)
+        );
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        assert!(SearchOptions {
+            vector_weight: Some(2.0),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(SearchOptions {
+            rrf_k: Some(0.0),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(SearchOptions {
+            top_n: Some(0),
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(SearchOptions::default().validate().is_ok());
+    }
+
+    #[test]
+    fn embed_text_matches_chunking() {
+        assert_eq!(embed_text("", "body"), "body");
+        assert_eq!(embed_text("A > B", "body"), "A > B\nbody");
     }
 }

@@ -302,7 +302,7 @@ async fn run() -> anyhow::Result<()> {
                     knowledge_bases: vec!["bench-kb".into()],
                     query: q.clone(),
                     top_k: Some(8),
-                    document_ids: None,
+                    ..Default::default()
                 },
             )
             .await

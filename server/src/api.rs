@@ -206,6 +206,8 @@ struct UpdateKb {
     description: Option<String>,
     /// The knowledge base's own system prompt for answers; "" restores the default.
     system_prompt: Option<String>,
+    /// Search defaults: fusion, rerank, weights, thresholds (`{}` clears them).
+    retrieval: Option<retrieval::SearchOptions>,
 }
 
 async fn update_kb(
@@ -232,12 +234,20 @@ async fn update_kb(
             "system_prompt must be at most 8000 characters",
         ));
     }
+    let retrieval_json = match &req.retrieval {
+        Some(o) => {
+            o.validate()?;
+            Some(serde_json::to_string(o).map_err(ApiError::internal)?)
+        }
+        None => None,
+    };
     state
         .db
         .update_kb(
             &kb.id,
             req.description.as_deref().map(str::trim),
             req.system_prompt.as_deref().map(str::trim),
+            retrieval_json.as_deref(),
         )
         .await?;
     Ok(Json(find_kb(&state, &kb.id).await?))
@@ -560,7 +570,7 @@ async fn list_chunks(
 
 // ---- search ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     pub knowledge_bases: Vec<String>,
@@ -569,6 +579,14 @@ pub struct SearchBody {
     pub top_k: Option<usize>,
     #[serde(default)]
     pub document_ids: Option<Vec<String>>,
+    /// Report ranks and the query terms each hit matched.
+    #[serde(default)]
+    pub explain: bool,
+    /// Per-request search options (mode, fusion, rrf_k, weights, prefetch, rerank,
+    /// vector_weight, top_n, similarity_threshold); the first knowledge base's defaults fill
+    /// what is not given.
+    #[serde(flatten)]
+    pub options: retrieval::SearchOptions,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -582,8 +600,11 @@ pub struct SearchHit {
     pub heading: String,
     pub ordinal: u32,
     pub text: String,
+    /// The score the hits are ordered by: rerank when a reranker ran, else fused.
     pub score: f32,
     pub scores: HitScoresView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<ExplainView>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -591,6 +612,23 @@ pub struct HitScoresView {
     pub dense: Option<f32>,
     pub sparse: Option<f32>,
     pub fused: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<f32>,
+}
+
+/// Why a hit ranked where it did.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ExplainView {
+    /// 1-based rank in the dense branch.
+    pub dense_rank: Option<usize>,
+    /// 1-based rank in the sparse (BM25) branch.
+    pub sparse_rank: Option<usize>,
+    pub dense_score: Option<f32>,
+    pub sparse_score: Option<f32>,
+    pub fused_score: f32,
+    pub rerank_score: Option<f32>,
+    /// The query's BM25 terms (as BM25 tokenized them) found in this chunk.
+    pub matched_terms: Vec<String>,
 }
 
 /// Runs a hybrid search for the API and the CLI.
@@ -618,6 +656,10 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
         let kb = find_kb(state, kb).await?;
         names.insert(kb.id, kb.name);
     }
+    // Options: the request, then the first knowledge base's defaults.
+    let first = find_kb(state, &body.knowledge_bases[0]).await?;
+    let options = body.options.or(&first.search_defaults());
+    options.validate()?;
     let request = retrieval::SearchRequest {
         query: body.query,
         scope: retrieval::Scope {
@@ -625,6 +667,8 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
             documents: body.document_ids,
         },
         top_k: body.top_k,
+        options,
+        explain: body.explain,
     };
     let searcher = state.searcher.clone();
     let hits = tokio::task::spawn_blocking(move || searcher.search(&request)).await??;
@@ -640,11 +684,21 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
             heading: h.chunk.heading,
             ordinal: h.chunk.ordinal,
             text: h.chunk.text,
-            score: h.scores.fused,
+            score: h.scores.rerank.unwrap_or(h.scores.fused),
+            explain: h.matched_terms.map(|matched_terms| ExplainView {
+                dense_rank: h.scores.dense_rank.map(|r| r + 1),
+                sparse_rank: h.scores.sparse_rank.map(|r| r + 1),
+                dense_score: h.scores.dense,
+                sparse_score: h.scores.sparse,
+                fused_score: h.scores.fused,
+                rerank_score: h.scores.rerank,
+                matched_terms,
+            }),
             scores: HitScoresView {
                 dense: h.scores.dense,
                 sparse: h.scores.sparse,
                 fused: h.scores.fused,
+                rerank: h.scores.rerank,
             },
         })
         .collect())

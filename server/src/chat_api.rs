@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/conversations/{id}/messages", post(add_message))
         .route("/llm", get(llm_status))
+        .route("/eval", post(crate::eval::eval))
 }
 
 /// The SSE form of an answer event.

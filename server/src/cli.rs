@@ -73,6 +73,24 @@ pub enum Command {
         top_k: Option<usize>,
         question: String,
     },
+    /// Evaluate retrieval on a BEIR set: nDCG@10, Recall@10/100, MRR@10 for dense only,
+    /// BM25 only, hybrid and hybrid + rerank, side by side.
+    Eval {
+        #[arg(long)]
+        kb: String,
+        /// queries.jsonl ({"_id", "text"} per line).
+        #[arg(long)]
+        queries: PathBuf,
+        /// qrels TSV (query-id, corpus-id, score; header line allowed).
+        #[arg(long)]
+        qrels: PathBuf,
+        /// corpus.jsonl to load into the knowledge base first ({"_id", "title", "text"}).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Print the raw JSON reply.
+        #[arg(long)]
+        json: bool,
+    },
     /// The configured LLM.
     Llm {
         #[command(subcommand)]
@@ -141,6 +159,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             query,
         } => search(&client, kb, top_k, json, query).await,
         Command::Ingest { kb, paths } => ingest(&client, &kb, &paths).await,
+        Command::Eval {
+            kb,
+            queries,
+            qrels,
+            corpus,
+            json,
+        } => eval(&client, &kb, &queries, &qrels, corpus.as_deref(), json).await,
         Command::Ask {
             kb,
             top_k,
@@ -307,6 +332,39 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     if files.is_empty() {
         bail!("no files found");
     }
+    ingest_items(client, kb, files.into_iter().map(Item::Path).collect()).await
+}
+
+/// Something to ingest: a file, or named bytes (a corpus record).
+pub enum Item {
+    Path(PathBuf),
+    Bytes(String, Vec<u8>),
+}
+
+impl Item {
+    fn label(&self) -> String {
+        match self {
+            Item::Path(p) => p.display().to_string(),
+            Item::Bytes(name, _) => name.clone(),
+        }
+    }
+
+    fn load(self) -> std::io::Result<(String, Vec<u8>)> {
+        match self {
+            Item::Path(p) => {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Ok((name, std::fs::read(&p)?))
+            }
+            Item::Bytes(name, bytes) => Ok((name, bytes)),
+        }
+    }
+}
+
+/// Queues `items` into `kb` (created if missing), waits for them with a progress bar.
+async fn ingest_items(client: &Client, kb: &str, items: Vec<Item>) -> anyhow::Result<()> {
     let kb_path = format!("/knowledge-bases/{}", encode(kb));
     if client.call(Method::GET, &kb_path, None).await.is_err() {
         client
@@ -316,18 +374,15 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
     }
     let kb_info = client.call(Method::GET, &kb_path, None).await?;
 
-    // Queue every file.
+    // Queue every item.
     let mut queued: Vec<String> = Vec::new();
     let mut skipped = 0usize;
-    for path in &files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+    for item in items {
+        let label = item.label();
+        let (name, bytes) = match item.load() {
+            Ok(x) => x,
             Err(e) => {
-                eprintln!("skipped {}: {e}", path.display());
+                eprintln!("skipped {label}: {e}");
                 skipped += 1;
                 continue;
             }
@@ -357,7 +412,7 @@ async fn ingest(client: &Client, kb: &str, paths: &[PathBuf]) -> anyhow::Result<
                 }
             }
             Err(e) => {
-                eprintln!("skipped {}: {e}", path.display());
+                eprintln!("skipped {label}: {e}");
                 skipped += 1;
             }
         }
@@ -547,6 +602,104 @@ fn parse_sse_block(block: &str) -> (String, Value) {
         }
     }
     (event, serde_json::from_str(&data).unwrap_or(Value::Null))
+}
+
+fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}: line {} is not json", path.display(), i + 1))
+        })
+        .collect()
+}
+
+async fn eval(
+    client: &Client,
+    kb: &str,
+    queries: &Path,
+    qrels: &Path,
+    corpus: Option<&Path>,
+    raw: bool,
+) -> anyhow::Result<()> {
+    if let Some(corpus) = corpus {
+        let items: Vec<Item> = read_jsonl(corpus)?
+            .into_iter()
+            .filter_map(|d| {
+                let id = d["_id"].as_str()?.to_string();
+                let title = d["title"].as_str().unwrap_or("");
+                let text = d["text"].as_str().unwrap_or("");
+                let body = if title.is_empty() {
+                    text.to_string()
+                } else {
+                    format!("{title}\n{text}")
+                };
+                Some(Item::Bytes(format!("{id}.txt"), body.into_bytes()))
+            })
+            .collect();
+        eprintln!(
+            "loading {} documents from {}",
+            items.len(),
+            corpus.display()
+        );
+        ingest_items(client, kb, items).await?;
+    }
+    let queries: Vec<Value> = read_jsonl(queries)?
+        .into_iter()
+        .filter_map(|q| Some(json!({"id": q["_id"].as_str()?, "text": q["text"].as_str()?})))
+        .collect();
+    let qrels_text = std::fs::read_to_string(qrels)
+        .with_context(|| format!("cannot read {}", qrels.display()))?;
+    let qrels = retrieval::eval::parse_qrels(&qrels_text);
+    // Judgements name corpus ids; documents are named `<id>.txt`, cleaned like any upload.
+    let qrels: std::collections::HashMap<String, std::collections::HashMap<String, u32>> = qrels
+        .into_iter()
+        .map(|(q, docs)| {
+            (
+                q,
+                docs.into_iter()
+                    .map(|(d, g)| {
+                        (
+                            crate::eval::doc_key(&crate::api::clean_file_name(&format!("{d}.txt")))
+                                .to_string(),
+                            g,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let v = client
+        .call(
+            Method::POST,
+            "/eval",
+            Some(json!({"knowledge_base": kb, "queries": queries, "qrels": qrels})),
+        )
+        .await?;
+    if raw {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("| setting | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | ms/query |");
+    println!("|---|---|---|---|---|---|");
+    for r in v["results"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
+            r["setting"].as_str().unwrap_or(""),
+            r["ndcg_at_10"].as_f64().unwrap_or(0.0),
+            r["recall_at_10"].as_f64().unwrap_or(0.0),
+            r["recall_at_100"].as_f64().unwrap_or(0.0),
+            r["mrr_at_10"].as_f64().unwrap_or(0.0),
+            r["ms_per_query"].as_f64().unwrap_or(0.0),
+        );
+    }
+    if let Some(r) = v["results"].as_array().and_then(|r| r.first()) {
+        println!("({} judged queries)", r["queries"]);
+    }
+    Ok(())
 }
 
 async fn llm_check(client: &Client) -> anyhow::Result<()> {

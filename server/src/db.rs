@@ -24,6 +24,9 @@ pub struct KnowledgeBase {
     pub chunk_size: i64,
     pub chunk_overlap: i64,
     pub system_prompt: String,
+    /// Search defaults (JSON [`retrieval::SearchOptions`]).
+    #[serde(serialize_with = "as_json")]
+    pub retrieval: String,
     pub created_at: String,
     pub document_count: i64,
     pub chunk_count: i64,
@@ -68,6 +71,18 @@ pub struct Conversation {
     pub updated_at: String,
 }
 
+impl KnowledgeBase {
+    /// The knowledge base's search defaults.
+    pub fn search_defaults(&self) -> retrieval::SearchOptions {
+        serde_json::from_str(&self.retrieval).unwrap_or_default()
+    }
+}
+
+fn as_json<S: serde::Serializer>(raw: &str, s: S) -> Result<S::Ok, S::Error> {
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or(serde_json::Value::Null);
+    serde::Serialize::serialize(&v, s)
+}
+
 impl Conversation {
     pub fn kb_ids(&self) -> Vec<String> {
         serde_json::from_str(&self.knowledge_bases).unwrap_or_default()
@@ -108,7 +123,7 @@ pub struct NewDocument {
 }
 
 const KB_SELECT: &str =
-    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.created_at,
+    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.retrieval, k.created_at,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
   FROM knowledge_bases k";
@@ -465,12 +480,15 @@ impl Db {
         id: &str,
         description: Option<&str>,
         system_prompt: Option<&str>,
+        retrieval: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE knowledge_bases SET description = COALESCE(?, description), system_prompt = COALESCE(?, system_prompt) WHERE id = ?",
+            "UPDATE knowledge_bases SET description = COALESCE(?, description), system_prompt = COALESCE(?, system_prompt),
+                    retrieval = COALESCE(?, retrieval) WHERE id = ?",
         )
         .bind(description)
         .bind(system_prompt)
+        .bind(retrieval)
         .bind(id)
         .execute(&self.pool)
         .await?;

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod eval;
 pub mod llm;
 pub mod lock;
 pub mod openai_api;

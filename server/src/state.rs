@@ -51,16 +51,33 @@ impl State {
             .context("cannot open the metadata database")?;
         let blobs = BlobStore::new(config.data_dir.join("files"));
         let embedding = config.embedding.clone();
+        let dictionary = match &config.search.user_dictionary {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the user dictionary {}", path.display())
+                })?;
+                retrieval::normalize::UserDictionary::parse(&text)
+            }
+            None => Default::default(),
+        };
+        let cross_encoder_config = config.search.cross_encoder.clone();
         let index_config = IndexConfig {
             path: config.data_dir.join("vectors"),
         };
-        let (embedder, bm25, index) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let embedder = Embedder::load(&embedding)?;
-            let bm25 = Bm25::new()?;
-            let index = Index::open(&index_config, embedder.name(), embedder.dim())?;
-            Ok((Arc::new(embedder), Arc::new(bm25), Arc::new(index)))
-        })
-        .await??;
+        let (embedder, bm25, index, cross_encoder) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let embedder = Embedder::load(&embedding)?;
+                let bm25 = Bm25::with_dictionary(dictionary)?;
+                let index = Index::open(&index_config, embedder.name(), embedder.dim())?;
+                let cross_encoder = retrieval::rerank::CrossEncoder::load(&cross_encoder_config)?;
+                Ok((
+                    Arc::new(embedder),
+                    Arc::new(bm25),
+                    Arc::new(index),
+                    cross_encoder.map(Arc::new),
+                ))
+            })
+            .await??;
         tracing::info!(
             model = embedder.name(),
             dim = embedder.dim(),
@@ -71,6 +88,7 @@ impl State {
             bm25: bm25.clone(),
             index: index.clone(),
             config: config.search.clone(),
+            cross_encoder,
         };
         let pipeline = Pipeline {
             embedder,

@@ -225,7 +225,7 @@ async fn run(
             knowledge_bases: req.knowledge_bases.clone(),
             query: query.clone(),
             top_k: Some(top_k),
-            document_ids: None,
+            ..Default::default()
         },
     )
     .await?;
