@@ -49,5 +49,17 @@ fmt:
 bench: setup release
 	$(CARGO) bench -p server --bench pipeline
 
+## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
+## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
+eval: setup release
+	@if [ ! -d ../shared/eval ]; then echo "eval: ../shared/eval is absent, nothing to evaluate (skipped)"; exit 0; fi; \
+	for set in ../shared/eval/*/; do \
+	  name=$$(basename $$set); dir=$$(mktemp -d); \
+	  echo "## $$name"; \
+	  $(RAGD_RELEASE) eval --data-dir $$dir --kb $$name --corpus $$set/corpus.jsonl \
+	    --queries $$set/queries.jsonl --qrels $$set/qrels/test.tsv || exit 1; \
+	  rm -rf $$dir; echo; \
+	done
+
 clean:
 	$(CARGO) clean

@@ -44,6 +44,12 @@ pub struct EmbeddingConfig {
     pub query_threads: usize,
     /// Texts per inference batch (8 to 32 keeps memory flat).
     pub batch_size: usize,
+    /// Languages the model understands (`en`, `zh`, or `*` for any). Queries in another
+    /// language are ranked by BM25 alone: an English-only model's vectors for Chinese text are
+    /// noise that would pull good BM25 results down. Unset: `en` for the offline default
+    /// (all-MiniLM-L6-v2 is English-only), `zh` + `en` for catalog models with `zh` in their
+    /// name, `*` for other catalog models.
+    pub languages: Option<Vec<String>>,
 }
 
 impl Default for EmbeddingConfig {
@@ -57,6 +63,7 @@ impl Default for EmbeddingConfig {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             query_threads: 1,
             batch_size: 16,
+            languages: None,
         }
     }
 }
@@ -73,6 +80,22 @@ impl EmbeddingConfig {
             format!("local:{folder}")
         } else {
             self.model.clone()
+        }
+    }
+}
+
+impl EmbeddingConfig {
+    /// The languages the model covers (see [`EmbeddingConfig::languages`]).
+    pub fn covered_languages(&self) -> Vec<String> {
+        if let Some(l) = &self.languages {
+            return l.iter().map(|s| s.to_ascii_lowercase()).collect();
+        }
+        if self.model == LOCAL_MODEL {
+            vec!["en".into()]
+        } else if self.model.to_ascii_lowercase().contains("zh") {
+            vec!["zh".into(), "en".into()]
+        } else {
+            vec!["*".into()]
         }
     }
 }
@@ -146,6 +169,14 @@ impl Embedder {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Whether the model understands text in `language` (`en`, `zh`).
+    pub fn covers(&self, language: &str) -> bool {
+        self.config
+            .covered_languages()
+            .iter()
+            .any(|l| l == "*" || l == language)
     }
 
     pub fn batch_size(&self) -> usize {
@@ -278,6 +309,18 @@ mod tests {
     fn missing_runtime_is_an_error_not_a_panic() {
         let err = init_onnx_runtime(Path::new("/nonexistent/libonnxruntime.so")).unwrap_err();
         assert!(matches!(err, Error::OrtMissing(_)));
+    }
+
+    #[test]
+    fn language_coverage() {
+        let mut cfg = EmbeddingConfig::default();
+        assert_eq!(cfg.covered_languages(), ["en"]);
+        cfg.model = "BAAI/bge-small-zh-v1.5".into();
+        assert_eq!(cfg.covered_languages(), ["zh", "en"]);
+        cfg.model = "intfloat/multilingual-e5-small".into();
+        assert_eq!(cfg.covered_languages(), ["*"]);
+        cfg.languages = Some(vec!["EN".into(), "zh".into()]);
+        assert_eq!(cfg.covered_languages(), ["en", "zh"]);
     }
 
     #[test]

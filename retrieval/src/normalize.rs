@@ -5,6 +5,23 @@
 //! term, so a query for the term matches it as a unit even where word segmentation would
 //! cut it apart.
 
+/// CJK ideographs (the unified blocks and their extensions).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// The language family of a text for retrieval: `zh` when at least a fifth of its letters
+/// are CJK ideographs, else `en`.
+pub fn language(text: &str) -> &'static str {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let cjk = text.chars().filter(|c| is_cjk(*c)).count();
+    if letters > 0 && cjk * 5 >= letters {
+        "zh"
+    } else {
+        "en"
+    }
+}
+
 /// Full-width → half-width and traditional → simplified.
 pub fn normalize(text: &str) -> String {
     let half: String = text
@@ -88,6 +105,17 @@ pub fn term_token(term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn languages() {
+        assert_eq!(language("大模型需要多少显存？"), "zh");
+        assert_eq!(language("RAG 是什么？"), "zh");
+        assert_eq!(
+            language("Explain the GPU memory formula for 显存 please"),
+            "en"
+        );
+        assert_eq!(language("12345"), "en");
+    }
 
     #[test]
     fn fullwidth_and_traditional_are_normalized() {

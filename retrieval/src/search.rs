@@ -293,6 +293,14 @@ impl Searcher {
             }
             SearchMode::Dense => Vec::new(),
         };
+        // A model that does not understand the query's language gives noise, not evidence:
+        // its branch still runs (explain shows it) but weighs nothing.
+        let mut o = o;
+        let dense_understood = self.embedder.covers(crate::normalize::language(query));
+        if !dense_understood {
+            o.weights[0] = 0.0;
+            o.vector_weight = 0.0;
+        }
         let mut hits = fuse(dense, sparse, &o);
 
         if o.rerank != RerankKind::None {

@@ -13,7 +13,7 @@ use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
 use qdrant_edge::{SparseVector, TokenizerType};
 
 use crate::error::{Error, Result};
-use crate::normalize::{normalize, UserDictionary};
+use crate::normalize::{is_cjk, normalize, UserDictionary};
 
 /// A BM25 encoder for documents and queries.
 #[derive(Debug)]
@@ -117,10 +117,6 @@ impl Bm25 {
         terms.sort_by_key(|(t, _)| lower.find(&t.to_lowercase()).unwrap_or(usize::MAX));
         terms
     }
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
 #[cfg(test)]

@@ -21,18 +21,13 @@ pub enum Lang {
 
 /// Chinese when at least a fifth of the question's letters are CJK ideographs.
 pub fn detect_lang(text: &str) -> Lang {
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let cjk = text.chars().filter(|c| is_cjk(*c)).count();
-    if letters > 0 && cjk * 5 >= letters {
-        Lang::Zh
-    } else {
-        Lang::En
+    match retrieval::normalize::language(text) {
+        "zh" => Lang::Zh,
+        _ => Lang::En,
     }
 }
 
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
-}
+use retrieval::normalize::is_cjk;
 
 /// Estimated tokens of `text` for a model whose tokenizer we do not have: one per CJK
 /// character, one per four bytes of other text (rounded up). Errs on the high side for
