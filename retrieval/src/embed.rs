@@ -235,24 +235,30 @@ impl Embedder {
     }
 }
 
+/// Reads a model folder: `model.onnx` and the tokenizer files (`tokenizer.json`,
+/// `config.json`, `special_tokens_map.json`, `tokenizer_config.json`).
+pub fn read_model_folder(dir: &Path) -> Result<(Vec<u8>, TokenizerFiles)> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|_| Error::ModelMissing(path))
+    };
+    Ok((
+        read("model.onnx")?,
+        TokenizerFiles {
+            tokenizer_file: read("tokenizer.json")?,
+            config_file: read("config.json")?,
+            special_tokens_map_file: read("special_tokens_map.json")?,
+            tokenizer_config_file: read("tokenizer_config.json")?,
+        },
+    ))
+}
+
 fn new_instance(config: &EmbeddingConfig, threads: usize) -> Result<TextEmbedding> {
     let threads = threads.max(1);
     if config.model == LOCAL_MODEL {
-        let dir = &config.model_dir;
-        let read = |name: &str| -> Result<Vec<u8>> {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|_| Error::ModelMissing(path))
-        };
-        let model = UserDefinedEmbeddingModel::new(
-            read("model.onnx")?,
-            TokenizerFiles {
-                tokenizer_file: read("tokenizer.json")?,
-                config_file: read("config.json")?,
-                special_tokens_map_file: read("special_tokens_map.json")?,
-                tokenizer_config_file: read("tokenizer_config.json")?,
-            },
-        )
-        .with_pooling(Pooling::Mean);
+        let (onnx, tokenizer_files) = read_model_folder(&config.model_dir)?;
+        let model =
+            UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
         let options = InitOptionsUserDefined::new()
             .with_max_length(config.max_length)
             .with_intra_threads(threads);

@@ -42,29 +42,56 @@ pub fn reciprocal_rank_fusion<Id: Clone + Eq + Hash>(
     k: f32,
     weights: &[f32],
 ) -> Vec<Fused<Id>> {
-    let mut order: Vec<Fused<Id>> = Vec::new();
-    let mut slot: HashMap<Id, usize> = HashMap::new();
+    let mut acc = Accumulator::new(lists.len());
     for (li, list) in lists.iter().enumerate() {
         let w = weights.get(li).copied().unwrap_or(1.0);
         for (rank, id) in list.iter().enumerate() {
-            let i = *slot.entry(id.clone()).or_insert_with(|| {
-                order.push(Fused {
-                    id: id.clone(),
-                    score: 0.0,
-                    ranks: vec![None; lists.len()],
-                });
-                order.len() - 1
-            });
-            let entry = &mut order[i];
-            if entry.ranks[li].is_none() {
-                entry.ranks[li] = Some(rank);
-                entry.score += w / (k + rank as f32 + 1.0);
-            }
+            acc.add(li, rank, id, w / (k + rank as f32 + 1.0));
         }
     }
-    // Stable sort keeps first-appearance order for equal scores.
-    order.sort_by(|a, b| b.score.total_cmp(&a.score));
-    order
+    acc.finish()
+}
+
+/// Sums per-list contributions, remembering each id's first rank per list.
+struct Accumulator<Id> {
+    lists: usize,
+    order: Vec<Fused<Id>>,
+    slot: HashMap<Id, usize>,
+}
+
+impl<Id: Clone + Eq + Hash> Accumulator<Id> {
+    fn new(lists: usize) -> Self {
+        Self {
+            lists,
+            order: Vec::new(),
+            slot: HashMap::new(),
+        }
+    }
+
+    /// Adds `value` for `id` at `rank` of list `li`, unless `id` was already seen in that list.
+    fn add(&mut self, li: usize, rank: usize, id: &Id, value: f32) {
+        let lists = self.lists;
+        let order = &mut self.order;
+        let i = *self.slot.entry(id.clone()).or_insert_with(|| {
+            order.push(Fused {
+                id: id.clone(),
+                score: 0.0,
+                ranks: vec![None; lists],
+            });
+            order.len() - 1
+        });
+        let entry = &mut self.order[i];
+        if entry.ranks[li].is_none() {
+            entry.ranks[li] = Some(rank);
+            entry.score += value;
+        }
+    }
+
+    /// Best first; a stable sort keeps first-appearance order for equal scores.
+    fn finish(mut self) -> Vec<Fused<Id>> {
+        self.order.sort_by(|a, b| b.score.total_cmp(&a.score));
+        self.order
+    }
 }
 
 /// Fuses scored lists (best first) by distribution-based score fusion, best first.
@@ -72,17 +99,15 @@ pub fn distribution_based_score_fusion<Id: Clone + Eq + Hash>(
     lists: &[Vec<(Id, f32)>],
     weights: &[f32],
 ) -> Vec<Fused<Id>> {
-    let mut order: Vec<Fused<Id>> = Vec::new();
-    let mut slot: HashMap<Id, usize> = HashMap::new();
+    let mut acc = Accumulator::new(lists.len());
     for (li, list) in lists.iter().enumerate() {
-        let w = weights.get(li).copied().unwrap_or(1.0);
-        let n = list.len() as f32;
         if list.is_empty() {
             continue;
         }
+        let w = weights.get(li).copied().unwrap_or(1.0);
+        let n = list.len() as f32;
         let mean = list.iter().map(|(_, s)| s).sum::<f32>() / n;
-        let var = list.iter().map(|(_, s)| (s - mean).powi(2)).sum::<f32>() / n;
-        let sd = var.sqrt();
+        let sd = (list.iter().map(|(_, s)| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
         let low = mean - 3.0 * sd;
         for (rank, (id, score)) in list.iter().enumerate() {
             let normalized = if sd > f32::EPSILON {
@@ -90,23 +115,10 @@ pub fn distribution_based_score_fusion<Id: Clone + Eq + Hash>(
             } else {
                 0.5
             };
-            let i = *slot.entry(id.clone()).or_insert_with(|| {
-                order.push(Fused {
-                    id: id.clone(),
-                    score: 0.0,
-                    ranks: vec![None; lists.len()],
-                });
-                order.len() - 1
-            });
-            let entry = &mut order[i];
-            if entry.ranks[li].is_none() {
-                entry.ranks[li] = Some(rank);
-                entry.score += w * normalized;
-            }
+            acc.add(li, rank, id, w * normalized);
         }
     }
-    order.sort_by(|a, b| b.score.total_cmp(&a.score));
-    order
+    acc.finish()
 }
 
 #[cfg(test)]

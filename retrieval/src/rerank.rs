@@ -118,19 +118,8 @@ impl CrossEncoder {
 
     /// Loads a cross-encoder from a folder.
     pub fn from_folder(dir: &Path, max_length: usize) -> Result<Self> {
-        let read = |name: &str| -> Result<Vec<u8>> {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|_| Error::ModelMissing(path))
-        };
-        let model = UserDefinedRerankingModel::new(
-            read("model.onnx")?,
-            TokenizerFiles {
-                tokenizer_file: read("tokenizer.json")?,
-                config_file: read("config.json")?,
-                special_tokens_map_file: read("special_tokens_map.json")?,
-                tokenizer_config_file: read("tokenizer_config.json")?,
-            },
-        );
+        let (onnx, tokenizer_files) = crate::embed::read_model_folder(dir)?;
+        let model = UserDefinedRerankingModel::new(onnx, tokenizer_files);
         let options = RerankInitOptionsUserDefined::new()
             .with_max_length(max_length)
             .with_intra_threads(1);
