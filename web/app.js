@@ -84,11 +84,27 @@ function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A word without a common English ending (plants → plant, reflects → reflect), at least 3 letters. */
+function wordRoot(term) {
+  const root = term.replace(/(?:ing|ed|es|s|e)$/u, '');
+  return root.length >= 3 ? root : term;
+}
+
+/**
+ * A regex for `terms`. `stems`: the terms are BM25's (stemmed), so a non-Han term matches
+ * words that start with its root, whole.
+ */
+function termsRe(terms, stems) {
+  const alts = [...terms].sort((a, b) => b.length - a.length).map((term) => (
+    stems && !/\p{Script=Han}/u.test(term) ? `(?<![\\p{L}\\p{N}])${escapeRe(wordRoot(term))}[\\p{L}\\p{N}]*` : escapeRe(term)));
+  return new RegExp(alts.join('|'), 'giu');
+}
+
 /** Text with each term wrapped in <mark>, as DOM nodes. */
-function highlighted(text, terms) {
+function highlighted(text, terms, stems = false) {
   const frag = document.createDocumentFragment();
   if (!terms.length) { frag.append(text); return frag; }
-  const re = new RegExp([...terms].sort((a, b) => b.length - a.length).map(escapeRe).join('|'), 'giu');
+  const re = termsRe(terms, stems);
   let last = 0;
   for (const m of text.matchAll(re)) {
     if (!m[0]) continue;
@@ -468,6 +484,7 @@ async function kbView(view, kbId, isCurrent) {
     uploadList.replaceChildren(...mine.map(uploadRow));
   }
 
+  const desc = h('p', { class: 'desc', text: kb.description, hidden: !kb.description });
   const count = h('span', { class: 'muted' });
   const tbody = h('tbody');
   const table = h('table', { class: 'docs' },
@@ -483,7 +500,11 @@ async function kbView(view, kbId, isCurrent) {
       h('h1', { text: kb.name }),
       h('p', { class: 'meta' }, t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
         kbCache.model ? ` · ${t('kb.model')}: ${kbCache.model}` : '')),
-    kb.description ? h('p', { class: 'desc', text: kb.description }) : null,
+    desc,
+    kbSettings(kb, (next) => {
+      desc.textContent = next.description;
+      desc.hidden = !next.description;
+    }),
     drop,
     uploadSection,
     h('section', { 'aria-labelledby': 'docs-title' },
@@ -591,6 +612,65 @@ async function kbView(view, kbId, isCurrent) {
   await refresh();
 }
 
+/** The search defaults of a knowledge base as an object (the API gives JSON). */
+function kbRetrieval(kb) {
+  let r = kb.retrieval;
+  if (typeof r === 'string') { try { r = JSON.parse(r); } catch { r = {}; } }
+  return r && typeof r === 'object' ? r : {};
+}
+
+const settingsOpen = new Set(); // knowledge bases whose settings are unfolded
+
+/** The collapsible settings of a knowledge base: description, system prompt, search defaults. */
+function kbSettings(kb, onSaved) {
+  const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
+  const descInput = h('textarea', { id: 'kbs-desc', name: 'description', rows: 2, maxlength: 2000, value: kb.description || '' });
+  const prompt = h('textarea', {
+    id: 'kbs-prompt', name: 'system_prompt', rows: 6, maxlength: 8000, value: kb.system_prompt || '',
+    placeholder: t('kb.systemPromptPlaceholder'), 'aria-describedby': 'kbs-prompt-hint',
+  });
+  const options = optionFields('kbs', kbRetrieval(kb));
+  const save = h('button', { type: 'submit', text: t('kb.save') });
+  const form = h('form', { class: 'form' },
+    h('div', { class: 'field' }, h('label', { for: 'kbs-desc', text: t('kb.description') }), descInput),
+    h('div', { class: 'field' }, h('label', { for: 'kbs-prompt', text: t('kb.systemPrompt') }), prompt,
+      h('p', { class: 'hint', id: 'kbs-prompt-hint', text: t('kb.systemPromptHint') })),
+    h('fieldset', null, h('legend', { text: t('kb.retrievalDefaults') }),
+      h('p', { class: 'hint', text: t('kb.retrievalHint') }), options.el),
+    err,
+    h('div', { class: 'row end' }, save));
+  const details = h('details', { class: 'card settings', open: settingsOpen.has(kb.id) },
+    h('summary', { text: t('kb.settings') }), form);
+  details.addEventListener('toggle', () => {
+    if (details.open) settingsOpen.add(kb.id); else settingsOpen.delete(kb.id);
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.replaceChildren();
+    // Defaults this form has no selector for (set through the API) are kept.
+    const retrieval = Object.fromEntries(Object.entries(kbRetrieval(kb)).filter(([k]) => !OPTION_KEYS.includes(k)));
+    Object.assign(retrieval, options.read());
+    save.disabled = true;
+    try {
+      const next = await api(`/knowledge-bases/${enc(kb.id)}`, {
+        method: 'PATCH',
+        body: { description: descInput.value, system_prompt: prompt.value, retrieval },
+      });
+      Object.assign(kb, next);
+      descInput.value = next.description || '';
+      prompt.value = next.system_prompt || '';
+      options.set(kbRetrieval(next));
+      onSaved(next);
+      toast(t('kb.saved', { name: next.name }));
+    } catch (ex) {
+      err.replaceChildren(h('p', { class: 'notice error', role: 'alert', text: ex.message }));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return details;
+}
+
 // ---------- chunk viewer ----------
 
 const chunkFilters = new Map(); // doc id -> filter text, kept across re-renders
@@ -657,9 +737,65 @@ async function chunksView(view, kbId, docId, isCurrent) {
   paint();
 }
 
+// ---------- retrieval options ----------
+
+const OPTION_SELECTS = [
+  ['mode', ['hybrid', 'dense', 'sparse']],
+  ['fusion', ['rrf', 'dbsf']],
+  ['rerank', ['none', 'weighted', 'cross_encoder']],
+];
+const OPTION_NUMBERS = [['vector_weight', 0, 1], ['similarity_threshold', -1, 1]];
+const OPTION_KEYS = [...OPTION_SELECTS, ...OPTION_NUMBERS].map(([k]) => k);
+
+/**
+ * Selectors for search options, each with "Default" (not sent). `read()` gives only the
+ * options set away from the default.
+ */
+function optionFields(prefix, values = {}) {
+  const inputs = {};
+  const fields = [];
+  const field = (key, input, hint) => h('div', { class: 'field' },
+    h('label', { for: input.id, text: t(`opt.${key}`) }), input,
+    hint ? h('p', { class: 'hint', text: hint }) : null);
+  for (const [key, choices] of OPTION_SELECTS) {
+    const sel = h('select', { id: `${prefix}-${key}`, name: key },
+      h('option', { value: '', text: t('opt.default') }),
+      choices.map((c) => h('option', { value: c, text: t(`opt.${key}.${c}`) })));
+    inputs[key] = sel;
+    fields.push(field(key, sel));
+  }
+  for (const [key, min, max] of OPTION_NUMBERS) {
+    const input = h('input', {
+      id: `${prefix}-${key}`, name: key, type: 'number', min, max, step: 'any', inputmode: 'decimal',
+      placeholder: t('opt.default'), autocomplete: 'off',
+    });
+    inputs[key] = input;
+    fields.push(field(key, input, t(`opt.${key}.hint`)));
+  }
+  const set = (v) => {
+    for (const [key, input] of Object.entries(inputs)) input.value = v?.[key] ?? '';
+  };
+  set(values);
+  return {
+    el: h('div', { class: 'opt-grid' }, fields),
+    read() {
+      const out = {};
+      for (const [key, input] of Object.entries(inputs)) {
+        const v = input.value.trim();
+        if (v === '') continue;
+        out[key] = input.type === 'number' ? Number(v) : v;
+      }
+      return out;
+    },
+    set,
+  };
+}
+
 // ---------- retrieval test ----------
 
-const searchState = { query: '', kbs: null, topK: 5, hits: null, error: null, lastQuery: '' };
+const searchState = {
+  query: '', kbs: null, topK: 5, options: {}, advancedOpen: false, hits: null, error: null, lastQuery: '',
+};
 
 function kbChecklist(name, kbs, selected, onChange) {
   const box = h('div', { class: 'checklist' });
@@ -676,6 +812,46 @@ function kbChecklist(name, kbs, selected, onChange) {
   return box;
 }
 
+/** The terms to mark in a hit: the BM25 terms it matched when they occur in it, else the query's words. */
+function hitTerms(hit, query) {
+  const matched = (hit.explain?.matched_terms || []).filter((m) => m.length >= 2 || /\p{Script=Han}/u.test(m));
+  if (matched.length && termsRe(matched, true).test(`${hit.text}`)) return { terms: matched, stems: true };
+  return { terms: queryTerms(query), stems: false };
+}
+
+function hitItem(hit, query) {
+  const s = hit.scores || {};
+  const ex = hit.explain;
+  const score = (k, v, rank) => h('span', { class: `score ${k}` },
+    h('span', { class: 'k', text: t(`search.${k}`) }),
+    rank != null ? [' ', h('span', { class: 'rank', title: t('search.rank', { n: rank }), text: `#${rank}` })] : null,
+    ' ', h('span', { class: 'v', text: fmtScore(v) }));
+  const rerank = ex?.rerank_score ?? s.rerank;
+  const { terms, stems } = hitTerms(hit, query);
+  let matched = null;
+  if (ex) {
+    const list = ex.matched_terms || [];
+    matched = h('div', { class: 'matched' },
+      h('span', { class: 'k', text: `${t('search.matched')}:` }),
+      list.length
+        ? h('ul', { class: 'terms', 'aria-label': t('search.matched') }, list.map((term) => h('li', { class: 'term', text: term })))
+        : h('span', { class: 'no-terms', text: t('search.noMatched') }));
+  }
+  return h('li', { class: 'hit card' },
+    h('div', { class: 'hit-head' },
+      h('a', { class: 'doc', href: `#/kb/${enc(hit.knowledge_base_id)}/doc/${enc(hit.document_id)}`, text: hit.document_name }),
+      h('span', { class: 'badge kb', text: hit.knowledge_base }),
+      hit.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: hit.page }) }) : null,
+      hit.heading ? h('span', { class: 'heading-path', text: hit.heading.split(' > ').join(' › ') }) : null),
+    h('div', { class: 'scores' },
+      score('dense', ex ? ex.dense_score : s.dense, ex?.dense_rank),
+      score('sparse', ex ? ex.sparse_score : s.sparse, ex?.sparse_rank),
+      score('fused', ex ? ex.fused_score : s.fused),
+      rerank != null ? score('rerank', rerank) : null),
+    matched,
+    h('div', { class: 'chunk-text' }, highlighted(hit.text, terms, stems)));
+}
+
 async function searchView(view, isCurrent) {
   const { list } = await loadKbs();
   if (!isCurrent()) return;
@@ -687,10 +863,16 @@ async function searchView(view, isCurrent) {
   const topK = h('input', { id: 'search-k', type: 'number', min: 1, max: 100, value: searchState.topK, inputmode: 'numeric' });
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', text: t('search.run') });
+  const options = optionFields('so', searchState.options);
+  const advanced = h('details', { class: 'advanced', open: searchState.advancedOpen },
+    h('summary', { text: t('search.advanced') }),
+    h('p', { class: 'hint', text: t('search.advancedHint') }), options.el);
+  advanced.addEventListener('toggle', () => { searchState.advancedOpen = advanced.open; });
   const form = h('form', { class: 'card form search-form', role: 'search' },
     h('div', { class: 'field' }, h('label', { for: 'search-q', text: t('search.query') }), query),
     h('fieldset', null, h('legend', { text: t('search.kbs') }),
       list.length ? kbChecklist('skb', list, searchState.kbs) : h('p', { class: 'muted', text: t('chat.noKbs') })),
+    advanced,
     h('div', { class: 'row end' },
       h('div', { class: 'field inline' }, h('label', { for: 'search-k', text: t('search.topk') }), topK),
       button));
@@ -701,30 +883,16 @@ async function searchView(view, isCurrent) {
     if (searchState.error) { results.append(errorBox(searchState.error)); return; }
     if (!searchState.hits) return;
     if (!searchState.hits.length) { results.append(h('p', { class: 'empty', text: t('search.noHits') })); return; }
-    const terms = queryTerms(searchState.lastQuery);
-    results.append(h('p', { class: 'muted', text: t('search.hits', { n: searchState.hits.length }) }));
-    const ol = h('ol', { class: 'hits' });
-    searchState.hits.forEach((hit) => {
-      const s = hit.scores || {};
-      const score = (k, v) => h('span', { class: `score ${k}` }, h('span', { class: 'k', text: t(`search.${k}`) }), ' ',
-        h('span', { class: 'v', text: fmtScore(v) }));
-      ol.append(h('li', { class: 'hit card' },
-        h('div', { class: 'hit-head' },
-          h('a', { class: 'doc', href: `#/kb/${enc(hit.knowledge_base_id)}/doc/${enc(hit.document_id)}`, text: hit.document_name }),
-          h('span', { class: 'badge kb', text: hit.knowledge_base }),
-          hit.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: hit.page }) }) : null,
-          hit.heading ? h('span', { class: 'heading-path', text: hit.heading.split(' > ').join(' › ') }) : null),
-        h('div', { class: 'scores' }, score('dense', s.dense), score('sparse', s.sparse), score('fused', s.fused),
-          'rerank' in s ? score('rerank', s.rerank) : ('rerank' in hit ? score('rerank', hit.rerank) : null)),
-        h('div', { class: 'chunk-text' }, highlighted(hit.text, terms))));
-    });
-    results.append(ol);
+    if (searchState.notice) results.append(h('p', { class: 'notice info', role: 'note', text: searchState.notice }));
+    results.append(h('p', { class: 'muted', text: t('search.hits', { n: searchState.hits.length }) }),
+      h('ol', { class: 'hits' }, searchState.hits.map((hit) => hitItem(hit, searchState.lastQuery))));
   }
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     searchState.query = query.value;
     searchState.topK = Number(topK.value) || 5;
+    searchState.options = options.read();
     if (!searchState.kbs.size) {
       searchState.hits = null;
       searchState.error = new Error(t('search.noKb'));
@@ -732,12 +900,17 @@ async function searchView(view, isCurrent) {
       return;
     }
     button.disabled = true;
+    results.setAttribute('aria-busy', 'true');
     try {
       const data = await api('/search', {
         method: 'POST',
-        body: { knowledge_bases: [...searchState.kbs], query: searchState.query, top_k: searchState.topK },
+        body: {
+          knowledge_bases: [...searchState.kbs], query: searchState.query, top_k: searchState.topK,
+          explain: true, ...searchState.options,
+        },
       });
       searchState.hits = data.hits || [];
+      searchState.notice = data.dense_used === false ? t('search.bm25Only') : null;
       searchState.error = null;
       searchState.lastQuery = searchState.query;
     } catch (ex) {
@@ -745,6 +918,7 @@ async function searchView(view, isCurrent) {
       searchState.error = ex;
     } finally {
       button.disabled = false;
+      results.removeAttribute('aria-busy');
     }
     if (isCurrent()) paint();
   });

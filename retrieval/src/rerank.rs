@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use fastembed::{
-    RerankInitOptions, RerankInitOptionsUserDefined, TextRerank, TokenizerFiles,
-    UserDefinedRerankingModel,
+    RerankInitOptions, RerankInitOptionsUserDefined, TextRerank, UserDefinedRerankingModel,
 };
 use serde::{Deserialize, Serialize};
 

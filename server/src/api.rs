@@ -708,8 +708,16 @@ async fn search(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SearchBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let language = retrieval::normalize::language(&body.query);
+    let dense_used = state.searcher.embedder.covers(language);
     let hits = run_search(&state, body).await?;
-    Ok(Json(json!({ "hits": hits })))
+    let mut reply = json!({ "hits": hits, "dense_used": dense_used });
+    if !dense_used {
+        reply["notice"] = json!(format!(
+            "the embedding model does not understand {language} queries: BM25 ranks them (configure a multilingual model to add dense search)"
+        ));
+    }
+    Ok(Json(reply))
 }
 
 #[cfg(test)]
