@@ -5,7 +5,7 @@ CARGO  ?= cargo
 PYTHON ?= python3
 RAGD_RELEASE := target/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench eval clean
+.PHONY: setup build release run test test-deps browser-test lint fmt bench eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -47,7 +47,7 @@ fmt:
 
 ## Ingest and search benchmark; figures go to BENCHMARKS.md by hand, with this command.
 bench: setup release
-	$(CARGO) bench -p server --bench pipeline
+	$(CARGO) bench --profile release -p server --bench pipeline
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
@@ -63,3 +63,8 @@ eval: setup release
 
 clean:
 	$(CARGO) clean
+
+## Every PDF of ../shared/pdf-corpus through the parser, one process each under a time and
+## memory limit: counts per outcome, the slowest files; fails on a panic, crash, hang or OOM.
+pdf-corpus:
+	@$(PYTHON) scripts/pdf_corpus.py
