@@ -16,6 +16,8 @@ pub enum Error {
     PdfNoText,
     #[error("malformed pdf: {0}")]
     PdfMalformed(String),
+    #[error("pdf exceeds a parsing limit: {0}")]
+    PdfLimit(String),
     #[error("parsing took longer than {0} seconds")]
     Timeout(u64),
     #[error("the document contains no text")]

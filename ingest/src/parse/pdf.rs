@@ -1,29 +1,111 @@
 //! PDF: the text layer of each page through lopdf, with its page number.
 //!
-//! Hostile files must end in text or a typed error, never take the process down: the parser
-//! runs on its own thread with a large stack, panics are caught, and a parse that outlives its
-//! time budget is abandoned (its thread is left to finish on its own).
+//! Hostile files must end in text or a typed error within a time and memory budget, never take
+//! the process down. Before lopdf loads a file, the objects it would build are counted (lopdf
+//! spends about 120 bytes on each, so a file of numbers grows sixtyfold), and so are those of
+//! each object stream before lopdf unpacks it; streams decompress within limits; page content
+//! is read one token at a time ([`content`]) instead of through lopdf's `Content::decode`,
+//! which grows the same way; fonts are decoded once per document; and the whole parse has
+//! budgets of decompressed bytes, text and time ([`Limits`]).
+//!
+//! The parser runs on its own thread with a large stack, panics are caught, and a parse that
+//! outlives its time budget is abandoned; it stops by itself at its next look at the clock.
 
+mod content;
+mod lex;
+
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lopdf::Document;
+use lopdf::xref::XrefRecovery;
+use lopdf::{DecompressError, Dictionary, Document, Encoding, LoadOptions, Object, ObjectId};
 
 use super::{ParsedDocument, Section};
 use crate::error::{Error, Result};
 use crate::load::Format;
 
-/// Stack of the parser thread: deep or cyclic object graphs recurse.
-const PARSER_STACK: usize = 256 * 1024 * 1024;
+const MIB: usize = 1024 * 1024;
+
+/// Stack of the parser thread: lopdf recurses into nested objects.
+const PARSER_STACK: usize = 256 * MIB;
+
+/// Budgets of one parse.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Objects lopdf may build while loading: those of the file and of its object streams.
+    objects: usize,
+    /// Decompressed size of one object or cross-reference stream while loading.
+    load_stream: usize,
+    /// Decompressed content of one page; a page over it is skipped.
+    page_content: usize,
+    /// Decompressed content of all pages together.
+    content: usize,
+    /// Decompressed ToUnicode CMap of one font, and of all fonts together.
+    font_cmap: usize,
+    font_cmaps: usize,
+    /// Codes mapped by the ToUnicode CMap of one font, and by those of the fonts decoded and
+    /// kept at once (lopdf spends up to about 100 bytes on each).
+    font_codes: u64,
+    kept_codes: u64,
+    /// Extracted text, in bytes.
+    text: usize,
+}
+
+impl Limits {
+    /// Enough for any sensible document; together they keep a parse near a gigabyte of memory
+    /// at most (the file's objects about 500 MB, fonts about 200 MB, a page's content, the
+    /// text), and a parse that meets one ends with [`Error::PdfLimit`].
+    const DEFAULT: Limits = Limits {
+        objects: 4_000_000,
+        load_stream: 64 * MIB,
+        page_content: 64 * MIB,
+        content: 512 * MIB,
+        font_cmap: 8 * MIB,
+        font_cmaps: 32 * MIB,
+        font_codes: 1 << 20,
+        kept_codes: 2 << 20,
+        text: 128 * MIB,
+    };
+}
+
+/// When a parse has to stop.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Option<Instant>,
+    secs: u64,
+}
+
+impl Deadline {
+    #[cfg(test)]
+    const NONE: Deadline = Deadline { at: None, secs: 0 };
+
+    fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now().checked_add(timeout),
+            secs: timeout.as_secs(),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.at {
+            Some(at) if Instant::now() >= at => Err(Error::Timeout(self.secs)),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// Parses on a helper thread and gives up after `timeout`.
 pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<ParsedDocument> {
+    let deadline = Deadline::after(timeout);
     let (tx, rx) = mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("pdf-parse".into())
         .stack_size(PARSER_STACK)
         .spawn(move || {
-            let result = std::panic::catch_unwind(|| parse(&bytes));
+            let result =
+                std::panic::catch_unwind(|| parse_within(&bytes, Limits::DEFAULT, deadline));
             let _ = tx.send(result);
         })
         .map_err(|e| Error::PdfMalformed(format!("cannot start parser: {e}")))?;
@@ -39,26 +121,40 @@ pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<ParsedDoc
     }
 }
 
-/// Parses a PDF in the calling thread.
+/// Parses a PDF in the calling thread, with no time limit (for tests: the service parses
+/// with [`parse_with_timeout`]).
+#[cfg(test)]
 pub fn parse(bytes: &[u8]) -> Result<ParsedDocument> {
-    let doc = Document::load_mem(bytes).map_err(|e| match e {
-        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => Error::PdfEncrypted,
-        other => Error::PdfMalformed(other.to_string()),
-    })?;
+    parse_within(bytes, Limits::DEFAULT, Deadline::NONE)
+}
+
+fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<ParsedDocument> {
+    let doc = load(bytes, limits, deadline)?;
     if doc.is_encrypted() {
         return Err(Error::PdfEncrypted);
     }
+    deadline.check()?;
     let pages = doc.get_pages();
     if pages.is_empty() {
         return Err(Error::PdfMalformed("no pages".into()));
     }
+    let mut reader = PageReader::new(&doc, limits, deadline);
     let mut sections = Vec::new();
-    for &number in pages.keys() {
-        // A page whose content cannot be decoded is skipped, not fatal: the rest still counts.
-        let Ok(text) = doc.extract_text(&[number]) else {
-            continue;
+    let mut first_failure = None;
+    let mut any_read = false;
+    for (&number, &page_id) in &pages {
+        deadline.check()?;
+        // A page that cannot be read is skipped, not fatal: the rest still counts.
+        let text = match reader.page_text(number, page_id)? {
+            Ok(text) => text,
+            Err(failure) => {
+                first_failure.get_or_insert(failure);
+                continue;
+            }
         };
+        any_read = true;
         let text = clean(&text);
+        reader.text += text.len();
         if !text.is_empty() {
             sections.push(Section {
                 page: Some(number),
@@ -68,13 +164,299 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedDocument> {
         }
     }
     if sections.is_empty() {
-        return Err(Error::PdfNoText);
+        return Err(match first_failure {
+            Some(failure) if !any_read => failure,
+            _ if reader.font_over_limit => {
+                Error::PdfLimit("a font's tounicode cmap is too large".into())
+            }
+            _ => Error::PdfNoText,
+        });
     }
     Ok(ParsedDocument {
         format: Format::Pdf,
         sections,
         pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
     })
+}
+
+/// Loads the document once its objects are counted and found within the limit.
+fn load(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<Document> {
+    let objects = lex::count_objects(bytes, limits.objects, || deadline.check())?;
+    if objects > limits.objects {
+        return Err(too_many_objects(limits));
+    }
+    let doc = load_counted(bytes, objects, limits, deadline, false)?;
+    // lopdf rebuilds the cross-reference table of a file whose page tree did not load, but
+    // only when it loads without a filter, as `load_counted` does not: the same here.
+    if doc.xref_recovery != Some(XrefRecovery::Reconstructed)
+        && !page_tree_loaded(&doc)
+        && !doc.trailer.has(b"Encrypt")
+    {
+        deadline.check()?;
+        if let Ok(rebuilt) = load_counted(bytes, objects, limits, deadline, true) {
+            if rebuilt.xref_recovery == Some(XrefRecovery::Reconstructed)
+                && page_tree_loaded(&rebuilt)
+            {
+                return Ok(rebuilt);
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// What the load filter knows of the load running on its thread.
+#[derive(Debug, Clone, Copy)]
+struct LoadState {
+    /// Objects that object streams may still build.
+    allowance: usize,
+    /// Decompressed size of one object stream.
+    max_stream: usize,
+    deadline: Deadline,
+    /// Why the load has to fail, once it has to: every object is dropped from then on.
+    refused: Option<Refusal>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    TooManyObjects,
+    Timeout,
+}
+
+thread_local! {
+    static LOAD: Cell<Option<LoadState>> = const { Cell::new(None) };
+}
+
+fn load_counted(
+    bytes: &[u8],
+    objects: usize,
+    limits: Limits,
+    deadline: Deadline,
+    reconstruct: bool,
+) -> Result<Document> {
+    LOAD.set(Some(LoadState {
+        allowance: limits.objects.saturating_sub(objects),
+        max_stream: limits.load_stream,
+        deadline,
+        refused: None,
+    }));
+    let options = LoadOptions {
+        max_decompressed_size: Some(limits.load_stream),
+        filter: Some(count_object_stream),
+        force_reconstruct: reconstruct,
+        ..LoadOptions::default()
+    };
+    let loaded = Document::load_mem_with_options(bytes, options);
+    match LOAD.take().and_then(|state| state.refused) {
+        Some(Refusal::TooManyObjects) => return Err(too_many_objects(limits)),
+        Some(Refusal::Timeout) => return Err(Error::Timeout(deadline.secs)),
+        None => {}
+    }
+    loaded.map_err(|e| match e {
+        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => Error::PdfEncrypted,
+        lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. }) => {
+            Error::PdfLimit(format!(
+                "a stream decompresses to more than {} MiB",
+                limits.load_stream / MIB
+            ))
+        }
+        other => Error::PdfMalformed(other.to_string()),
+    })
+}
+
+/// lopdf's load filter, called with each object it loads: counts the objects of an object
+/// stream before lopdf builds them, and drops a stream that does not fit the allowance.
+/// Everything else is kept (returned as it is, for the filter's result replaces the objects
+/// of object streams).
+fn count_object_stream(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    let Some(mut state) = LOAD.get() else {
+        return Some((id, object.clone()));
+    };
+    if state.refused.is_some() {
+        return None;
+    }
+    if let Object::Stream(stream) = &*object {
+        if stream.dict.has_type(b"ObjStm") {
+            if state.deadline.check().is_err() {
+                state.refused = Some(Refusal::Timeout);
+                LOAD.set(Some(state));
+                return None;
+            }
+            // One over the size limit fails the load when lopdf decompresses it in turn.
+            let count = stream
+                .get_plain_content_with_limit(state.max_stream)
+                .map_or(0, |data| {
+                    lex::count_objects::<()>(&data, state.allowance, || Ok(())).unwrap_or(0)
+                });
+            if count > state.allowance {
+                state.refused = Some(Refusal::TooManyObjects);
+                LOAD.set(Some(state));
+                return None;
+            }
+            state.allowance -= count;
+            LOAD.set(Some(state));
+        }
+    }
+    Some((id, object.clone()))
+}
+
+fn too_many_objects(limits: Limits) -> Error {
+    Error::PdfLimit(format!("more than {} objects to load", limits.objects))
+}
+
+/// As lopdf decides it: whether the catalog leads to a page tree with `/Kids`.
+fn page_tree_loaded(doc: &Document) -> bool {
+    doc.catalog()
+        .and_then(|catalog| catalog.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|root| doc.get_dictionary(root))
+        .and_then(|root| root.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .is_ok()
+}
+
+/// Reads pages one by one, within the budgets of the whole document.
+struct PageReader<'a> {
+    doc: &'a Document,
+    limits: Limits,
+    deadline: Deadline,
+    /// Encodings of the fonts met so far, by the address of the font's dictionary: pages share
+    /// fonts, and each is decoded once.
+    encodings: HashMap<*const Dictionary, Option<Encoding<'a>>>,
+    /// Decompressed page content so far (a content stream shared by pages counts each time).
+    content: usize,
+    /// Decompressed font CMaps so far.
+    cmaps: usize,
+    /// Codes mapped by the fonts in `encodings`.
+    kept_codes: u64,
+    /// Text of the pages read so far.
+    text: usize,
+    /// Whether a font's CMap was over a limit (its text is left out).
+    font_over_limit: bool,
+}
+
+impl<'a> PageReader<'a> {
+    fn new(doc: &'a Document, limits: Limits, deadline: Deadline) -> Self {
+        Self {
+            doc,
+            limits,
+            deadline,
+            encodings: HashMap::new(),
+            content: 0,
+            cmaps: 0,
+            kept_codes: 0,
+            text: 0,
+            font_over_limit: false,
+        }
+    }
+
+    /// The text of one page; `Ok(Err(_))` when this page cannot be read, `Err(_)` when the
+    /// document has to stop (a budget is spent).
+    fn page_text(&mut self, number: u32, page_id: ObjectId) -> Result<Result<String>> {
+        let fonts = match self.doc.get_page_fonts(page_id) {
+            Ok(fonts) => fonts,
+            Err(e) => return Ok(Err(Error::PdfMalformed(format!("page {number}: {e}")))),
+        };
+        if self.kept_codes > self.limits.kept_codes / 2 {
+            // Make room: fonts dropped now are decoded again when a later page needs them.
+            self.encodings.clear();
+            self.kept_codes = 0;
+        }
+        for &font in fonts.values() {
+            self.decode_font(font)?;
+        }
+        let limit = self
+            .limits
+            .page_content
+            .min(self.limits.content.saturating_sub(self.content));
+        let data = match self.doc.get_page_content_with_limit(page_id, limit) {
+            Ok(data) => data,
+            Err(lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                // As much was decompressed before it stopped.
+                self.content += limit;
+                if limit < self.limits.page_content {
+                    return Err(Error::PdfLimit(format!(
+                        "more than {} MiB of page content",
+                        self.limits.content / MIB
+                    )));
+                }
+                return Ok(Err(Error::PdfLimit(format!(
+                    "page {number} has more than {} MiB of content",
+                    self.limits.page_content / MIB
+                ))));
+            }
+            Err(e) => return Ok(Err(Error::PdfMalformed(format!("page {number}: {e}")))),
+        };
+        self.content += data.len();
+
+        let encodings = &self.encodings;
+        let page_fonts: content::Fonts<'_, 'a> = fonts
+            .iter()
+            .filter_map(|(name, font)| {
+                let encoding = encodings.get(&std::ptr::from_ref(*font))?.as_ref()?;
+                Some((name.clone(), encoding))
+            })
+            .collect();
+        let (deadline, text_before, max_text) = (self.deadline, self.text, self.limits.text);
+        let mut text = String::new();
+        content::extract(&data, &page_fonts, &mut text, &mut |len| {
+            deadline.check()?;
+            if text_before + len > max_text {
+                return Err(Error::PdfLimit(format!(
+                    "more than {} MiB of text",
+                    max_text / MIB
+                )));
+            }
+            Ok(())
+        })?;
+        Ok(Ok(text))
+    }
+
+    /// Decodes a font's encoding, once per document while there is room to keep it. lopdf
+    /// bounds the size of the ToUnicode CMap it decompresses, but not the sum over fonts nor
+    /// the codes the CMap maps, so those are counted here first.
+    fn decode_font(&mut self, font: &'a Dictionary) -> Result<()> {
+        let key = std::ptr::from_ref(font);
+        if self.encodings.contains_key(&key) {
+            return Ok(());
+        }
+        self.deadline.check()?;
+        let mut codes = 0;
+        if let Ok(Object::Stream(stream)) = font.get_deref(b"ToUnicode", self.doc) {
+            if let Ok(data) = stream.get_plain_content_with_limit(self.limits.font_cmap) {
+                self.cmaps += data.len();
+                codes = lex::cmap_codes(&data);
+            }
+        }
+        if self.cmaps > self.limits.font_cmaps {
+            return Err(Error::PdfLimit(format!(
+                "more than {} MiB of font cmaps",
+                self.limits.font_cmaps / MIB
+            )));
+        }
+        if codes > self.limits.font_codes {
+            // Never decoded: its text is left out.
+            self.font_over_limit = true;
+            self.encodings.insert(key, None);
+            return Ok(());
+        }
+        if self.kept_codes + codes > self.limits.kept_codes {
+            // No room on this page: its text is left out here, and it is tried again later.
+            self.font_over_limit = true;
+            return Ok(());
+        }
+        // A font without a usable encoding shows no text; the rest of the page still counts.
+        let encoding = match font.get_font_encoding_with_limit(self.doc, self.limits.font_cmap) {
+            Ok(encoding) => Some(encoding),
+            Err(lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                self.font_over_limit = true;
+                None
+            }
+            Err(_) => None,
+        };
+        self.kept_codes += codes;
+        self.encodings.insert(key, encoding);
+        Ok(())
+    }
 }
 
 /// Trims lines, drops empty ones and control characters.
@@ -96,6 +478,7 @@ fn clean(text: &str) -> String {
 mod tests {
     use super::*;
     use e2e::make_pdf;
+    use lopdf::{dictionary, Stream};
 
     #[test]
     fn text_per_page_with_numbers() {
@@ -124,5 +507,208 @@ mod tests {
     fn blank_pages_have_no_text() {
         let bytes = make_pdf(&[""]);
         assert!(matches!(parse(&bytes), Err(Error::PdfNoText)));
+    }
+
+    /// A document of `pages` pages that all show the one content stream `content`, compressed
+    /// or not.
+    fn shared_content_pdf(content: &[u8], compress: bool, pages: usize) -> Vec<u8> {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let mut stream = Stream::new(dictionary! {}, content.to_vec());
+        if compress {
+            stream.compress().unwrap();
+        }
+        let content_id = doc.add_object(stream);
+        let kids: Vec<Object> = (0..pages)
+            .map(|_| {
+                doc.add_object(dictionary! {
+                    "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+                })
+                .into()
+            })
+            .collect();
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => kids, "Count" => i64::try_from(pages).unwrap(),
+                "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// A file of the objects numbered from 1, with a cross-reference table; object 1 is the
+    /// catalog.
+    fn raw_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(object);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
+        for offset in offsets {
+            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn many_pages_in_linear_time() {
+        // lopdf's extract_text walks the whole page tree for every page it is asked for.
+        let bytes = shared_content_pdf(b"BT /F1 12 Tf (page) Tj ET", false, 20_000);
+        let parsed = parse_with_timeout(bytes, Duration::from_secs(60)).unwrap();
+        assert_eq!(parsed.pages, 20_000);
+        assert_eq!(parsed.sections.len(), 20_000);
+        assert_eq!(parsed.sections[19_999].text, "page");
+    }
+
+    #[test]
+    fn dense_content_is_read_without_decoding_it_whole() {
+        // 8 MiB of numbers, which lopdf's Content::decode holds as a gigabyte of objects.
+        let mut content = b"BT /F1 12 Tf (before) Tj ET ".to_vec();
+        content.extend(b"1 ".repeat(4 * MIB));
+        content.extend_from_slice(b" BT /F1 12 Tf (after) Tj ET");
+        let parsed = parse(&shared_content_pdf(&content, true, 1)).unwrap();
+        assert_eq!(parsed.sections[0].text, "before\nafter");
+    }
+
+    #[test]
+    fn content_over_the_limits_is_an_error() {
+        let limits = Limits {
+            page_content: MIB,
+            content: 3 * MIB,
+            ..Limits::DEFAULT
+        };
+        let page = b"BT /F1 12 Tf (x) Tj ET ".repeat(MIB / 23 + 1);
+        let one = shared_content_pdf(&page, true, 1);
+        assert!(matches!(
+            parse_within(&one, limits, Deadline::NONE),
+            Err(Error::PdfLimit(m)) if m == "page 1 has more than 1 MiB of content"
+        ));
+        let small = b"BT /F1 12 Tf (x) Tj ET ".repeat(MIB / 23 - 1);
+        let many = shared_content_pdf(&small, true, 5);
+        assert!(matches!(
+            parse_within(&many, limits, Deadline::NONE),
+            Err(Error::PdfLimit(m)) if m == "more than 3 MiB of page content"
+        ));
+        let text = Limits {
+            text: MIB / 8,
+            ..Limits::DEFAULT
+        };
+        assert!(matches!(
+            parse_within(&many, text, Deadline::NONE),
+            Err(Error::PdfLimit(m)) if m.ends_with("of text")
+        ));
+    }
+
+    #[test]
+    fn objects_over_the_limit_are_refused_before_loading() {
+        let limits = Limits {
+            objects: 100_000,
+            ..Limits::DEFAULT
+        };
+        let mut big = b"%PDF-1.4\n1 0 obj [".to_vec();
+        big.extend(b"0 ".repeat(100_001));
+        big.extend_from_slice(b"] endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+        assert!(matches!(
+            parse_within(&big, limits, Deadline::NONE),
+            Err(Error::PdfLimit(m)) if m == "more than 100000 objects to load"
+        ));
+
+        // The same, packed in an object stream.
+        let mut packed = b"500 0 [".to_vec();
+        packed.extend(b"0 ".repeat(100_001));
+        packed.push(b']');
+        let mut objstm = Stream::new(dictionary! {}, packed);
+        objstm.compress().unwrap();
+        let mut objstm_object = format!(
+            "<< /Type /ObjStm /N 1 /First 6 /Filter /FlateDecode /Length {} >>\nstream\n",
+            objstm.content.len()
+        )
+        .into_bytes();
+        objstm_object.extend_from_slice(&objstm.content);
+        objstm_object.extend_from_slice(b"\nendstream");
+        let bytes = raw_pdf(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R \
+                /Resources << /Font << /F1 5 0 R >> >> >>"
+                .to_vec(),
+            b"<< /Length 22 >>\nstream\nBT /F1 12 Tf (x) Tj ET\nendstream".to_vec(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+            objstm_object,
+        ]);
+        assert!(matches!(
+            parse_within(&bytes, limits, Deadline::NONE),
+            Err(Error::PdfLimit(m)) if m == "more than 100000 objects to load"
+        ));
+        // Within the limit the object stream loads.
+        assert!(parse_within(&bytes, Limits::DEFAULT, Deadline::NONE).is_ok());
+    }
+
+    #[test]
+    fn a_cmap_over_billions_of_codes_is_refused() {
+        // lopdf walks every code of every range to build its reverse map.
+        let cmap = b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+            1 begincodespacerange\n<00000000> <FFFFFFFF>\nendcodespacerange\n\
+            1 beginbfrange\n<00000000> <FFFFFFFF> <0000>\nendbfrange\nendcmap\n\
+            CMapName currentdict /CMap defineresource pop\nend\nend\n";
+        let mut cmap_object = format!("<< /Length {} >>\nstream\n", cmap.len()).into_bytes();
+        cmap_object.extend_from_slice(cmap);
+        cmap_object.extend_from_slice(b"\nendstream");
+        let bytes = raw_pdf(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R \
+                /Resources << /Font << /F1 5 0 R >> >> >>"
+                .to_vec(),
+            b"<< /Length 30 >>\nstream\nBT /F1 12 Tf <00000048> Tj ET\nendstream".to_vec(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /X /ToUnicode 6 0 R >>".to_vec(),
+            cmap_object,
+        ]);
+        assert!(matches!(
+            parse_with_timeout(bytes, Duration::from_secs(20)),
+            Err(Error::PdfLimit(m)) if m == "a font's tounicode cmap is too large"
+        ));
+    }
+
+    #[test]
+    fn the_deadline_stops_the_parse() {
+        let bytes = make_pdf(&["Hello"]);
+        assert!(matches!(
+            parse_within(&bytes, Limits::DEFAULT, Deadline::after(Duration::ZERO)),
+            Err(Error::Timeout(0))
+        ));
+    }
+
+    #[test]
+    fn fonts_are_decoded_once_per_document() {
+        let bytes = shared_content_pdf(b"BT /F1 12 Tf (x) Tj ET", false, 3);
+        let doc = Document::load_mem(&bytes).unwrap();
+        let mut reader = PageReader::new(&doc, Limits::DEFAULT, Deadline::NONE);
+        for (number, id) in doc.get_pages() {
+            assert_eq!(reader.page_text(number, id).unwrap().unwrap(), "x\n");
+        }
+        assert_eq!(reader.encodings.len(), 1);
     }
 }
