@@ -25,6 +25,7 @@ run: setup release
 test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
+	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	$(MAKE) browser-test
 
 ## End-to-end tests of the web UI in headless Chromium (/usr/bin/chromium) with playwright-core.

@@ -260,9 +260,9 @@ async fn add_message(
         .add_message(&id, "user", &question, None, None)
         .await?;
 
-    let (tx, mut rx) = mpsc::channel(64);
-    tokio::spawn(answer(state.clone(), ask, tx));
     if req.stream {
+        let (tx, mut rx) = mpsc::channel(64);
+        tokio::spawn(answer(state.clone(), ask, tx));
         // Store the answer from the events as they pass, even if the client goes away.
         let (copy_tx, copy_rx) = mpsc::channel::<AnswerEvent>(64);
         let st = state.clone();
@@ -279,28 +279,15 @@ async fn add_message(
         });
         Ok(sse_from(copy_rx).into_response())
     } else {
-        let mut collected = Collected::default();
-        let mut done = None;
-        while let Some(ev) = rx.recv().await {
-            collected.add(&ev);
-            match ev {
-                AnswerEvent::Error(e) => return Err(e),
-                AnswerEvent::Done(d) => done = Some(d),
-                _ => {}
-            }
-        }
-        let done = done.ok_or_else(|| ApiError::internal("answer ended without done"))?;
+        let a = answer_whole(state.clone(), ask).await?;
+        let collected = Collected {
+            text: a.answer.clone(),
+            reasoning: a.reasoning.clone().unwrap_or_default(),
+            citations: a.citations.clone(),
+            done: true,
+        };
         save_answer(&state, &id, &collected).await;
-        Ok(Json(json!({
-            "answer": collected.text,
-            "reasoning": (!collected.reasoning.is_empty()).then_some(&collected.reasoning),
-            "citations": collected.citations,
-            "usage": done.usage,
-            "mode": done.mode,
-            "query": done.query,
-            "notice": done.notice,
-        }))
-        .into_response())
+        Ok(Json(a).into_response())
     }
 }
 

@@ -310,7 +310,6 @@ async fn run(
         .map_err(llm_api_error)?;
     let mut splitter = ThinkSplitter::new();
     let mut rewriter = CitationRewriter::new(prompt.included);
-    let mut answer_len = 0usize;
     loop {
         let next = tokio::select! {
             n = stream.next() => n,
@@ -333,11 +332,11 @@ async fn run(
             usage.first_token_ms = Some(ms(started));
         }
         for p in pieces {
-            emit(tx, &mut rewriter, p, &mut answer_len).await?;
+            emit(tx, &mut rewriter, p).await?;
         }
     }
     for p in splitter.finish() {
-        emit(tx, &mut rewriter, p, &mut answer_len).await?;
+        emit(tx, &mut rewriter, p).await?;
     }
     let tail = rewriter.finish();
     if !tail.is_empty() {
@@ -370,13 +369,11 @@ async fn emit(
     tx: &mpsc::Sender<AnswerEvent>,
     rewriter: &mut CitationRewriter,
     piece: Piece,
-    answer_len: &mut usize,
 ) -> Result<(), ApiError> {
     match piece {
         Piece::Reasoning(r) => send(tx, AnswerEvent::Reasoning(r)).await,
         Piece::Answer(a) => {
             let text = rewriter.push(&a);
-            *answer_len += text.len();
             if text.is_empty() {
                 Ok(())
             } else {
