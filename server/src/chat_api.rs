@@ -206,12 +206,16 @@ impl Collected {
     }
 }
 
-async fn save_answer(state: &AppState, conversation: &str, c: &Collected) {
+/// Stores a completed exchange: the question, then the answer. A failed answer stores
+/// nothing, so the conversation never shows a question without its reply.
+async fn save_exchange(state: &AppState, conversation: &str, question: &str, c: &Collected) {
     let citations = serde_json::to_string(&c.citations).unwrap_or_else(|_| "[]".into());
     let reasoning = (!c.reasoning.is_empty()).then_some(c.reasoning.as_str());
-    if let Err(e) = state
-        .db
-        .add_message(
+    let db = &state.db;
+    let stored = async {
+        db.add_message(conversation, "user", question, None, None)
+            .await?;
+        db.add_message(
             conversation,
             "assistant",
             &c.text,
@@ -219,8 +223,9 @@ async fn save_answer(state: &AppState, conversation: &str, c: &Collected) {
             Some(&citations),
         )
         .await
-    {
-        tracing::error!(conversation, error = %e, "cannot store the answer");
+    };
+    if let Err(e) = stored.await {
+        tracing::error!(conversation, error = %e, "cannot store the exchange");
     }
 }
 
@@ -253,12 +258,7 @@ async fn add_message(
         stream: req.stream,
         top_k: req.top_k,
     };
-    // Validate before storing anything.
     validate_kbs(&state, &ask.knowledge_bases).await?;
-    state
-        .db
-        .add_message(&id, "user", &question, None, None)
-        .await?;
 
     if req.stream {
         let (tx, mut rx) = mpsc::channel(64);
@@ -274,7 +274,7 @@ async fn add_message(
                 let _ = copy_tx.send(ev).await;
             }
             if collected.done {
-                save_answer(&st, &conv_id, &collected).await;
+                save_exchange(&st, &conv_id, &question, &collected).await;
             }
         });
         Ok(sse_from(copy_rx).into_response())
@@ -286,7 +286,7 @@ async fn add_message(
             citations: a.citations.clone(),
             done: true,
         };
-        save_answer(&state, &id, &collected).await;
+        save_exchange(&state, &id, &question, &collected).await;
         Ok(Json(a).into_response())
     }
 }

@@ -319,6 +319,17 @@ async fn conversations_rewrite_follow_ups_and_keep_history() -> anyhow::Result<(
     assert_eq!(c["title"], "How do plants make sugar?");
     let (_, list) = server.get("/conversations").await?;
     assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
+    // A failed answer stores nothing: no question left without its reply.
+    let (s, e) = server
+        .post(
+            &format!("/conversations/{id}/messages"),
+            json!({"question": "plants sugar #fail"}),
+        )
+        .await?;
+    assert_eq!(s, 502, "{e}");
+    let (_, c) = server.get(&format!("/conversations/{id}")).await?;
+    assert_eq!(c["messages"].as_array().unwrap().len(), 4, "{c}");
+
     // The CLI streams the same answer, with reasoning first and sources at the end.
     let url = server.url.clone();
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
