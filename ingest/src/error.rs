@@ -20,6 +20,8 @@ pub enum Error {
     PdfLimit(String),
     #[error("parsing took longer than {0} seconds")]
     Timeout(u64),
+    #[error("archive: {0}")]
+    Archive(String),
     #[error("the document contains no text")]
     NoText,
     #[error("chunking failed: {0}")]

@@ -10,6 +10,11 @@ pub enum Format {
     Markdown,
     Html,
     Text,
+    Docx,
+    Pptx,
+    Xlsx,
+    Epub,
+    Csv,
 }
 
 impl Format {
@@ -19,13 +24,17 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Html => "html",
             Format::Text => "text",
+            Format::Docx => "docx",
+            Format::Pptx => "pptx",
+            Format::Xlsx => "xlsx",
+            Format::Epub => "epub",
+            Format::Csv => "csv",
         }
     }
 }
 
 /// Binary signatures that are never text, with a name for the error message.
 const BINARY_MAGIC: &[(&[u8], &str)] = &[
-    (b"PK\x03\x04", "zip archive or office document"),
     (b"\x89PNG", "png image"),
     (b"\xFF\xD8\xFF", "jpeg image"),
     (b"GIF8", "gif image"),
@@ -55,6 +64,9 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
     if head.windows(5).any(|w| w == b"%PDF-") {
         return Ok(Format::Pdf);
     }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return detect_zip(bytes);
+    }
     for (magic, what) in BINARY_MAGIC {
         if bytes.starts_with(magic) {
             return Err(Error::UnsupportedFormat((*what).to_string()));
@@ -77,10 +89,31 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
     if HTML_EXT.contains(&ext.as_str()) || sniff_html(bytes) {
         return Ok(Format::Html);
     }
+    if ext == "csv" || ext == "tsv" {
+        return Ok(Format::Csv);
+    }
     if TEXT_EXT.contains(&ext.as_str()) || ext.is_empty() {
         return Ok(Format::Text);
     }
     Err(Error::UnsupportedFormat(format!(".{ext} files")))
+}
+
+/// Which zip-based format, from the archive's own entries (never the extension).
+fn detect_zip(bytes: &[u8]) -> Result<Format> {
+    let archive = crate::parse::office::Archive::open(bytes.to_vec(), Default::default())?;
+    let names = archive.names();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    if has("word/document.xml") {
+        Ok(Format::Docx)
+    } else if has("ppt/presentation.xml") {
+        Ok(Format::Pptx)
+    } else if has("xl/workbook.xml") {
+        Ok(Format::Xlsx)
+    } else if has("META-INF/container.xml") && has("mimetype") {
+        Ok(Format::Epub)
+    } else {
+        Err(Error::UnsupportedFormat("zip archive".into()))
+    }
 }
 
 /// The lowercase extension of a file name, or "".
@@ -144,12 +177,45 @@ mod tests {
         ));
         assert!(matches!(
             detect(b"PK\x03\x04rest", "a.docx"),
-            Err(Error::UnsupportedFormat(_))
+            Err(Error::Archive(_))
         ));
         assert!(matches!(
             detect(b"fn main() {}", "main.xyz"),
             Err(Error::UnsupportedFormat(_))
         ));
+    }
+
+    #[test]
+    fn zip_formats_by_their_entries() {
+        use crate::parse::office::tests::make_zip;
+        assert_eq!(
+            detect(&make_zip(&[("word/document.xml", "<w/>")]), "x.bin").unwrap(),
+            Format::Docx
+        );
+        assert_eq!(
+            detect(&make_zip(&[("ppt/presentation.xml", "<p/>")]), "x").unwrap(),
+            Format::Pptx
+        );
+        assert_eq!(
+            detect(&make_zip(&[("xl/workbook.xml", "<w/>")]), "x").unwrap(),
+            Format::Xlsx
+        );
+        assert_eq!(
+            detect(
+                &make_zip(&[
+                    ("mimetype", "application/epub+zip"),
+                    ("META-INF/container.xml", "<c/>")
+                ]),
+                "b.epub"
+            )
+            .unwrap(),
+            Format::Epub
+        );
+        assert!(matches!(
+            detect(&make_zip(&[("a.txt", "x")]), "a.zip"),
+            Err(Error::UnsupportedFormat(_))
+        ));
+        assert_eq!(detect(b"a,b\n1,2\n", "t.CSV").unwrap(), Format::Csv);
     }
 
     #[test]

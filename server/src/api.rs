@@ -534,6 +534,11 @@ async fn download(
         Some("pdf") => "application/pdf",
         Some("html") => "text/html; charset=utf-8",
         Some("markdown") => "text/markdown; charset=utf-8",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("pptx") => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("epub") => "application/epub+zip",
+        Some("csv") => "text/csv; charset=utf-8",
         _ => "text/plain; charset=utf-8",
     };
     // RFC 5987 encoding keeps non-ASCII names intact and quotes out of the header.

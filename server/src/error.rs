@@ -107,7 +107,8 @@ impl From<ingest::Error> for ApiError {
             ingest::Error::Empty => ApiError::EmptyFile(e.to_string()),
             ingest::Error::UnsupportedFormat(_)
             | ingest::Error::PdfMalformed(_)
-            | ingest::Error::Encoding(_) => ApiError::UnsupportedFormat(e.to_string()),
+            | ingest::Error::Encoding(_)
+            | ingest::Error::Archive(_) => ApiError::UnsupportedFormat(e.to_string()),
             other => ApiError::internal(other),
         }
     }

@@ -299,3 +299,20 @@ impl Server {
         Ok((r.status().as_u16(), r.text().await?))
     }
 }
+
+/// A zip archive of (name, content) entries: Office and EPUB fixtures.
+pub fn make_zip(entries: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, content) in entries {
+            w.start_file(*name, opts).expect("zip entry");
+            w.write_all(content.as_bytes()).expect("zip write");
+        }
+        w.finish().expect("zip finish");
+    }
+    out.into_inner()
+}

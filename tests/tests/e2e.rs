@@ -373,3 +373,74 @@ fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn office_formats_and_csv_are_ingested() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    server.create_kb("office").await?;
+    let docx = e2e::make_zip(&[(
+        "word/document.xml",
+        r#"<w:document xmlns:w="w"><w:body><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Quarterly report</w:t></w:r></w:p><w:p><w:r><w:t>Revenue grew by twelve percent this quarter.</w:t></w:r></w:p></w:body></w:document>"#,
+    )]);
+    let pptx = e2e::make_zip(&[
+        ("ppt/presentation.xml", "<p:presentation xmlns:p=\"p\"/>"),
+        (
+            "ppt/slides/slide1.xml",
+            r#"<p:sld xmlns:a="a" xmlns:p="p"><a:p><a:r><a:t>Roadmap</a:t></a:r></a:p></p:sld>"#,
+        ),
+        (
+            "ppt/slides/slide2.xml",
+            r#"<p:sld xmlns:a="a" xmlns:p="p"><a:p><a:r><a:t>Photosynthesis turns sunlight into sugar</a:t></a:r></a:p></p:sld>"#,
+        ),
+    ]);
+    let csv = b"model,parameters,bits\ndeepseek-r1,14b,4\nqwen2.5,7b,8\n".to_vec();
+    let (s, b) = server
+        .upload(
+            "office",
+            &[
+                ("report.docx", docx),
+                ("deck.pptx", pptx),
+                ("models.csv", csv),
+            ],
+        )
+        .await?;
+    assert_eq!(s, 202, "{b}");
+    for d in b["documents"].as_array().unwrap() {
+        let doc = server
+            .wait_done("office", d["id"].as_str().unwrap())
+            .await?;
+        assert_eq!(doc["status"], "ready", "{doc}");
+    }
+    let hits = server
+        .search(&["office"], "how much did revenue grow", 1)
+        .await?;
+    assert_eq!(
+        (top_doc(&hits).as_str(), hits[0]["heading"].as_str()),
+        ("report.docx", Some("Quarterly report"))
+    );
+    let hits = server.search(&["office"], "sunlight sugar", 1).await?;
+    assert_eq!(
+        (top_doc(&hits).as_str(), hits[0]["page"].as_u64()),
+        ("deck.pptx", Some(2)),
+        "slide number is the page"
+    );
+    let hits = server
+        .search(&["office"], "deepseek-r1 parameters", 1)
+        .await?;
+    assert_eq!(top_doc(&hits), "models.csv");
+    assert!(hits[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("model: deepseek-r1; parameters: 14b; bits: 4"));
+    // A zip that is no office document is refused at upload.
+    let (s, b) = server
+        .upload(
+            "office",
+            &[("archive.zip", e2e::make_zip(&[("a.txt", "x")]))],
+        )
+        .await?;
+    assert_eq!(s, 415, "{b}");
+    server.stop()?;
+    Ok(())
+}

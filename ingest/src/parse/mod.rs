@@ -1,8 +1,10 @@
 //! Stage 2, parse: bytes of a known [`Format`] become sections of text, each with the page it
 //! came from and the path of headings above it.
 
+mod csv;
 mod html;
 mod markdown;
+pub mod office;
 mod pdf;
 mod text;
 
@@ -60,6 +62,23 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
             headings: Vec::new(),
             text: text::decode(bytes)?,
         }],
+        Format::Csv => csv::parse(
+            &text::decode(bytes)?,
+            if bytes.contains(&b'\t') && !bytes.contains(&b',') {
+                b'\t'
+            } else {
+                b','
+            },
+        )?,
+        Format::Docx | Format::Pptx | Format::Xlsx | Format::Epub => {
+            let mut archive = office::Archive::open(bytes.to_vec(), office::ZipLimits::default())?;
+            match format {
+                Format::Docx => office::docx(&mut archive)?,
+                Format::Pptx => office::pptx(&mut archive)?,
+                Format::Xlsx => office::xlsx(&mut archive)?,
+                _ => office::epub(&mut archive)?,
+            }
+        }
     };
     let mut sections: Vec<Section> = sections
         .into_iter()
@@ -79,10 +98,15 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
     if sections.is_empty() {
         return Err(crate::error::Error::NoText);
     }
+    let pages = if format == Format::Pptx {
+        sections.iter().filter_map(|s| s.page).max().unwrap_or(1)
+    } else {
+        1
+    };
     Ok(ParsedDocument {
         format,
         sections,
-        pages: 1,
+        pages,
     })
 }
 
