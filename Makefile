@@ -3,7 +3,8 @@
 
 CARGO  ?= cargo
 PYTHON ?= python3
-RAGD_RELEASE := target/release/ragd
+TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
+RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
 .PHONY: setup build release run test test-deps browser-test lint fmt bench eval clean pdf-corpus
 
