@@ -145,6 +145,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx]
 }
 
+/// `p50 · p95 · p99` of sorted latencies in milliseconds.
+fn latency(sorted: &[f64]) -> String {
+    format!(
+        "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.95),
+        percentile(sorted, 0.99)
+    )
+}
+
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -316,12 +326,7 @@ async fn run() -> anyhow::Result<()> {
                 "Search in process, {total_chunks} chunks, {} queries, {phase}",
                 lat.len()
             ),
-            format!(
-                "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.95),
-                percentile(&lat, 0.99)
-            ),
+            latency(&lat),
         ));
     }
     rows.push((
@@ -377,12 +382,7 @@ async fn run() -> anyhow::Result<()> {
             "Search over HTTP, {total_chunks} chunks, {} queries, sequential",
             lat.len()
         ),
-        format!(
-            "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.95),
-            percentile(&lat, 0.99)
-        ),
+        latency(&lat),
     ));
     rows.push((
         "Peak RSS of `ragd serve` after the searches".into(),
