@@ -657,13 +657,14 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
         }
     }
     let mut names = std::collections::HashMap::new();
+    let mut defaults = None;
     for kb in &body.knowledge_bases {
         let kb = find_kb(state, kb).await?;
+        // Options: the request, then the first knowledge base's defaults.
+        defaults.get_or_insert_with(|| kb.search_defaults());
         names.insert(kb.id, kb.name);
     }
-    // Options: the request, then the first knowledge base's defaults.
-    let first = find_kb(state, &body.knowledge_bases[0]).await?;
-    let options = body.options.or(&first.search_defaults());
+    let options = body.options.or(&defaults.unwrap_or_default());
     options.validate()?;
     let request = retrieval::SearchRequest {
         query: body.query,
