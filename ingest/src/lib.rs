@@ -79,7 +79,10 @@ impl Pipeline {
     ) -> Result<Outcome> {
         events(Event::Parsing);
         let started = Instant::now();
-        let format = load::detect(bytes, &doc.doc_name)?;
+        let format = match doc.format {
+            Some(format) => format,
+            None => load::detect(bytes, &doc.doc_name)?,
+        };
         let parsed = parse::parse(bytes, format, self.limits)?;
         let chunks = chunk::chunk(&parsed, self.embedder.tokenizer(), chunking)?;
         let parse_time = started.elapsed();

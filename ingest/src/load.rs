@@ -18,6 +18,23 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format named by [`Format::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Format::Pdf,
+            Format::Markdown,
+            Format::Html,
+            Format::Text,
+            Format::Docx,
+            Format::Pptx,
+            Format::Xlsx,
+            Format::Epub,
+            Format::Csv,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",

@@ -1,6 +1,7 @@
-//! Stage 5, store: the document's previous points are deleted, the new ones written, and the
-//! index flushed, so that a document reported `ready` is on disk. Re-running the stage for the
-//! same document (a retried job) leaves exactly one copy of its chunks.
+//! Stage 5, store: the document's previous points are swapped for the new ones in one step
+//! (searches see the old version or the new one, never both or neither) and the index is
+//! flushed, so that a document reported `ready` is on disk. Re-running the stage for the same
+//! document (a retried job) leaves exactly one copy of its chunks.
 
 use retrieval::index::ChunkPoint;
 use retrieval::Index;
@@ -10,15 +11,14 @@ use crate::chunk::Chunk;
 use crate::embed::ChunkVectors;
 use crate::error::Result;
 
-/// Points are written in groups of this many.
-const UPSERT_BATCH: usize = 256;
-
 /// Which document the chunks belong to.
 #[derive(Debug, Clone)]
 pub struct DocumentRef {
     pub kb_id: String,
     pub doc_id: String,
     pub doc_name: String,
+    /// The format found when the file was accepted; detected again when unknown.
+    pub format: Option<crate::Format>,
 }
 
 /// Replaces the document's points with `chunks` and flushes. Returns the chunk ids. Blocking.
@@ -28,9 +28,8 @@ pub fn store(
     chunks: &[Chunk],
     vectors: Vec<ChunkVectors>,
 ) -> Result<Vec<Uuid>> {
-    index.delete(retrieval::filter::document(&doc.doc_id)?)?;
     let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
-    let mut points = Vec::with_capacity(UPSERT_BATCH);
+    let mut points = Vec::with_capacity(chunks.len());
     for ((chunk, v), id) in chunks.iter().zip(vectors).zip(&ids) {
         points.push(ChunkPoint {
             id: *id,
@@ -44,11 +43,7 @@ pub fn store(
             dense: v.dense,
             sparse: v.sparse,
         });
-        if points.len() == UPSERT_BATCH {
-            index.upsert(std::mem::take(&mut points))?;
-        }
     }
-    index.upsert(points)?;
-    index.flush()?;
+    index.replace_document(&doc.doc_id, points)?;
     Ok(ids)
 }

@@ -9,9 +9,14 @@
 //! after `flush()`, and `flush()` panics when an update runs at the same moment. So every
 //! update, delete, flush and optimize goes through one writer lock; searches read
 //! concurrently.
+//!
+//! Replacing a document's chunks ([`Index::replace_document`]) is atomic for searchers: the
+//! delete and the upsert happen under the write side of a visibility lock whose read side a
+//! search holds ([`Index::view`]) across all its branches, so no search sees both versions
+//! of a document, or neither.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
@@ -32,6 +37,8 @@ pub const DENSE: &str = "dense";
 /// Name of the sparse BM25 vector.
 pub const SPARSE: &str = "bm25";
 const META_FILE: &str = "ragd-index.json";
+/// Points are written in groups of this many.
+const UPSERT_BATCH: usize = 256;
 
 /// Where the index lives.
 #[derive(Debug, Clone)]
@@ -84,6 +91,7 @@ struct IndexMeta {
 pub struct Index {
     shard: EdgeShard,
     writer: Mutex<()>,
+    visibility: RwLock<()>,
     dim: usize,
 }
 
@@ -139,6 +147,7 @@ impl Index {
         let index = Self {
             shard,
             writer: Mutex::new(()),
+            visibility: RwLock::new(()),
             dim,
         };
         if fresh {
@@ -171,11 +180,45 @@ impl Index {
         f(&self.shard)
     }
 
+    /// A consistent view for one search: while it is held no document is half replaced.
+    pub fn view(&self) -> RwLockReadGuard<'_, ()> {
+        self.visibility.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Swaps a document's points for `points` in one step as searches see it, then flushes.
+    pub fn replace_document(&self, doc_id: &str, points: Vec<ChunkPoint>) -> Result<()> {
+        let filter = filter::document(doc_id)?;
+        let operations = self.point_operations(points)?;
+        self.write(|shard| {
+            {
+                let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
+                shard.update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))?;
+                for op in operations {
+                    shard.update(UpdateOperation::PointOperation(op))?;
+                }
+            }
+            flush(shard)
+        })
+    }
+
     /// Inserts or replaces points. Not durable until [`Index::flush`].
     pub fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()> {
         if points.is_empty() {
             return Ok(());
         }
+        let operations = self.point_operations(points)?;
+        self.write(|shard| {
+            for op in operations {
+                shard.update(UpdateOperation::PointOperation(op))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Upsert operations for `points`, in groups of [`UPSERT_BATCH`].
+    fn point_operations(&self, points: Vec<ChunkPoint>) -> Result<Vec<PointOperations>> {
         let mut persisted = Vec::with_capacity(points.len());
         for p in points {
             if p.dense.len() != self.dim {
@@ -201,12 +244,14 @@ impl Index {
             ]);
             persisted.push(PointStruct::new(PointId::Uuid(p.id), vectors, payload).into());
         }
-        self.write(|shard| {
-            shard.update(UpdateOperation::PointOperation(
-                PointOperations::UpsertPoints(PointInsertOperations::PointsList(persisted)),
-            ))?;
-            Ok(())
-        })
+        let mut operations = Vec::new();
+        while !persisted.is_empty() {
+            let rest = persisted.split_off(persisted.len().min(UPSERT_BATCH));
+            operations.push(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(std::mem::replace(&mut persisted, rest)),
+            ));
+        }
+        Ok(operations)
     }
 
     /// Deletes every point matching `filter`. Not durable until [`Index::flush`].

@@ -279,6 +279,8 @@ impl Searcher {
             None
         };
         let sparse_query = self.bm25.embed_query(query);
+        // Every branch reads the same version of every document.
+        let _view = self.index.view();
         let dense = match (&dense_query, o.mode) {
             (Some(v), SearchMode::Hybrid | SearchMode::Dense) => {
                 self.index

@@ -30,6 +30,7 @@ pub fn app(state: AppState) -> Router {
             "/knowledge-bases/{kb}",
             get(get_kb).patch(update_kb).delete(delete_kb),
         )
+        .route("/knowledge-bases/{kb}/stats", get(kb_stats))
         .route(
             "/knowledge-bases/{kb}/documents",
             post(upload).get(list_documents),
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
             post(reparse),
         )
         .route("/search", post(search))
+        .merge(crate::sources_api::routes())
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
     let timed = Router::new()
         .merge(crate::web::routes())
@@ -193,6 +195,29 @@ pub async fn find_kb(state: &AppState, kb: &str) -> Result<KnowledgeBase, ApiErr
         .ok_or_else(|| ApiError::not_found("knowledge base", kb))
 }
 
+/// Consistency figures: documents and chunks in the metadata store, points in the index.
+/// `points == chunks` when nothing is duplicated, orphaned or missing.
+async fn kb_stats(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let kb = find_kb(&state, &kb).await?;
+    let (by_status, stored): (Vec<(String, i64)>, i64) = state.db.kb_stats(&kb.id).await?;
+    let index = state.pipeline.index.clone();
+    let scope = retrieval::filter::Scope {
+        knowledge_bases: vec![kb.id.clone()],
+        documents: None,
+    };
+    let points = tokio::task::spawn_blocking(move || index.count(&scope)).await??;
+    let documents: serde_json::Map<String, serde_json::Value> =
+        by_status.into_iter().map(|(s, n)| (s, json!(n))).collect();
+    Ok(Json(json!({
+        "documents": documents,
+        "chunks": stored,
+        "points": points,
+    })))
+}
+
 async fn get_kb(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -269,7 +294,7 @@ async fn delete_kb(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_blob_if_unused(state: &AppState, hash: &str) {
+pub async fn remove_blob_if_unused(state: &AppState, hash: &str) {
     match state.db.hash_in_use(hash).await {
         Ok(false) => {
             if let Err(e) = state.blobs.remove(hash).await {

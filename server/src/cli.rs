@@ -101,6 +101,67 @@ pub enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Folders and URL lists a knowledge base keeps in sync, on a schedule or on demand.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Add a folder (--folder) or a URL list (--url, repeatable) to a knowledge base.
+    Add {
+        #[arg(long)]
+        kb: String,
+        /// Absolute folder path (must lie under sources.folder_roots).
+        #[arg(long, conflicts_with = "url")]
+        folder: Option<PathBuf>,
+        /// An http(s) URL; repeat for several.
+        #[arg(long)]
+        url: Vec<String>,
+        /// Glob of files to take, relative to the folder; repeat for several.
+        #[arg(long)]
+        include: Vec<String>,
+        /// Glob of files to leave out; repeat for several.
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Cron expression, e.g. "0 */6 * * *" (every 6 hours); none = manual only.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// IANA time zone of the schedule (default: sources.default_timezone).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Add it disabled (the scheduler leaves it alone).
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List a knowledge base's sources with their last run.
+    List {
+        #[arg(long)]
+        kb: String,
+    },
+    /// Sync a source now and follow its progress.
+    Run {
+        #[arg(long)]
+        kb: String,
+        id: String,
+        /// Queue the run and return at once.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// A source's recent runs.
+    Runs {
+        #[arg(long)]
+        kb: String,
+        id: String,
+    },
+    /// Remove a source and the documents it brought in.
+    Remove {
+        #[arg(long)]
+        kb: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => unreachable!("handled above"),
         Command::Kb { command } => kb(&client, command).await,
+        Command::Source { command } => source(&client, command).await,
         Command::Search {
             kb,
             top_k,
@@ -219,6 +281,206 @@ async fn kb(client: &Client, command: KbCommand) -> anyhow::Result<()> {
                 .await?;
             println!("deleted knowledge base {name}");
         }
+    }
+    Ok(())
+}
+
+fn sources_path(kb: &str) -> String {
+    format!("/knowledge-bases/{}/sources", encode(kb))
+}
+
+/// One line about a run: status and counts.
+fn run_summary(run: &Value) -> String {
+    let n = |k: &str| run[k].as_i64().unwrap_or(0);
+    let duration = run["duration_ms"]
+        .as_i64()
+        .map(|ms| format!(" in {:.1}s", ms as f64 / 1000.0))
+        .unwrap_or_default();
+    format!(
+        "run {} {}: {} added, {} updated, {} deleted, {} renamed, {} unchanged, {} failed{duration}",
+        run["id"],
+        run["status"].as_str().unwrap_or(""),
+        n("added"),
+        n("updated"),
+        n("deleted"),
+        n("renamed"),
+        n("unchanged"),
+        n("failed"),
+    )
+}
+
+async fn source(client: &Client, command: SourceCommand) -> anyhow::Result<()> {
+    match command {
+        SourceCommand::Add {
+            kb,
+            folder,
+            url,
+            include,
+            exclude,
+            schedule,
+            timezone,
+            disabled,
+        } => {
+            let body = match folder {
+                Some(path) => {
+                    let path = std::path::absolute(&path).unwrap_or(path);
+                    json!({"kind": "folder", "path": path})
+                }
+                None if !url.is_empty() => json!({"kind": "urls", "urls": url}),
+                None => bail!("name a --folder or at least one --url"),
+            };
+            let mut body = body;
+            body["include"] = json!(include);
+            body["exclude"] = json!(exclude);
+            body["schedule"] = json!(schedule);
+            body["enabled"] = json!(!disabled);
+            if let Some(tz) = timezone {
+                body["timezone"] = json!(tz);
+            }
+            let v = client
+                .call(Method::POST, &sources_path(&kb), Some(body))
+                .await?;
+            println!("added source {}", v["id"].as_str().unwrap_or(""));
+            if let Some(next) = v["next_run_at"].as_str() {
+                println!("next scheduled run: {next}");
+            }
+        }
+        SourceCommand::List { kb } => {
+            let v = client.call(Method::GET, &sources_path(&kb), None).await?;
+            let sources = v["sources"].as_array().cloned().unwrap_or_default();
+            if sources.is_empty() {
+                println!("no sources yet: ragd source add --kb {kb} --folder PATH");
+            }
+            for s in sources {
+                let target = match s["kind"].as_str() {
+                    Some("folder") => s["path"].as_str().unwrap_or("").to_string(),
+                    _ => format!("{} urls", s["urls"].as_array().map_or(0, Vec::len)),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    s["id"].as_str().unwrap_or(""),
+                    s["kind"].as_str().unwrap_or(""),
+                    target,
+                    s["schedule"].as_str().unwrap_or("manual"),
+                    if s["enabled"].as_bool() == Some(false) {
+                        " (disabled)"
+                    } else {
+                        ""
+                    },
+                );
+                if !s["last_run"].is_null() {
+                    println!("  last {}", run_summary(&s["last_run"]));
+                }
+            }
+        }
+        SourceCommand::Run { kb, id, no_wait } => {
+            let base = format!("{}/{}", sources_path(&kb), encode(&id));
+            let run = client
+                .call(Method::POST, &format!("{base}/run"), None)
+                .await?;
+            let run_id = run["id"].as_i64().unwrap_or(0);
+            println!("queued run {run_id}");
+            if no_wait {
+                return Ok(());
+            }
+            follow_run(client, &format!("{base}/runs/{run_id}")).await?;
+        }
+        SourceCommand::Runs { kb, id } => {
+            let v = client
+                .call(
+                    Method::GET,
+                    &format!("{}/{}/runs", sources_path(&kb), encode(&id)),
+                    None,
+                )
+                .await?;
+            for run in v["runs"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "{} ({}, {})",
+                    run_summary(&run),
+                    run["trigger"].as_str().unwrap_or(""),
+                    run["created_at"].as_str().unwrap_or("")
+                );
+                for e in run["errors"].as_array().cloned().unwrap_or_default() {
+                    println!(
+                        "  {}: {}",
+                        e["path"].as_str().unwrap_or(""),
+                        e["error"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        SourceCommand::Remove { kb, id } => {
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("{}/{}", sources_path(&kb), encode(&id)),
+                    None,
+                )
+                .await?;
+            println!("removed source {id} and its documents");
+        }
+    }
+    Ok(())
+}
+
+/// Follows a run with a progress bar until it ends (processing the queue here in embedded
+/// mode), then prints its summary and per-file errors.
+async fn follow_run(client: &Client, run_path: &str) -> anyhow::Result<()> {
+    let drain = match client {
+        Client::Local { state, .. } => {
+            let state = state.clone();
+            Some(tokio::spawn(
+                async move { crate::worker::drain(&state).await },
+            ))
+        }
+        Client::Remote { .. } => None,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let run = loop {
+        let run = client.call(Method::GET, run_path, None).await?;
+        let status = run["status"].as_str().unwrap_or("");
+        if !matches!(status, "queued" | "running") {
+            break run;
+        }
+        let n = |k: &str| run[k].as_i64().unwrap_or(0).max(0) as u64;
+        if run["phase"] == "ingesting" {
+            let queued = n("added") + n("updated");
+            bar.set_length(queued);
+            bar.set_position(queued.saturating_sub(n("docs_pending")));
+            bar.set_message("documents ingested");
+        } else {
+            bar.set_length(n("files_total"));
+            bar.set_position(n("files_scanned"));
+            bar.set_message("files scanned");
+        }
+        if drain.as_ref().is_some_and(|d| d.is_finished()) {
+            // Embedded mode with an empty queue: the run cannot move any more.
+            let run = client.call(Method::GET, run_path, None).await?;
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    bar.finish_and_clear();
+    if let Some(d) = drain {
+        d.await??;
+    }
+    if let Client::Local { state, .. } = client {
+        state.flush().await?;
+    }
+    println!("{}", run_summary(&run));
+    for e in run["errors"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "  failed {}: {}",
+            e["path"].as_str().unwrap_or(""),
+            e["error"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(error) = run["error"].as_str() {
+        bail!("the run failed: {error}");
     }
     Ok(())
 }

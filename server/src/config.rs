@@ -35,6 +35,7 @@ pub struct Config {
     pub search: retrieval::SearchConfig,
     pub llm: crate::llm::LlmConfig,
     pub answer: AnswerConfig,
+    pub sources: crate::sources::SourcesConfig,
 }
 
 /// `[answer]`: how questions are answered.
@@ -77,6 +78,7 @@ impl Default for Config {
             search: retrieval::SearchConfig::default(),
             llm: crate::llm::LlmConfig::default(),
             answer: AnswerConfig::default(),
+            sources: crate::sources::SourcesConfig::default(),
         }
     }
 }
@@ -132,7 +134,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("RAGD_LLM_IDLE_TIMEOUT_SECS", "llm.idle_timeout_secs"),
     ("RAGD_ANSWER_MIN_SCORE", "answer.min_score"),
+    ("RAGD_SOURCE_ROOTS", "sources.folder_roots"),
+    (
+        "RAGD_SOURCE_ALLOW_PRIVATE_URLS",
+        "sources.allow_private_urls",
+    ),
+    ("RAGD_SOURCE_MAX_FILE_BYTES", "sources.max_file_bytes"),
+    ("RAGD_SOURCE_TICK_SECS", "sources.tick_secs"),
+    ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
 ];
+
+/// Keys whose environment value is a list, split on `:` like `PATH`.
+const LIST_KEYS: &[&str] = &["sources.folder_roots"];
 
 /// Overrides from the command line, applied last.
 #[derive(Debug, Default, Clone)]
@@ -173,7 +186,17 @@ impl Config {
         }
         for (var, key) in ENV_KEYS {
             if let Some(raw) = env.get(*var) {
-                set_path(&mut value, key, scalar(raw));
+                let v = if LIST_KEYS.contains(key) {
+                    toml::Value::Array(
+                        raw.split(':')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| toml::Value::String(s.to_string()))
+                            .collect(),
+                    )
+                } else {
+                    scalar(raw)
+                };
+                set_path(&mut value, key, v);
             }
         }
         let mut config: Config = value.try_into().context("invalid configuration")?;
@@ -316,6 +339,12 @@ mod tests {
         assert_eq!(c.chunking.overlap, 16);
         assert_eq!(c.search.rrf_k, 30.0);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        let e = env(&[("RAGD_SOURCE_ROOTS", "/srv/a:/srv/b")]);
+        let c = Config::layered(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(
+            c.sources.folder_roots,
+            vec![PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Document {
     pub token_count: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// The source that brought this document in; `None` for uploads.
+    pub source_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
@@ -109,6 +111,8 @@ pub struct Job {
     pub kind: String,
     pub document_id: Option<String>,
     pub attempts: i64,
+    /// The source run this job belongs to.
+    pub run_id: Option<i64>,
 }
 
 /// A new document to queue.
@@ -130,7 +134,7 @@ const KB_SELECT: &str =
 
 const DOC_COLUMNS: &str =
     "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
-       page_count, token_count, created_at, updated_at";
+       page_count, token_count, created_at, updated_at, source_id";
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -186,6 +190,23 @@ impl Db {
         .bind(id_or_name)
         .fetch_optional(&self.pool)
         .await
+    }
+
+    /// Documents per status, and chunk rows, of a knowledge base.
+    pub async fn kb_stats(&self, kb_id: &str) -> Result<(Vec<(String, i64)>, i64), sqlx::Error> {
+        let by_status = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM documents WHERE kb_id = ? GROUP BY status ORDER BY status",
+        )
+        .bind(kb_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let chunks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.kb_id = ?",
+        )
+        .bind(kb_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((by_status, chunks))
     }
 
     pub async fn delete_kb(&self, id: &str) -> Result<bool, sqlx::Error> {
@@ -442,12 +463,13 @@ impl Db {
         Ok(r.rows_affected())
     }
 
-    /// Claims the oldest queued job.
+    /// Claims the oldest queued job; uploads go before the jobs of source runs, so a bulk
+    /// sync never holds up a file a user just sent.
     pub async fn claim_job(&self) -> Result<Option<Job>, sqlx::Error> {
         sqlx::query_as(&format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = {NOW}
-              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
-              RETURNING id, kind, document_id, attempts"
+              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY run_id IS NOT NULL, id LIMIT 1)
+              RETURNING id, kind, document_id, attempts, run_id"
         ))
         .fetch_optional(&self.pool)
         .await

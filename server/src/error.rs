@@ -16,6 +16,8 @@ pub enum ApiError {
     #[error("{what} not found: {id}")]
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -58,6 +60,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::EmptyFile(_) => (StatusCode::BAD_REQUEST, "empty_file"),
@@ -110,6 +113,15 @@ impl From<ingest::Error> for ApiError {
             | ingest::Error::Encoding(_)
             | ingest::Error::Archive(_) => ApiError::UnsupportedFormat(e.to_string()),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::sources::Invalid> for ApiError {
+    fn from(e: crate::sources::Invalid) -> Self {
+        match e {
+            crate::sources::Invalid::Bad(m) => ApiError::BadRequest(m),
+            crate::sources::Invalid::Forbidden(m) => ApiError::Forbidden(m),
         }
     }
 }

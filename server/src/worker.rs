@@ -57,12 +57,40 @@ async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bo
 /// Processes one claimed job to its end (done or failed).
 pub async fn process(state: &AppState, job: Job) {
     match (job.kind.as_str(), job.document_id.clone()) {
-        ("ingest", Some(doc_id)) => ingest(state, &job, &doc_id).await,
+        ("ingest", Some(doc_id)) => {
+            ingest(state, &job, &doc_id).await;
+            if let Some(run_id) = job.run_id {
+                crate::sources::sync::after_ingest(state, run_id, &doc_id).await;
+            }
+        }
+        ("sync", _) => sync(state, &job).await,
         (kind, _) => {
             tracing::error!(job = job.id, kind, "unknown job kind");
             let _ = state.db.finish_job(job.id, Some("unknown job kind")).await;
         }
     }
+}
+
+async fn sync(state: &AppState, job: &Job) {
+    let Some(run_id) = job.run_id else {
+        let _ = state
+            .db
+            .finish_job(job.id, Some("sync job without a run"))
+            .await;
+        return;
+    };
+    if job.attempts > MAX_ATTEMPTS {
+        let msg =
+            format!("gave up after {MAX_ATTEMPTS} attempts: the process stopped during this sync");
+        let _ = state.db.fail_run(run_id, &msg).await;
+        let _ = state.db.finish_job(job.id, Some(&msg)).await;
+        return;
+    }
+    let outcome = crate::sources::sync::run(state, run_id).await;
+    if let Err(e) = &outcome {
+        tracing::error!(run = run_id, error = %e, "sync run stopped");
+    }
+    let _ = state.db.finish_job(job.id, outcome.err().as_deref()).await;
 }
 
 async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
@@ -111,6 +139,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         kb_id: kb.id.clone(),
         doc_id: doc.id.clone(),
         doc_name: doc.name.clone(),
+        format: doc.format.as_deref().and_then(ingest::Format::parse),
     };
     let chunking = ingest::ChunkConfig {
         size: usize::try_from(kb.chunk_size).unwrap_or(256),
