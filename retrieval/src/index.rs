@@ -554,4 +554,56 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Invalid(_)));
     }
+
+    #[test]
+    fn replacing_a_document_is_atomic_for_searchers() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().join("vectors"),
+        };
+        let bm25 = Bm25::new().unwrap();
+        let index = std::sync::Arc::new(Index::open(&cfg, "test-model", 3).unwrap());
+        let version = |n: u32| -> Vec<ChunkPoint> {
+            (0..n)
+                .map(|o| {
+                    point(
+                        &bm25,
+                        "kb",
+                        "doc",
+                        o,
+                        &format!("version {n} part {o}"),
+                        vec![1.0, 0.0, 0.0],
+                    )
+                })
+                .collect()
+        };
+        index.replace_document("doc", version(3)).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let index = index.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _view = index.view();
+                    let n = index.count(&scope(&["kb"])).unwrap();
+                    let hits = index
+                        .search_dense(vec![1.0, 0.0, 0.0], &scope(&["kb"]), 20)
+                        .unwrap();
+                    assert_eq!(hits.len(), n, "count and search saw different versions");
+                    seen.insert(n);
+                }
+                seen
+            })
+        };
+        for round in 0..60 {
+            let n = if round % 2 == 0 { 5 } else { 3 };
+            index.replace_document("doc", version(n)).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = reader.join().unwrap();
+        // Only whole versions: 3 or 5 chunks, never 0 (neither) or 8 (both).
+        assert!(seen.iter().all(|n| *n == 3 || *n == 5), "{seen:?}");
+        assert_eq!(index.count(&scope(&["kb"])).unwrap(), 3);
+    }
 }
