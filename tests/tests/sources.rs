@@ -655,3 +655,73 @@ async fn the_scheduler_runs_due_sources_and_catches_up_once_after_downtime() -> 
     server.stop()?;
     Ok(())
 }
+
+#[test]
+fn the_cli_adds_lists_runs_and_removes_sources() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let root = tempfile::tempdir()?;
+    write(
+        root.path(),
+        "guide.md",
+        "# Guide\n\nKeep the bicycle chain oiled and the tyres pumped.",
+    );
+    write(root.path(), "skip.log", "not wanted");
+    let d = data.path().to_string_lossy().into_owned();
+    let roots = root.path().to_string_lossy().into_owned();
+    let envs = [("RAGD_SOURCE_ROOTS", roots.as_str())];
+    let cli = |args: &[&str]| -> anyhow::Result<String> {
+        let mut all = vec!["--data-dir", d.as_str()];
+        all.extend_from_slice(args);
+        let (ok, out, err) = e2e::ragd_cli(&all, &envs)?;
+        if !ok {
+            bail!("ragd {args:?} failed: {err}");
+        }
+        Ok(out)
+    };
+    cli(&["kb", "create", "kb"])?;
+    let out = cli(&[
+        "source",
+        "add",
+        "--kb",
+        "kb",
+        "--folder",
+        &roots,
+        "--include",
+        "*.md",
+        "--schedule",
+        "0 3 * * *",
+        "--timezone",
+        "Asia/Shanghai",
+    ])?;
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("added source "))
+        .expect("source id")
+        .trim()
+        .to_string();
+    assert!(out.contains("next scheduled run"), "{out}");
+    let out = cli(&["source", "run", "--kb", "kb", &id])?;
+    assert!(
+        out.contains("done: 1 added, 0 updated, 0 deleted, 0 renamed, 0 unchanged, 0 failed"),
+        "{out}"
+    );
+    let out = cli(&["source", "list", "--kb", "kb"])?;
+    assert!(
+        out.contains(&id) && out.contains("0 3 * * *") && out.contains("1 added"),
+        "{out}"
+    );
+    let out = cli(&["search", "--kb", "kb", "bicycle chain"])?;
+    assert!(out.contains("guide.md"), "{out}");
+    let out = cli(&["source", "runs", "--kb", "kb", &id])?;
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("run ")).count(),
+        1,
+        "{out}"
+    );
+    cli(&["source", "remove", "--kb", "kb", &id])?;
+    let out = cli(&["source", "list", "--kb", "kb"])?;
+    assert!(out.contains("no sources yet"), "{out}");
+    let (ok, _, err) = e2e::ragd_cli(&["--data-dir", &d, "source", "add", "--kb", "kb"], &envs)?;
+    assert!(!ok && err.contains("--folder"), "{err}");
+    Ok(())
+}
