@@ -221,6 +221,15 @@ impl Config {
         self.chunking
             .validate()
             .map_err(|e| anyhow::anyhow!("chunking: {e}"))?;
+        if self.sources.tick_secs == 0 {
+            bail!("sources.tick_secs must be at least 1");
+        }
+        if jiff::tz::TimeZone::get(&self.sources.default_timezone).is_err() {
+            bail!(
+                "sources.default_timezone: unknown time zone {:?}",
+                self.sources.default_timezone
+            );
+        }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             bail!("listen must be ADDR:PORT, got {:?}", self.listen);
         }
@@ -351,6 +360,12 @@ mod tests {
     fn bad_values_are_errors() {
         assert!(Config::layered(Some("workers = 0"), &env(&[]), &Overrides::default()).is_err());
         assert!(Config::layered(Some("nonsense = 1"), &env(&[]), &Overrides::default()).is_err());
+        assert!(Config::layered(
+            Some("[sources]\ndefault_timezone = \"Mars/Base\""),
+            &env(&[]),
+            &Overrides::default()
+        )
+        .is_err());
         assert!(Config::layered(
             None,
             &env(&[("RAGD_LISTEN", "nowhere")]),
