@@ -647,6 +647,7 @@ impl Db {
             applied
                 .orphaned
                 .extend(drop_if_orphan(&mut tx, source_id, &old).await?);
+            follow_remaining_path(&mut tx, &old, &seen.path).await?;
         }
         let counter = if previous.is_some() {
             Counter::Updated
@@ -679,6 +680,7 @@ impl Db {
             let Some(doc) = doc else { continue };
             if let Some(doc) = doc {
                 orphaned.extend(drop_if_orphan(&mut tx, source_id, &doc).await?);
+                follow_remaining_path(&mut tx, &doc, path).await?;
             }
             bump(&mut tx, run_id, Counter::Deleted).await?;
         }
@@ -735,6 +737,25 @@ async fn drop_if_orphan(
     .fetch_optional(&mut *tx)
     .await?;
     Ok(orphan.map(|_| doc.to_string()))
+}
+
+/// A document named after a path it no longer has takes the name of a path it still has
+/// (several paths may hold the same content).
+async fn follow_remaining_path(
+    tx: &mut sqlx::SqliteConnection,
+    doc: &str,
+    left: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE documents SET name = (SELECT path FROM source_files WHERE document_id = ?1 ORDER BY path LIMIT 1),
+                updated_at = {NOW}
+          WHERE id = ?1 AND name = ?2 AND EXISTS (SELECT 1 FROM source_files WHERE document_id = ?1)"
+    ))
+    .bind(doc)
+    .bind(left)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn queue_ingest(
@@ -802,4 +823,97 @@ async fn cancel_queued_jobs(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::Kind;
+
+    async fn setup() -> (tempfile::TempDir, Db, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite")).await.unwrap();
+        db.create_kb("kb", "kb", "", 256, 32).await.unwrap();
+        let spec = Spec {
+            kind: Kind::Folder,
+            path: Some(dir.path().to_path_buf()),
+            urls: vec![],
+            include: vec![],
+            exclude: vec![],
+            schedule: None,
+            timezone: "UTC".into(),
+            enabled: true,
+        };
+        db.create_source("s", "kb", &spec).await.unwrap();
+        let run = db.start_run("s", "manual", None).await.unwrap().unwrap();
+        (dir, db, run.id)
+    }
+
+    fn seen(path: &str, hash: &str) -> Seen {
+        Seen {
+            path: path.into(),
+            size: 1,
+            mtime_ns: 1,
+            hash: hash.into(),
+            format: "text".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn copies_share_a_document_that_follows_the_remaining_path() {
+        let (_dir, db, run) = setup().await;
+        let a = db
+            .upsert_file("kb", "s", run, &seen("a.txt", "h1"), None)
+            .await
+            .unwrap();
+        assert!(a.queued);
+        let b = db
+            .upsert_file("kb", "s", run, &seen("b.txt", "h1"), None)
+            .await
+            .unwrap();
+        assert!(!b.queued, "same content: linked, not ingested again");
+        let (docs, total) = db.list_documents("kb", None, 10, 0).await.unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(docs[0].name, "a.txt");
+        let orphaned = db.remove_files("s", run, &["a.txt".into()]).await.unwrap();
+        assert!(orphaned.is_empty());
+        let (docs, _) = db.list_documents("kb", None, 10, 0).await.unwrap();
+        assert_eq!(docs[0].name, "b.txt");
+        let orphaned = db.remove_files("s", run, &["b.txt".into()]).await.unwrap();
+        assert_eq!(orphaned, vec![docs[0].id.clone()]);
+        let r = db.get_run(run).await.unwrap().unwrap();
+        assert_eq!((r.added, r.deleted), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_changed_file_keeps_its_document_and_queues_one_ingest() {
+        let (_dir, db, run) = setup().await;
+        db.upsert_file("kb", "s", run, &seen("a.txt", "h1"), None)
+            .await
+            .unwrap();
+        let known = db.known_files("s").await.unwrap();
+        let before = known["a.txt"].document_id.clone().unwrap();
+        let applied = db
+            .upsert_file("kb", "s", run, &seen("a.txt", "h2"), Some(&known["a.txt"]))
+            .await
+            .unwrap();
+        assert!(applied.queued && applied.orphaned.is_empty());
+        let known = db.known_files("s").await.unwrap();
+        assert_eq!(known["a.txt"].document_id.as_deref(), Some(before.as_str()));
+        assert_eq!(known["a.txt"].hash, "h2");
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE document_id = ? AND status = 'queued'",
+        )
+        .bind(&before)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(pending, 1, "the superseded ingest is cancelled");
+        // A second active run is refused while this one is active.
+        assert!(db.start_run("s", "manual", None).await.unwrap().is_err());
+        assert!(db.cancel_run(run).await.unwrap());
+        let known = db.known_files("s").await.unwrap();
+        assert_eq!(known["a.txt"].hash, "", "checked again next run");
+        assert!(!db.cancel_run(run).await.unwrap());
+    }
 }
