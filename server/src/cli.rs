@@ -150,6 +150,12 @@ pub enum SourceCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Cancel a source's active run.
+    Cancel {
+        #[arg(long)]
+        kb: String,
+        id: String,
+    },
     /// A source's recent runs.
     Runs {
         #[arg(long)]
@@ -384,6 +390,24 @@ async fn source(client: &Client, command: SourceCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             follow_run(client, &format!("{base}/runs/{run_id}")).await?;
+        }
+        SourceCommand::Cancel { kb, id } => {
+            let base = format!("{}/{}", sources_path(&kb), encode(&id));
+            let runs = client
+                .call(Method::GET, &format!("{base}/runs"), None)
+                .await?;
+            let active = runs["runs"]
+                .as_array()
+                .and_then(|r| r.first())
+                .filter(|r| matches!(r["status"].as_str(), Some("queued" | "running")))
+                .and_then(|r| r["id"].as_i64());
+            let Some(run) = active else {
+                bail!("source {id} has no active run");
+            };
+            let v = client
+                .call(Method::POST, &format!("{base}/runs/{run}/cancel"), None)
+                .await?;
+            println!("{}", run_summary(&v));
         }
         SourceCommand::Runs { kb, id } => {
             let v = client

@@ -718,6 +718,11 @@ fn the_cli_adds_lists_runs_and_removes_sources() -> anyhow::Result<()> {
         1,
         "{out}"
     );
+    let (ok, _, err) = e2e::ragd_cli(
+        &["--data-dir", &d, "source", "cancel", "--kb", "kb", &id],
+        &envs,
+    )?;
+    assert!(!ok && err.contains("no active run"), "{err}");
     cli(&["source", "remove", "--kb", "kb", &id])?;
     let out = cli(&["source", "list", "--kb", "kb"])?;
     assert!(out.contains("no sources yet"), "{out}");
