@@ -1,13 +1,17 @@
 //! Dense embeddings with fastembed on ONNX Runtime (loaded dynamically).
 //!
-//! Two model instances, each behind its own mutex (`TextEmbedding::embed` takes `&mut self`):
-//! - the *query* instance is loaded at start and serves searches, so a query never waits
-//!   behind a long ingest batch;
-//! - the *ingest* instance is loaded on the first ingest and embeds length-sorted batches.
+//! Two model instances (`TextEmbedding::embed` takes `&mut self`):
+//! - the *query* instance is loaded at start, behind a mutex, and serves searches, so a query
+//!   never waits behind a long ingest batch;
+//! - the *ingest* instance lives on its own thread, started on the first ingest, which embeds
+//!   the length-sorted batches sent to it. That thread runs at a lower CPU priority
+//!   (`ingest_nice`), and so do ONNX Runtime's threads it starts: during a bulk sync the
+//!   kernel gives searches the CPU first, and ingest takes whatever is left.
 //!
 //! Both are synchronous and CPU-bound: call them from `spawn_blocking` or a worker thread.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use fastembed::{
@@ -50,6 +54,9 @@ pub struct EmbeddingConfig {
     /// (all-MiniLM-L6-v2 is English-only), `zh` + `en` for catalog models with `zh` in their
     /// name, `*` for other catalog models.
     pub languages: Option<Vec<String>>,
+    /// Nice value (0 to 19) of the ingest thread and its ONNX Runtime threads; higher is
+    /// lower priority. 0 leaves it as the process's.
+    pub ingest_nice: i32,
 }
 
 impl Default for EmbeddingConfig {
@@ -64,6 +71,7 @@ impl Default for EmbeddingConfig {
             query_threads: 1,
             batch_size: 16,
             languages: None,
+            ingest_nice: 10,
         }
     }
 }
@@ -107,7 +115,48 @@ pub struct Embedder {
     dim: usize,
     tokenizer: Tokenizer,
     query: Mutex<TextEmbedding>,
-    ingest: OnceLock<Mutex<TextEmbedding>>,
+    ingest: OnceLock<mpsc::Sender<IngestJob>>,
+}
+
+/// A batch for the ingest thread and where to send its vectors.
+struct IngestJob {
+    texts: Vec<String>,
+    reply: mpsc::Sender<Result<Vec<Vec<f32>>>>,
+}
+
+/// Starts the ingest thread: it lowers its own priority, loads the ingest instance (ONNX
+/// Runtime's threads inherit the priority) and serves batches until the embedder is dropped.
+fn start_ingest_thread(config: EmbeddingConfig) -> Result<mpsc::Sender<IngestJob>> {
+    let (tx, rx) = mpsc::channel::<IngestJob>();
+    std::thread::Builder::new()
+        .name("ragd-ingest".into())
+        .spawn(move || {
+            let nice = config.ingest_nice.clamp(0, 19);
+            if nice > 0 {
+                // Linux: the calling thread only; threads it starts inherit it.
+                if let Err(e) = rustix::process::setpriority_process(None, nice) {
+                    tracing::warn!(error = %e, "cannot lower the ingest thread's priority");
+                }
+            }
+            let mut model = match new_instance(&config, config.threads) {
+                Ok(m) => m,
+                Err(e) => {
+                    let message = e.to_string();
+                    for job in rx {
+                        let _ = job.reply.send(Err(Error::Model(message.clone())));
+                    }
+                    return;
+                }
+            };
+            for job in rx {
+                let out = model
+                    .embed(&job.texts, Some(job.texts.len()))
+                    .map_err(|e| Error::Model(e.to_string()));
+                let _ = job.reply.send(out);
+            }
+        })
+        .map_err(|e| Error::Model(format!("cannot start the ingest thread: {e}")))?;
+    Ok(tx)
 }
 
 impl std::fmt::Debug for Embedder {
@@ -205,25 +254,32 @@ impl Embedder {
             .ok_or_else(|| Error::Model("no embedding returned".into()))
     }
 
-    /// Embeds one batch of documents with the ingest instance (loaded on first use).
+    /// Embeds one batch of documents on the ingest thread (started on first use).
     /// Callers sort by length and keep batches small; see `ingest::embed`.
     pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let instance = match self.ingest.get() {
-            Some(m) => m,
+        let sender = match self.ingest.get() {
+            Some(tx) => tx,
             None => {
-                let model = new_instance(&self.config, self.config.threads)?;
-                // Another thread may have won the race; either instance is fine.
-                let _ = self.ingest.set(Mutex::new(model));
-                self.ingest.get().expect("ingest instance was just set")
+                let tx = start_ingest_thread(self.config.clone())?;
+                // Another thread may have won the race; its thread serves, this one ends.
+                let _ = self.ingest.set(tx);
+                self.ingest.get().expect("ingest thread was just set")
             }
         };
-        let mut model = instance.lock().unwrap_or_else(|p| p.into_inner());
-        let out = model
-            .embed(texts, Some(texts.len()))
-            .map_err(|e| Error::Model(e.to_string()))?;
+        let (reply, answer) = mpsc::channel();
+        let job = IngestJob {
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            reply,
+        };
+        sender
+            .send(job)
+            .map_err(|_| Error::Model("the ingest thread stopped".into()))?;
+        let out = answer
+            .recv()
+            .map_err(|_| Error::Model("the ingest thread stopped".into()))??;
         if out.len() != texts.len() {
             return Err(Error::Model(format!(
                 "model returned {} embeddings for {} texts",

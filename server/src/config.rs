@@ -114,6 +114,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_ORT_LIBRARY", "embedding.ort_library"),
     ("RAGD_EMBEDDING_THREADS", "embedding.threads"),
     ("RAGD_EMBEDDING_BATCH_SIZE", "embedding.batch_size"),
+    ("RAGD_EMBEDDING_INGEST_NICE", "embedding.ingest_nice"),
     ("RAGD_CHUNK_SIZE", "chunking.size"),
     ("RAGD_CHUNK_OVERLAP", "chunking.overlap"),
     ("RAGD_SEARCH_TOP_K", "search.top_k"),
