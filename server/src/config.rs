@@ -142,6 +142,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("RAGD_SOURCE_MAX_FILE_BYTES", "sources.max_file_bytes"),
     ("RAGD_SOURCE_TICK_SECS", "sources.tick_secs"),
+    (
+        "RAGD_SOURCE_FETCH_TIMEOUT_SECS",
+        "sources.fetch_timeout_secs",
+    ),
     ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
 ];
 

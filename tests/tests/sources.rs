@@ -366,6 +366,14 @@ async fn web_server() -> anyhow::Result<String> {
             "/image",
             get(|| async { ([(header::CONTENT_TYPE, "image/png")], "not really a png") }),
         )
+        .route("/big", get(|| async { "x".repeat(10_000) }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
         .route(
             "/moved",
             get(|| async { axum::response::Redirect::temporary("/page").into_response() }),
@@ -382,28 +390,37 @@ async fn web_server() -> anyhow::Result<String> {
 async fn url_sources_fetch_check_types_and_follow_redirects() -> anyhow::Result<()> {
     let web = web_server().await?;
     let data = tempfile::tempdir()?;
-    let server = Server::start(data.path(), &[("RAGD_SOURCE_ALLOW_PRIVATE_URLS", "true")])?;
+    let envs = [
+        ("RAGD_SOURCE_ALLOW_PRIVATE_URLS", "true"),
+        ("RAGD_SOURCE_MAX_FILE_BYTES", "4096"),
+        ("RAGD_SOURCE_FETCH_TIMEOUT_SECS", "1"),
+    ];
+    let server = Server::start(data.path(), &envs)?;
     server.create_kb("kb").await?;
     let page = format!("{web}/page");
-    let source = add_source(
-        &server,
-        "kb",
-        json!({"kind": "urls", "urls": [page, format!("{web}/image"), format!("{web}/missing")]}),
-    )
-    .await?;
+    let urls = [
+        page.clone(),
+        format!("{web}/image"),
+        format!("{web}/missing"),
+        format!("{web}/big"),
+        format!("{web}/slow"),
+    ];
+    let source = add_source(&server, "kb", json!({"kind": "urls", "urls": urls})).await?;
     let run = sync(&server, "kb", &source).await?;
-    assert_eq!(counts(&run), [1, 0, 0, 0, 0, 2], "{run}");
-    let errors: Vec<String> = run["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["error"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        errors.iter().any(|e| e.contains("content type")),
-        "{errors:?}"
-    );
-    assert!(errors.iter().any(|e| e.contains("404")), "{errors:?}");
+    assert_eq!(counts(&run), [1, 0, 0, 0, 0, 4], "{run}");
+    let error_of = |suffix: &str| -> String {
+        run["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"].as_str().unwrap().ends_with(suffix))
+            .map(|e| e["error"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(error_of("/image").contains("content type"), "{run}");
+    assert!(error_of("/missing").contains("404"), "{run}");
+    assert!(error_of("/big").contains("larger than"), "{run}");
+    assert!(error_of("/slow").contains("timed out"), "{run}");
     let hits = server.search(&["kb"], "comets icy tails", 3).await?;
     assert_eq!(hits[0]["document_name"], page.as_str());
 
