@@ -421,6 +421,8 @@ async fn url_sources_fetch_check_types_and_follow_redirects() -> anyhow::Result<
     assert!(error_of("/missing").contains("404"), "{run}");
     assert!(error_of("/big").contains("larger than"), "{run}");
     assert!(error_of("/slow").contains("timed out"), "{run}");
+    let docs = documents(&server, "kb").await?;
+    assert!(docs[0]["size_bytes"].as_i64().unwrap() > 50, "{docs:?}");
     let hits = server.search(&["kb"], "comets icy tails", 3).await?;
     assert_eq!(hits[0]["document_name"], page.as_str());
 

@@ -151,9 +151,14 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                 continue;
             }
         };
+        // A URL has no stat: its size is the body's.
+        let size = match origin {
+            Origin::Folder(_) => entry.size,
+            Origin::Urls(_) => bytes.len() as u64,
+        };
         let seen = Seen {
             path: entry.path.clone(),
-            size: entry.size as i64,
+            size: size as i64,
             mtime_ns: entry.mtime_ns,
             hash: content_hash(&bytes),
             format: format.as_str().to_string(),
