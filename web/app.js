@@ -2,6 +2,7 @@
 // (textContent / text nodes), never as HTML: documents are untrusted.
 
 import { t, getLang, setLang } from './i18n.js';
+import { markdownBlocks } from './markdown.js';
 
 // ---------- DOM helpers ----------
 
@@ -1414,25 +1415,52 @@ function citationLabel(c) {
 }
 
 /** The answer text with each [n] that has a citation as a button. */
+/**
+ * The answer as DOM nodes: a small, safe Markdown subset (paragraphs, headings, bullet and
+ * numbered lists, fenced code, `code`, **bold**, *italic*) with `[n]` citations as buttons.
+ * Everything is built as elements and text nodes, never as HTML: the model's output is
+ * untrusted, and links stay plain text.
+ */
 function answerNodes(msg) {
-  const frag = document.createDocumentFragment();
-  const text = msg.content || '';
   const byN = new Map((msg.citations || []).map((c) => [c.n, c]));
+  const cite = (n) => h('button', {
+    type: 'button', class: 'cite', text: `[${n}]`, 'data-n': n,
+    'aria-label': t('chat.cite', { n }), 'aria-expanded': msg.openCite === n ? 'true' : 'false',
+    title: citationLabel(byN.get(n)),
+    onclick: () => toggleCite(msg, n),
+  });
+  const frag = document.createDocumentFragment();
+  for (const block of markdownBlocks(msg.content || '')) {
+    if (block.kind === 'code') {
+      frag.append(h('pre', { class: 'md-code' }, h('code', { text: block.text })));
+    } else if (block.kind === 'list') {
+      frag.append(h(block.ordered ? 'ol' : 'ul', { class: 'md-list' },
+        block.items.map((item) => h('li', null, inlineNodes(item, byN, cite)))));
+    } else if (block.kind === 'heading') {
+      frag.append(h('p', { class: `md-h md-h${block.level}` }, h('strong', null, inlineNodes(block.text, byN, cite))));
+    } else {
+      frag.append(h('p', { class: 'md-p' }, inlineNodes(block.text, byN, cite)));
+    }
+  }
+  return frag;
+}
+
+/** Inline Markdown: `code`, **bold**, *italic* and citation markers, as nodes. */
+function inlineNodes(text, byN, cite) {
+  const out = [];
+  const re = /`([^`]+)`|\*\*([^*]+)\*\*|(?<![\w*])\*([^*\s][^*]*)\*(?!\w)|\[(\d{1,3})\]/g;
   let last = 0;
-  for (const m of text.matchAll(/\[(\d{1,3})\]/g)) {
-    const n = Number(m[1]);
-    if (!byN.has(n)) continue;
-    if (m.index > last) frag.append(text.slice(last, m.index));
-    frag.append(h('button', {
-      type: 'button', class: 'cite', text: `[${n}]`, 'data-n': n,
-      'aria-label': t('chat.cite', { n }), 'aria-expanded': msg.openCite === n ? 'true' : 'false',
-      title: citationLabel(byN.get(n)),
-      onclick: () => toggleCite(msg, n),
-    }));
+  for (const m of text.matchAll(re)) {
+    if (m[4] !== undefined && !byN.has(Number(m[4]))) continue;
+    if (m.index > last) out.push(text.slice(last, m.index));
+    if (m[1] !== undefined) out.push(h('code', { text: m[1] }));
+    else if (m[2] !== undefined) out.push(h('strong', null, inlineNodes(m[2], byN, cite)));
+    else if (m[3] !== undefined) out.push(h('em', null, inlineNodes(m[3], byN, cite)));
+    else out.push(cite(Number(m[4])));
     last = m.index + m[0].length;
   }
-  if (last < text.length) frag.append(text.slice(last));
-  return frag;
+  if (last < text.length) out.push(text.slice(last));
+  return out;
 }
 
 function toggleCite(msg, n) {

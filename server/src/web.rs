@@ -22,6 +22,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/app.js"),
     ),
     (
+        "markdown.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/markdown.js"),
+    ),
+    (
         "i18n.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/i18n.js"),

@@ -19,7 +19,8 @@ export const REWRITE = 'How do plants use sunlight?';
 
 /**
  * A mock LLM speaking Ollama's /api/chat: streamed NDJSON for `stream: true`, one JSON object
- * otherwise (query rewriting). A last user message containing `#fail` gets HTTP 500.
+ * otherwise (query rewriting). A last user message containing `#fail` gets HTTP 500, one
+ * containing `#md` a Markdown answer.
  */
 export async function startMockLlm() {
   const requests = [];
@@ -58,7 +59,9 @@ export async function startMockLlm() {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      const pieces = ['<thi', 'nk>thinking about', ' plants</think>', 'Plants use ', 'sunlight ', '[1]', '.'];
+      const pieces = lastUser.includes('#md')
+        ? ['Two steps:\n\n- **Light** is ', 'absorbed [1]\n- water is split\n\n', '<b>not bold</b> and `code`']
+        : ['<thi', 'nk>thinking about', ' plants</think>', 'Plants use ', 'sunlight ', '[1]', '.'];
       for (const p of pieces) {
         res.write(`${JSON.stringify({ model: 'mock:7b', message: { role: 'assistant', content: p }, done: false })}\n`);
         await sleep(120);
