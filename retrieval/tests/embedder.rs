@@ -50,6 +50,9 @@ fn ingest_batches_run_on_a_lower_priority_thread_and_match_queries() {
     assert!(cosine > 0.999, "same text, same vector: {cosine}");
     // The ingest thread and the ONNX Runtime threads it started (they inherit its name).
     let nices = nice_of_threads("ragd-ingest");
-    assert!(!nices.is_empty() && nices.iter().all(|n| *n == 7), "{nices:?}");
+    assert!(
+        !nices.is_empty() && nices.iter().all(|n| *n == 7),
+        "{nices:?}"
+    );
     assert!(embedder.embed_batch(&[]).unwrap().is_empty());
 }
