@@ -188,7 +188,7 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                     state.wake.notify_waiters();
                 }
                 remove_documents(state, applied.orphaned).await?;
-                if let Some(old) = previous.filter(|k| k.hash != seen.hash) {
+                if let Some(old) = previous.filter(|k| !k.hash.is_empty() && k.hash != seen.hash) {
                     crate::api::remove_blob_if_unused(state, &old.hash).await;
                 }
             }
