@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -47,9 +47,17 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Ingest and search benchmark; figures go to BENCHMARKS.md by hand, with this command.
-bench: setup release
+## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
+bench: bench-pipeline bench-sync
+
+## Ingest and search benchmark.
+bench-pipeline: setup release
 	$(CARGO) bench --profile release -p server --bench pipeline
+
+## Folder sources: first sync and re-sync of 10,000 files, search latency during the sync.
+## The server inherits the environment (e.g. RAGD_WORKERS=1 make bench-sync).
+bench-sync: setup release
+	$(CARGO) bench --profile release -p server --bench sync
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.

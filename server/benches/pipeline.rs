@@ -6,13 +6,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use server::api::{accept_file, enqueue, run_search, SearchBody};
 use server::config::{Config, Overrides};
 use server::state::State;
+
+mod common;
+use common::{latency, mb, percentile, proc_status_kb, start_server_env};
 
 /// Chunks the search index must hold.
 const TARGET_CHUNKS: i64 = 10_000;
@@ -120,39 +123,6 @@ fn corpus() -> anyhow::Result<(Vec<Doc>, Vec<String>, &'static str)> {
         queries,
         "synthetic (5,000 documents of 60 pseudo-words; ../shared absent)",
     ))
-}
-
-fn proc_status_kb(pid: &str, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("n/a".into(), |k| format!("{:.0} MB", k as f64 / 1024.0))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx]
-}
-
-/// `p50 · p95 · p99` of sorted latencies in milliseconds.
-fn latency(sorted: &[f64]) -> String {
-    format!(
-        "p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms",
-        percentile(sorted, 0.5),
-        percentile(sorted, 0.95),
-        percentile(sorted, 0.99)
-    )
 }
 
 fn main() -> anyhow::Result<()> {
@@ -462,28 +432,4 @@ async fn run() -> anyhow::Result<()> {
 
 fn start_server(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Child, String)> {
     start_server_env(bin, data_dir, &[])
-}
-
-fn start_server_env(
-    bin: &Path,
-    data_dir: &Path,
-    env: &[(&str, &str)],
-) -> anyhow::Result<(std::process::Child, String)> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .envs(env.iter().copied())
-        .env("RAGD_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let url = line
-        .trim()
-        .strip_prefix("ragd listening on ")
-        .context("no address printed")?
-        .to_string();
-    Ok((child, url))
 }
