@@ -452,6 +452,22 @@ async fn url_sources_fetch_check_types_and_follow_redirects() -> anyhow::Result<
     Ok(())
 }
 
+/// One worker and one ONNX thread: a sync of a few dozen files lasts long enough to be caught
+/// in the middle.
+fn slow_envs(roots: &str) -> [(&str, &str); 3] {
+    [
+        ("RAGD_SOURCE_ROOTS", roots),
+        ("RAGD_WORKERS", "1"),
+        ("RAGD_EMBEDDING_THREADS", "1"),
+    ]
+}
+
+/// Creates the knowledge base `kb` with one folder source on `path`; returns the source id.
+async fn kb_with_folder_source(server: &Server, path: &Path) -> anyhow::Result<String> {
+    server.create_kb("kb").await?;
+    add_source(server, "kb", json!({"kind": "folder", "path": path})).await
+}
+
 #[tokio::test]
 async fn a_sync_killed_mid_run_resumes_without_duplicates() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
@@ -470,19 +486,9 @@ async fn a_sync_killed_mid_run_resumes_without_duplicates() -> anyhow::Result<()
         write(root.path(), &format!("f{i:02}.txt"), &body);
     }
     let roots = root.path().to_string_lossy().into_owned();
-    let envs = [
-        ("RAGD_SOURCE_ROOTS", roots.as_str()),
-        ("RAGD_WORKERS", "1"),
-        ("RAGD_EMBEDDING_THREADS", "1"),
-    ];
+    let envs = slow_envs(&roots);
     let server = Server::start(data.path(), &envs)?;
-    server.create_kb("kb").await?;
-    let source = add_source(
-        &server,
-        "kb",
-        json!({"kind": "folder", "path": root.path()}),
-    )
-    .await?;
+    let source = kb_with_folder_source(&server, root.path()).await?;
     let run = start_run(&server, "kb", &source).await?;
     // Kill it once some files are in and many are still waiting.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -538,19 +544,9 @@ async fn a_run_can_be_cancelled_and_the_next_one_catches_up() -> anyhow::Result<
         write(root.path(), &format!("n{i:02}.md"), &body);
     }
     let roots = root.path().to_string_lossy().into_owned();
-    let envs = [
-        ("RAGD_SOURCE_ROOTS", roots.as_str()),
-        ("RAGD_WORKERS", "1"),
-        ("RAGD_EMBEDDING_THREADS", "1"),
-    ];
+    let envs = slow_envs(&roots);
     let server = Server::start(data.path(), &envs)?;
-    server.create_kb("kb").await?;
-    let source = add_source(
-        &server,
-        "kb",
-        json!({"kind": "folder", "path": root.path()}),
-    )
-    .await?;
+    let source = kb_with_folder_source(&server, root.path()).await?;
     let run = start_run(&server, "kb", &source).await?;
     // A second run while one is active is refused.
     let (status, v) = server
