@@ -280,7 +280,7 @@ impl Searcher {
         };
         let sparse_query = self.bm25.embed_query(query);
         // Every branch reads the same version of every document.
-        let _view = self.index.view();
+        let view = self.index.view();
         let dense = match (&dense_query, o.mode) {
             (Some(v), SearchMode::Hybrid | SearchMode::Dense) => {
                 self.index
@@ -337,6 +337,8 @@ impl Searcher {
                     }
                 }
                 RerankKind::CrossEncoder => {
+                    // The model reads only the hits' text: the index may change meanwhile.
+                    drop(view);
                     let model = self.cross_encoder.as_ref().expect("checked above");
                     let texts: Vec<String> = hits
                         .iter()

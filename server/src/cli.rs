@@ -447,10 +447,10 @@ async fn source(client: &Client, command: SourceCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Follows a run with a progress bar until it ends (processing the queue here in embedded
-/// mode), then prints its summary and per-file errors.
-async fn follow_run(client: &Client, run_path: &str) -> anyhow::Result<()> {
-    let drain = match client {
+/// Embedded mode: the queue is processed here, in the background, while the command follows
+/// its progress. `None` against a server, which has its own workers.
+fn start_local_drain(client: &Client) -> Option<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    match client {
         Client::Local { state, .. } => {
             let state = state.clone();
             Some(tokio::spawn(
@@ -458,7 +458,27 @@ async fn follow_run(client: &Client, run_path: &str) -> anyhow::Result<()> {
             ))
         }
         Client::Remote { .. } => None,
-    };
+    }
+}
+
+/// Waits for the local queue to empty and makes the index durable (embedded mode).
+async fn finish_local_drain(
+    client: &Client,
+    drain: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<()> {
+    if let Some(d) = drain {
+        d.await??;
+    }
+    if let Client::Local { state, .. } = client {
+        state.flush().await?;
+    }
+    Ok(())
+}
+
+/// Follows a run with a progress bar until it ends (processing the queue here in embedded
+/// mode), then prints its summary and per-file errors.
+async fn follow_run(client: &Client, run_path: &str) -> anyhow::Result<()> {
+    let drain = start_local_drain(client);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
@@ -489,12 +509,7 @@ async fn follow_run(client: &Client, run_path: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     bar.finish_and_clear();
-    if let Some(d) = drain {
-        d.await??;
-    }
-    if let Client::Local { state, .. } = client {
-        state.flush().await?;
-    }
+    finish_local_drain(client, drain).await?;
     println!("{}", run_summary(&run));
     for e in run["errors"].as_array().cloned().unwrap_or_default() {
         println!(
@@ -705,15 +720,7 @@ async fn ingest_items(client: &Client, kb: &str, items: Vec<Item>) -> anyhow::Re
     }
 
     // Local mode: process the queue here.
-    let drain = match client {
-        Client::Local { state, .. } => {
-            let state = state.clone();
-            Some(tokio::spawn(
-                async move { crate::worker::drain(&state).await },
-            ))
-        }
-        Client::Remote { .. } => None,
-    };
+    let drain = start_local_drain(client);
 
     let bar = ProgressBar::new(queued.len() as u64);
     bar.set_style(
@@ -768,12 +775,7 @@ async fn ingest_items(client: &Client, kb: &str, items: Vec<Item>) -> anyhow::Re
         ));
     }
     bar.finish();
-    if let Some(d) = drain {
-        d.await??;
-    }
-    if let Client::Local { state, .. } = client {
-        state.flush().await?;
-    }
+    finish_local_drain(client, drain).await?;
     println!(
         "{} ready, {} failed, {} skipped; {chunks} chunks in {:.1}s",
         queued.len() - failed.len(),

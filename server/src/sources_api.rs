@@ -233,22 +233,13 @@ async fn remove(
     if let Some(run) = state.db.list_runs(&row.id, 1).await?.into_iter().next() {
         state.db.cancel_run(run.id).await?;
     }
-    let docs = state.db.source_documents(&row.id).await?;
     // Points first, then rows: a crash in between leaves rows to delete again, never points
     // nobody can find.
-    let index = state.pipeline.index.clone();
-    let ids: Vec<String> = docs.iter().map(|(id, _)| id.clone()).collect();
-    tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
-        for id in &ids {
-            index.delete(retrieval::filter::document(id)?)?;
-        }
-        index.flush()
-    })
-    .await??;
+    let docs = state.db.source_documents(&row.id).await?;
+    crate::sources::sync::remove_documents(&state, docs)
+        .await
+        .map_err(ApiError::internal)?;
     state.db.delete_source(&row.id).await?;
-    for (_, hash) in docs {
-        crate::api::remove_blob_if_unused(&state, &hash).await;
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

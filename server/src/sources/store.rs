@@ -225,12 +225,9 @@ impl Db {
         Ok(())
     }
 
-    /// Ids and hashes of the documents a source brought in.
-    pub async fn source_documents(
-        &self,
-        source_id: &str,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        sqlx::query_as("SELECT id, content_hash FROM documents WHERE source_id = ?")
+    /// Ids of the documents a source brought in.
+    pub async fn source_documents(&self, source_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM documents WHERE source_id = ?")
             .bind(source_id)
             .fetch_all(&self.pool)
             .await

@@ -117,6 +117,7 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
             .map_err(internal)?;
     }
 
+    let mut renamed = std::collections::HashSet::new();
     let mut scanned = plan.unchanged + plan.already_done;
     let mut unchanged = plan.unchanged;
     db.run_progress(run_id, None, scanned as i64)
@@ -133,8 +134,13 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
         }
         scanned += 1;
         let previous = known.get(&entry.path);
-        let (bytes, name_hint) = match read(&origin, &entry, config.max_file_bytes).await {
-            Ok(read) => read,
+        let Loaded {
+            bytes,
+            size,
+            format,
+            hash,
+        } = match load(&origin, &entry, config.max_file_bytes).await {
+            Ok(loaded) => loaded,
             Err(e) => {
                 db.record_run_error(run_id, &entry.path, &e)
                     .await
@@ -142,25 +148,11 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                 continue;
             }
         };
-        let format = match ingest::load::detect(&bytes, &name_hint) {
-            Ok(f) => f,
-            Err(e) => {
-                db.record_run_error(run_id, &entry.path, &e.to_string())
-                    .await
-                    .map_err(internal)?;
-                continue;
-            }
-        };
-        // A URL has no stat: its size is the body's.
-        let size = match origin {
-            Origin::Folder(_) => entry.size,
-            Origin::Urls(_) => bytes.len() as u64,
-        };
         let seen = Seen {
             path: entry.path.clone(),
             size: size as i64,
             mtime_ns: entry.mtime_ns,
-            hash: content_hash(&bytes),
+            hash,
             format: format.as_str().to_string(),
         };
         match scan::classify(previous, &seen.hash, &mut gone_by_hash) {
@@ -172,6 +164,7 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                 db.rename_file(&source.id, run_id, &from, &seen)
                     .await
                     .map_err(internal)?;
+                renamed.insert(from);
             }
             Action::New | Action::Changed => {
                 state
@@ -196,14 +189,6 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
     }
 
     // Whatever vanished and was not a rename is deleted.
-    let renamed: std::collections::HashSet<String> = {
-        let still: std::collections::HashSet<&String> = gone_by_hash.values().flatten().collect();
-        plan.gone
-            .iter()
-            .filter(|(p, h)| !h.is_empty() && !still.contains(p))
-            .map(|(p, _)| p.clone())
-            .collect()
-    };
     let deleted: Vec<String> = plan
         .gone
         .iter()
@@ -230,22 +215,46 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
     Ok(())
 }
 
-/// Reads one file or URL: its bytes and the name format detection should see.
-async fn read(origin: &Origin, entry: &Entry, max_bytes: u64) -> Result<(Vec<u8>, String), String> {
+/// A file or URL body with its size, format and content hash.
+struct Loaded {
+    bytes: Vec<u8>,
+    size: u64,
+    format: ingest::Format,
+    hash: String,
+}
+
+/// Reads one file or fetches one URL, then detects its format and hashes it. Reading,
+/// detection (which may open an archive) and hashing run off the async runtime.
+async fn load(origin: &Origin, entry: &Entry, max_bytes: u64) -> Result<Loaded, String> {
+    fn inspect(bytes: Vec<u8>, name: &str, size: u64) -> Result<Loaded, String> {
+        let format = ingest::load::detect(&bytes, name).map_err(|e| e.to_string())?;
+        let hash = content_hash(&bytes);
+        Ok(Loaded {
+            bytes,
+            size,
+            format,
+            hash,
+        })
+    }
     match origin {
         Origin::Folder(root) => {
             let root = root.clone();
             let rel = entry.path.clone();
-            let bytes =
-                tokio::task::spawn_blocking(move || fetch::read_file(&root, &rel, max_bytes))
-                    .await
-                    .map_err(internal)??;
-            Ok((bytes, entry.path.clone()))
+            let size = entry.size;
+            tokio::task::spawn_blocking(move || {
+                inspect(fetch::read_file(&root, &rel, max_bytes)?, &rel, size)
+            })
+            .await
+            .map_err(internal)?
         }
         Origin::Urls(fetcher) => {
             let fetched = fetcher.fetch(&entry.path).await?;
             let name = fetch::detection_name(&entry.path, &fetched.content_type);
-            Ok((fetched.bytes, name))
+            // A URL has no stat: its size is the body's.
+            let size = fetched.bytes.len() as u64;
+            tokio::task::spawn_blocking(move || inspect(fetched.bytes, &name, size))
+                .await
+                .map_err(internal)?
         }
     }
 }
