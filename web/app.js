@@ -150,6 +150,7 @@ async function api(path, { method = 'GET', body, signal } = {}) {
 }
 
 async function readResponse(res) {
+  if (res.status === 401) needSignIn();
   if (res.status === 204) return null;
   let data = null;
   try { data = await res.json(); } catch { /* not JSON */ }
@@ -222,7 +223,8 @@ async function render({ focus = false } = {}) {
   root.replaceChildren(view);
   const isCurrent = () => seq === renderSeq;
   try {
-    if (route === 'kb' && a && b === 'doc' && c) await chunksView(view, a, c, isCurrent);
+    if (auth.signIn) signInView(view);
+    else if (route === 'kb' && a && b === 'doc' && c) await chunksView(view, a, c, isCurrent);
     else if (route === 'kb' && a) await kbView(view, a, isCurrent);
     else if (route === 'search') await searchView(view, isCurrent);
     else if (route === 'chat') await chatView(view, a || null, isCurrent);
@@ -239,6 +241,68 @@ async function render({ focus = false } = {}) {
 function go(hash) {
   if (location.hash === hash) render({ focus: true });
   else location.hash = hash;
+}
+
+// ---------- sign-in (servers with an API key) ----------
+
+const auth = { signIn: false, required: false };
+
+/** A request was refused for want of credentials: show the sign-in form (once). */
+function needSignIn() {
+  if (auth.signIn) return;
+  auth.signIn = true;
+  paintSignOut();
+  render();
+}
+
+function paintSignOut() {
+  const button = document.getElementById('signout');
+  button.hidden = !auth.required || auth.signIn;
+  button.textContent = t('auth.signOut');
+}
+
+async function signOut() {
+  try { await fetch('/api/v1/auth/logout', { method: 'POST' }); } catch { /* offline: still forget */ }
+  needSignIn();
+}
+
+function signInView(view) {
+  const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
+  const input = h('input', {
+    id: 'api-key', name: 'api_key', type: 'password', required: true, autocomplete: 'current-password',
+  });
+  const form = h('form', { class: 'card form signin', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title', text: t('auth.title') }),
+    h('p', { class: 'muted', text: t('auth.lead') }),
+    h('div', { class: 'field' }, h('label', { for: 'api-key', text: t('auth.key') }), input),
+    err,
+    h('div', { class: 'row end' }, h('button', { type: 'submit', text: t('auth.submit') })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.replaceChildren();
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const res = await fetch('/api/v1/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: input.value }),
+      });
+      if (res.status === 401) throw new Error(t('auth.wrong'));
+      if (!res.ok) await readResponse(res);
+      auth.signIn = false;
+      auth.required = true;
+      paintSignOut();
+      render({ focus: true });
+    } catch (ex) {
+      err.replaceChildren(h('p', { class: 'notice error', role: 'alert', text: ex.message }));
+      input.select();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  view.append(form);
+  input.focus();
 }
 
 // ---------- knowledge bases ----------
@@ -379,6 +443,7 @@ function sendFile(item) {
         item.loaded = 1;
         item.status = data?.documents?.[0]?.duplicate ? 'duplicate' : 'done';
       } else {
+        if (xhr.status === 401) needSignIn();
         item.status = 'error';
         item.message = data?.error?.message || `${xhr.status} ${xhr.statusText}`;
       }
@@ -1744,6 +1809,7 @@ function applyStaticText() {
   document.getElementById('nav').setAttribute('aria-label', t('nav.main'));
   document.getElementById('lang').value = getLang();
   document.title = `ragd · ${t('app.tagline')}`;
+  paintSignOut();
 }
 
 function start() {
@@ -1754,8 +1820,15 @@ function start() {
     render();
   });
   window.addEventListener('hashchange', () => render({ focus: true }));
+  document.getElementById('signout').addEventListener('click', signOut);
   applyStaticText();
-  render();
+  // Whether this server wants a key, and whether this browser has signed in.
+  fetch('/api/v1/auth').then((r) => (r.ok ? r.json() : null)).catch(() => null).then((s) => {
+    auth.required = Boolean(s?.required);
+    if (s?.required && !s.authenticated) auth.signIn = true;
+    paintSignOut();
+    render();
+  });
 }
 
 start();

@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/search", post(search))
         .merge(crate::sources_api::routes())
+        .merge(crate::auth::routes())
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
     let timed = Router::new()
         .merge(crate::web::routes())
@@ -58,12 +59,16 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_timeout(req, next, timeout)
         }));
+    let guard = state.config.auth.guard();
     // Answers run as long as the LLM needs; the LLM client enforces its own timeouts.
     Router::new()
         .nest("/api/v1", crate::chat_api::routes())
         .nest("/v1", crate::openai_api::routes())
         .merge(timed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            crate::auth::require(guard.clone(), req, next)
+        }))
         .with_state(state)
 }
 

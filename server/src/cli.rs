@@ -213,7 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::serve::serve(config).await;
     }
     let client = match &cli.url {
-        Some(url) => Client::remote(url)?,
+        Some(url) => Client::remote(url, &config.auth.api_key)?,
         None => Client::local(State::open(config).await?),
     };
     match cli.command {

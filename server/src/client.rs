@@ -25,14 +25,23 @@ pub enum Client {
 }
 
 impl Client {
-    pub fn remote(url: &str) -> anyhow::Result<Self> {
+    /// A client of the server at `url`; a non-empty `api_key` is sent as a bearer token.
+    pub fn remote(url: &str, api_key: &str) -> anyhow::Result<Self> {
         let base = url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("--url must start with http:// or https://");
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if !api_key.is_empty() {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
+                .context("the api key must be printable ascii")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         Ok(Client::Remote {
             http: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(10))
+                .default_headers(headers)
                 .build()?,
             base,
         })
@@ -65,8 +74,8 @@ impl Client {
                 let status = resp.status().as_u16();
                 (status, resp.bytes().await?.to_vec())
             }
-            Client::Local { router, .. } => {
-                let mut req = Request::builder().method(method).uri(&path);
+            Client::Local { router, state } => {
+                let mut req = local_request(state).method(method).uri(&path);
                 let body = match body {
                     Some(b) => {
                         req = req.header("content-type", "application/json");
@@ -108,8 +117,8 @@ impl Client {
                     .map(|r| r.map_err(anyhow::Error::from))
                     .boxed())
             }
-            Client::Local { router, .. } => {
-                let req = Request::builder()
+            Client::Local { router, state } => {
+                let req = local_request(state)
                     .method(Method::POST)
                     .uri(&path)
                     .header("content-type", "application/json")
@@ -184,4 +193,16 @@ pub fn encode(segment: &str) -> String {
             }
         })
         .collect()
+}
+
+/// An in-process request: the data folder is open to this process anyway, so it carries the
+/// configured API key.
+fn local_request(state: &AppState) -> axum::http::request::Builder {
+    let builder = Request::builder();
+    let key = &state.config.auth.api_key;
+    if key.is_empty() {
+        builder
+    } else {
+        builder.header(axum::http::header::AUTHORIZATION, format!("Bearer {key}"))
+    }
 }

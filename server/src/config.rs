@@ -36,6 +36,7 @@ pub struct Config {
     pub llm: crate::llm::LlmConfig,
     pub answer: AnswerConfig,
     pub sources: crate::sources::SourcesConfig,
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// `[answer]`: how questions are answered.
@@ -79,6 +80,7 @@ impl Default for Config {
             llm: crate::llm::LlmConfig::default(),
             answer: AnswerConfig::default(),
             sources: crate::sources::SourcesConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -147,6 +149,12 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "sources.fetch_timeout_secs",
     ),
     ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
+    ("RAGD_API_KEY", "auth.api_key"),
+    (
+        "RAGD_AUTH_ALLOW_UNAUTHENTICATED",
+        "auth.allow_unauthenticated",
+    ),
+    ("RAGD_AUTH_SESSION_HOURS", "auth.session_hours"),
 ];
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.
@@ -235,6 +243,7 @@ impl Config {
                 self.sources.default_timezone
             );
         }
+        self.auth.validate().map_err(|e| anyhow::anyhow!(e))?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             bail!("listen must be ADDR:PORT, got {:?}", self.listen);
         }

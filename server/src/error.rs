@@ -15,6 +15,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{what} not found: {id}")]
     NotFound { what: &'static str, id: String },
+    #[error("missing or invalid api key")]
+    Unauthorized,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -60,6 +62,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -2,11 +2,14 @@
 //! ([`config`]), metadata store ([`db`]), original files ([`blobs`]), the data-folder lock
 //! ([`lock`]) and the command line ([`cli`]).
 //!
+//! Access control lives in [`auth`].
+//!
 //! [`app`] builds the whole HTTP application from a [`state::State`], so tests can drive it
 //! in process.
 
 pub mod answer;
 pub mod api;
+pub mod auth;
 pub mod blobs;
 pub mod chat_api;
 pub mod cli;

@@ -14,6 +14,7 @@ use crate::{api, worker};
 const WORKER_GRACE: Duration = Duration::from_secs(20);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::auth::check_exposure(&config.listen, &config.auth).map_err(|e| anyhow::anyhow!(e))?;
     let state = State::open(config).await?;
     let recovered = state.db.recover().await?;
     if recovered > 0 {

@@ -1,0 +1,84 @@
+// End-to-end test of signing in to a server with an API key: the real `ragd serve` with
+// RAGD_API_KEY, headless Chromium. Screenshots go to test-output/browser/.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { launchBrowser, shot, startRagd, watchConsole } from './harness.mjs';
+
+const KEY = 'ui-test-key-0123456789abcdef';
+const bearer = { authorization: `Bearer ${KEY}` };
+
+let ragd;
+let browser;
+let page;
+let docId;
+const problems = [];
+
+before(async () => {
+  ragd = await startRagd({ RAGD_API_KEY: KEY });
+  const post = await fetch(`${ragd.url}/api/v1/knowledge-bases`, {
+    method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'vault' }),
+  });
+  assert.equal(post.status, 201, await post.clone().text());
+  const form = new FormData();
+  form.append('file', new Blob(['The spare key hangs behind the blue door.'], { type: 'text/plain' }), 'keys.txt');
+  const up = await fetch(`${ragd.url}/api/v1/knowledge-bases/vault/documents`, { method: 'POST', headers: bearer, body: form });
+  assert.equal(up.status, 202, await up.clone().text());
+  docId = (await up.json()).documents[0].id;
+  browser = await launchBrowser();
+  page = browser.context.pages()[0] || await browser.context.newPage();
+  page.setDefaultTimeout(20_000);
+  watchConsole(page, problems);
+});
+
+after(async () => {
+  await browser?.close();
+  await ragd?.stop();
+});
+
+test('web UI: signing in with an API key', async (t) => {
+  await t.test('a visitor without the key sees the sign-in form, not the data', async () => {
+    await page.goto(`${ragd.url}/#/kbs`);
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByText('vault').count(), 0);
+    assert.equal(await page.locator('#signout').isVisible(), false);
+    await shot(page, 'auth-sign-in');
+  });
+
+  await t.test('a wrong key is refused with a message', async () => {
+    await page.getByLabel('API key').fill('not-the-key-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That API key is not right.' }).waitFor();
+  });
+
+  await t.test('the right key opens the knowledge bases, downloads included', async () => {
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Knowledge bases' }).waitFor();
+    await page.getByRole('link', { name: 'vault' }).first().waitFor();
+    await page.locator('#signout').waitFor({ state: 'visible' });
+    // The session is a cookie the page cannot read (HttpOnly), and plain links carry it.
+    assert.equal(await page.evaluate(() => document.cookie), '');
+    const file = await page.request.get(`${ragd.url}/api/v1/knowledge-bases/vault/documents/${docId}/file`);
+    assert.equal(file.status(), 200);
+    assert.match(await file.text(), /blue door/);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Knowledge bases' }).waitFor();
+    await shot(page, 'auth-signed-in');
+  });
+
+  await t.test('signing out asks for the key again, also after a reload', async () => {
+    await page.locator('#signout').click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    const file = await page.request.get(`${ragd.url}/api/v1/knowledge-bases/vault/documents/${docId}/file`);
+    assert.equal(file.status(), 401);
+  });
+
+  await t.test('no errors in the console but the refused key', async () => {
+    const unexpected = problems.filter((p) => !/status of 401/.test(p));
+    assert.deepEqual(unexpected, []);
+  });
+});

@@ -1,0 +1,172 @@
+//! End-to-end: API keys. The real `ragd serve` with `RAGD_API_KEY`: what is open, what needs
+//! the key, the web UI's session cookie, the CLI with `--url`, and the refusal to serve an
+//! open API on a non-loopback address.
+
+use e2e::{ragd_cli, Server};
+use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const KEY: &str = "test-key-0123456789abcdef";
+
+fn with_key(key: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(AUTHORIZATION, format!("Bearer {key}").parse()?);
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server = Server::start(dir.path(), &[("RAGD_API_KEY", KEY)])?;
+    let anon = reqwest::Client::new();
+    let url = server.url.clone();
+
+    // Open: health, the UI's files, the sign-in status.
+    for path in ["/healthz", "/", "/ui/app.js"] {
+        let r = anon.get(format!("{url}{path}")).send().await?;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    let status: Value = anon.get(server.api("/auth")).send().await?.json().await?;
+    assert_eq!(status, json!({"required": true, "authenticated": false}));
+
+    // Closed without the key, or with a wrong one: 401 with a JSON error.
+    for (client, what) in [
+        (anon.clone(), "no key"),
+        (with_key("wrong-key-0123456789")?, "wrong key"),
+    ] {
+        for path in ["/api/v1/knowledge-bases", "/v1/models", "/api/v1/llm"] {
+            let r = client.get(format!("{url}{path}")).send().await?;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what} {path}");
+            assert!(r.headers().contains_key(WWW_AUTHENTICATE));
+            let body: Value = r.json().await?;
+            assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+        }
+        let r = client
+            .post(server.api("/search"))
+            .json(&json!({"query": "x", "knowledge_bases": ["kb"]}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what} search");
+    }
+
+    // The key opens everything: the harness client now carries it.
+    server.http = with_key(KEY)?;
+    let r = server.http.get(format!("{url}/v1/models")).send().await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    server.create_kb("secret").await?;
+    let (code, body) = server
+        .upload(
+            "secret",
+            &[(
+                "note.txt",
+                b"The vault code is kept in the blue box.".to_vec(),
+            )],
+        )
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    let doc_id = body["documents"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let doc = server.wait_done("secret", &doc_id).await?;
+    assert_eq!(doc["status"], "ready", "{doc}");
+
+    // The web UI's way: sign in with the key, get an HttpOnly SameSite=Strict cookie.
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": "not-the-key-0123456789"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": KEY}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let set_cookie = r
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a cookie")
+        .to_str()?
+        .to_string();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains(KEY), "the cookie is not the key");
+    let session = set_cookie.split(';').next().unwrap_or_default().to_string();
+
+    let status: Value = anon
+        .get(server.api("/auth"))
+        .header(COOKIE, &session)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(status["authenticated"], true);
+    // A plain link (the UI's download button) works with the cookie.
+    let r = anon
+        .get(server.api(&format!("/knowledge-bases/secret/documents/{doc_id}/file")))
+        .header(COOKIE, &session)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await?.contains("blue box"));
+    // A forged or altered cookie does not.
+    let mut forged = session.clone();
+    let last = forged.pop().unwrap_or('0');
+    forged.push(if last == '0' { '1' } else { '0' });
+    let r = anon
+        .get(server.api("/knowledge-bases"))
+        .header(COOKIE, &forged)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Signing out clears the cookie.
+    let r = anon
+        .post(server.api("/auth/logout"))
+        .header(COOKIE, &session)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let cleared = r.headers().get(SET_COOKIE).expect("a cookie").to_str()?;
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    // The CLI against the server: the key comes from RAGD_API_KEY.
+    let (ok, _, err) = ragd_cli(&["--url", &url, "kb", "list"], &[])?;
+    assert!(!ok, "no key must fail");
+    assert!(err.contains("missing or invalid api key"), "{err}");
+    let (ok, out, err) = ragd_cli(&["--url", &url, "kb", "list"], &[("RAGD_API_KEY", KEY)])?;
+    assert!(ok, "{err}");
+    assert!(out.contains("secret"), "{out}");
+
+    server.stop()?;
+    Ok(())
+}
+
+#[test]
+fn an_open_api_is_not_served_beyond_loopback() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().to_string_lossy().to_string();
+    let (ok, _, err) = ragd_cli(
+        &["--data-dir", &data, "serve", "--listen", "0.0.0.0:0"],
+        &[],
+    )?;
+    assert!(!ok);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without an api key"),
+        "{err}"
+    );
+    let (ok, _, err) = ragd_cli(
+        &["--data-dir", &data, "serve", "--listen", "127.0.0.1:0"],
+        &[("RAGD_API_KEY", "short")],
+    )?;
+    assert!(!ok);
+    assert!(err.contains("at least 16 characters"), "{err}");
+    Ok(())
+}
