@@ -131,12 +131,8 @@ fn start_ingest_thread(config: EmbeddingConfig) -> Result<mpsc::Sender<IngestJob
     std::thread::Builder::new()
         .name("ragd-ingest".into())
         .spawn(move || {
-            let nice = config.ingest_nice.clamp(0, 19);
-            if nice > 0 {
-                // Linux: the calling thread only; threads it starts inherit it.
-                if let Err(e) = rustix::process::setpriority_process(None, nice) {
-                    tracing::warn!(error = %e, "cannot lower the ingest thread's priority");
-                }
+            if let Err(e) = crate::priority::lower_current_thread(config.ingest_nice) {
+                tracing::warn!(error = %e, "cannot lower the ingest thread's priority");
             }
             let mut model = match new_instance(&config, config.threads) {
                 Ok(m) => m,

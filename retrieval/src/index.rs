@@ -16,6 +16,7 @@
 //! of a document, or neither.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use qdrant_edge::{
@@ -93,6 +94,19 @@ pub struct Index {
     writer: Mutex<()>,
     visibility: RwLock<()>,
     dim: usize,
+    /// Update operations since the last [`Index::optimize`]. Opening counts as one: what an
+    /// earlier process wrote may never have been optimized.
+    changes: AtomicU64,
+}
+
+/// The shard's shape, as Qdrant Edge reports it (approximate counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IndexInfo {
+    pub segments: usize,
+    pub points: usize,
+    /// Vectors in an HNSW index; the rest are searched by full scan.
+    pub indexed_vectors: usize,
+    pub changes_since_optimize: u64,
 }
 
 impl std::fmt::Debug for Index {
@@ -149,6 +163,7 @@ impl Index {
             writer: Mutex::new(()),
             visibility: RwLock::new(()),
             dim,
+            changes: AtomicU64::new(1),
         };
         if fresh {
             index.write(|shard| {
@@ -195,6 +210,7 @@ impl Index {
                 shard.update(UpdateOperation::PointOperation(
                     PointOperations::DeletePointsByFilter(filter),
                 ))?;
+                self.changed(1 + operations.len());
                 for op in operations {
                     shard.update(UpdateOperation::PointOperation(op))?;
                 }
@@ -210,6 +226,7 @@ impl Index {
         }
         let operations = self.point_operations(points)?;
         self.write(|shard| {
+            self.changed(operations.len());
             for op in operations {
                 shard.update(UpdateOperation::PointOperation(op))?;
             }
@@ -257,6 +274,7 @@ impl Index {
     /// Deletes every point matching `filter`. Not durable until [`Index::flush`].
     pub fn delete(&self, filter: Filter) -> Result<()> {
         self.write(|shard| {
+            self.changed(1);
             shard.update(UpdateOperation::PointOperation(
                 PointOperations::DeletePointsByFilter(filter),
             ))?;
@@ -281,13 +299,31 @@ impl Index {
         self.write(flush)
     }
 
-    /// Builds the HNSW index where segments are large enough. Blocking; searches keep working.
+    /// Runs Qdrant Edge's optimizers until they have nothing left to do: merges small
+    /// segments, builds the HNSW index of large ones and vacuums deleted points. Blocking, and
+    /// writes wait meanwhile; searches keep working. Returns whether anything changed.
     pub fn optimize(&self) -> Result<bool> {
         self.write(|shard| {
+            self.changes.store(0, Ordering::Relaxed);
             let done = shard.optimize()?;
             flush(shard)?;
             Ok(done)
         })
+    }
+
+    fn changed(&self, operations: usize) {
+        self.changes.fetch_add(operations as u64, Ordering::Relaxed);
+    }
+
+    /// Segments, points and indexed vectors, and the updates since the last optimization.
+    pub fn info(&self) -> IndexInfo {
+        let info = self.shard.info();
+        IndexInfo {
+            segments: info.segments_count,
+            points: info.points_count,
+            indexed_vectors: info.indexed_vectors_count,
+            changes_since_optimize: self.changes.load(Ordering::Relaxed),
+        }
     }
 
     /// Number of points matching `scope` (exact).
@@ -473,6 +509,42 @@ mod tests {
             knowledge_bases: kbs.iter().map(|s| s.to_string()).collect(),
             documents: None,
         }
+    }
+
+    #[test]
+    fn optimize_counts_changes_and_keeps_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().join("vectors"),
+        };
+        let bm25 = Bm25::new().unwrap();
+        let index = Index::open(&cfg, "test-model", 3).unwrap();
+        assert_eq!(
+            index.info().changes_since_optimize,
+            1,
+            "opening counts as a change"
+        );
+        // Enough points, half of them deleted, for the vacuum optimizer to have work.
+        let points: Vec<ChunkPoint> = (0..1200)
+            .map(|i| {
+                let doc = if i % 2 == 0 { "keep" } else { "drop" };
+                let x = (i as f32) / 1200.0;
+                point(&bm25, "kb", doc, i, &format!("note {i}"), vec![1.0, x, 0.5])
+            })
+            .collect();
+        index.upsert(points).unwrap();
+        index.delete_document("drop").unwrap();
+        let before = index.info();
+        assert!(before.changes_since_optimize >= 3, "{before:?}");
+        index.optimize().unwrap();
+        let after = index.info();
+        assert_eq!(after.changes_since_optimize, 0, "{after:?}");
+        assert_eq!(index.count(&scope(&["kb"])).unwrap(), 600);
+        let hits = index
+            .search_dense(vec![1.0, 0.0, 0.5], &scope(&["kb"]), 5)
+            .unwrap();
+        assert_eq!(hits.len(), 5);
+        assert!(hits.iter().all(|h| h.payload.doc_id == "keep"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod fusion;
 pub mod index;
 pub mod normalize;
+pub mod priority;
 pub mod rerank;
 pub mod search;
 pub mod sparse;
@@ -29,7 +30,7 @@ pub mod sparse;
 pub use embed::{Embedder, EmbeddingConfig};
 pub use error::{Error, Result};
 pub use filter::Scope;
-pub use index::{ChunkPoint, Index, IndexConfig};
+pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo};
 pub use qdrant_edge::SparseVector;
 pub use search::{
     FusionMethod, Hit, HitScores, SearchConfig, SearchMode, SearchOptions, SearchRequest, Searcher,

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
             post(reparse),
         )
         .route("/search", post(search))
+        .route("/index", get(index_info))
         .merge(crate::sources_api::routes())
         .merge(crate::auth::routes())
         .fallback(|| async { ApiError::not_found("route", "no such api endpoint") });
@@ -202,6 +203,19 @@ pub async fn find_kb(state: &AppState, kb: &str) -> Result<KnowledgeBase, ApiErr
 
 /// Consistency figures: documents and chunks in the metadata store, points in the index.
 /// `points == chunks` when nothing is duplicated, orphaned or missing.
+/// The vector index: segments, points, indexed vectors, and the optimization passes.
+async fn index_info(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let index = state.searcher.index.clone();
+    let info = tokio::task::spawn_blocking(move || index.info()).await?;
+    Ok(Json(json!({
+        "segments": info.segments,
+        "points": info.points,
+        "indexed_vectors": info.indexed_vectors,
+        "changes_since_optimize": info.changes_since_optimize,
+        "optimize": state.maintenance.record(),
+    })))
+}
+
 async fn kb_stats(
     State(state): State<AppState>,
     Path(kb): Path<String>,

@@ -37,6 +37,7 @@ pub struct Config {
     pub answer: AnswerConfig,
     pub sources: crate::sources::SourcesConfig,
     pub auth: crate::auth::AuthConfig,
+    pub index: crate::maintenance::IndexMaintenanceConfig,
 }
 
 /// `[answer]`: how questions are answered.
@@ -81,6 +82,7 @@ impl Default for Config {
             answer: AnswerConfig::default(),
             sources: crate::sources::SourcesConfig::default(),
             auth: crate::auth::AuthConfig::default(),
+            index: crate::maintenance::IndexMaintenanceConfig::default(),
         }
     }
 }
@@ -155,6 +157,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "auth.allow_unauthenticated",
     ),
     ("RAGD_AUTH_SESSION_HOURS", "auth.session_hours"),
+    ("RAGD_INDEX_OPTIMIZE_IDLE_SECS", "index.optimize_idle_secs"),
+    ("RAGD_INDEX_OPTIMIZE_NICE", "index.optimize_nice"),
 ];
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.

@@ -20,6 +20,7 @@ pub mod error;
 pub mod eval;
 pub mod llm;
 pub mod lock;
+pub mod maintenance;
 pub mod openai_api;
 pub mod scheduler;
 pub mod serve;

@@ -33,13 +33,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let workers = tokio::spawn(worker::run(state.clone(), stopped.clone()));
-    let scheduler = tokio::spawn(crate::scheduler::run(state.clone(), stopped));
+    let scheduler = tokio::spawn(crate::scheduler::run(state.clone(), stopped.clone()));
+    let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), stopped));
     axum::serve(listener, api::app(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = maintenance.await;
     if tokio::time::timeout(WORKER_GRACE, workers).await.is_err() {
         tracing::warn!("a job is still running; it will be taken up again at the next start");
     }

@@ -32,6 +32,8 @@ pub struct State {
     /// Live embedding progress of documents being processed.
     pub progress: Mutex<HashMap<String, Progress>>,
     pub lock: DataLock,
+    /// What the index optimization passes did.
+    pub maintenance: crate::maintenance::Maintenance,
 }
 
 impl std::fmt::Debug for State {
@@ -107,6 +109,7 @@ impl State {
             wake: Notify::new(),
             progress: Mutex::new(HashMap::new()),
             lock,
+            maintenance: Default::default(),
         }))
     }
 

@@ -444,3 +444,64 @@ async fn office_formats_and_csv_are_ingested() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+/// Polls `GET /index` until `done` holds; returns the last reply.
+async fn wait_index(server: &Server, done: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, info) = server.get("/index").await?;
+        assert_eq!(status, 200, "{info}");
+        if done(&info) {
+            return Ok(info);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("index maintenance did not happen in 60 s: {info}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_is_optimized_when_the_queue_is_idle() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[("RAGD_INDEX_OPTIMIZE_IDLE_SECS", "1")])?;
+    // Opening counts as a change: the first quiet second brings a pass.
+    let info = wait_index(&server, |i| i["optimize"]["runs"].as_u64() >= Some(1)).await?;
+    assert_eq!(info["changes_since_optimize"], 0, "{info}");
+
+    server.create_kb("notes").await?;
+    let (status, body) = server
+        .upload("notes", &[("ownership.md", MARKDOWN.as_bytes().to_vec())])
+        .await?;
+    assert_eq!(status, 202, "{body}");
+    let id = body["documents"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let doc = server.wait_done("notes", &id).await?;
+    let chunks = doc["chunk_count"].as_u64().unwrap_or(0);
+    assert!(chunks > 0, "{doc}");
+    let info = wait_index(&server, |i| {
+        i["optimize"]["runs"].as_u64() >= Some(2) && i["changes_since_optimize"] == 0
+    })
+    .await?;
+    assert_eq!(info["points"].as_u64(), Some(chunks), "{info}");
+    assert!(info["optimize"]["last_error"].is_null(), "{info}");
+    // Still searchable after the pass.
+    let hits = server
+        .search(&["notes"], "who owns a value in Rust", 3)
+        .await?;
+    assert_eq!(top_doc(&hits), "ownership.md");
+
+    // A delete (no job) is a change too.
+    assert_eq!(
+        server
+            .delete(&format!("/knowledge-bases/notes/documents/{id}"))
+            .await?,
+        204
+    );
+    let info = wait_index(&server, |i| i["optimize"]["runs"].as_u64() >= Some(3)).await?;
+    assert_eq!(info["points"], 0, "{info}");
+    server.stop()?;
+    Ok(())
+}
