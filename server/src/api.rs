@@ -594,6 +594,11 @@ async fn download(
             format!("attachment; filename*=UTF-8''{encoded}"),
         )
         .header("x-content-type-options", "nosniff")
+        // An uploaded HTML file opened from this origin must not run as this origin.
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
+        )
         .body(Body::from(bytes))
         .map_err(ApiError::internal)
 }

@@ -29,6 +29,14 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
         let r = anon.get(format!("{url}{path}")).send().await?;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
+    // The UI's page: no inline script, no framing.
+    let r = anon.get(format!("{url}/")).send().await?;
+    let csp = r.headers()["content-security-policy"].to_str()?.to_string();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
     let status: Value = anon.get(server.api("/auth")).send().await?.json().await?;
     assert_eq!(status, json!({"required": true, "authenticated": false}));
 
@@ -116,6 +124,11 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"].to_str()?.to_string();
+    assert!(
+        csp.starts_with("sandbox"),
+        "an uploaded file never runs as this origin: {csp}"
+    );
     assert!(r.text().await?.contains("blue box"));
     // A forged or altered cookie does not.
     let mut forged = session.clone();
