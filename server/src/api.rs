@@ -726,7 +726,12 @@ pub async fn run_search(state: &AppState, body: SearchBody) -> Result<Vec<Search
         explain: body.explain,
     };
     let searcher = state.searcher.clone();
-    let hits = tokio::task::spawn_blocking(move || searcher.search(&request)).await??;
+    let turn = state.searches.enter().await?;
+    let hits = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        searcher.search(&request)
+    })
+    .await??;
     Ok(hits
         .into_iter()
         .map(|h| SearchHit {

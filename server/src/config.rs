@@ -26,6 +26,10 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Documents processed at the same time.
     pub workers: usize,
+    /// Searches (also those of answers) running at once; more wait in a queue.
+    pub max_concurrent_searches: usize,
+    /// Searches that may wait for a turn; beyond that the answer is 503 at once.
+    pub max_queued_searches: usize,
     /// Time budget of one PDF parse, in seconds.
     pub pdf_timeout_secs: u64,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
@@ -73,6 +77,8 @@ impl Default for Config {
             max_upload_bytes: 100 * 1024 * 1024,
             request_timeout_secs: 60,
             workers: 2,
+            max_concurrent_searches: 4,
+            max_queued_searches: 64,
             pdf_timeout_secs: 60,
             web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
@@ -111,6 +117,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_MAX_UPLOAD_BYTES", "max_upload_bytes"),
     ("RAGD_REQUEST_TIMEOUT_SECS", "request_timeout_secs"),
     ("RAGD_WORKERS", "workers"),
+    ("RAGD_MAX_CONCURRENT_SEARCHES", "max_concurrent_searches"),
+    ("RAGD_MAX_QUEUED_SEARCHES", "max_queued_searches"),
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
     ("RAGD_WEB_DIR", "web_dir"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
@@ -231,6 +239,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.workers == 0 || self.workers > 64 {
             bail!("workers must be between 1 and 64");
+        }
+        if self.max_concurrent_searches == 0 || self.max_concurrent_searches > 256 {
+            bail!("max_concurrent_searches must be between 1 and 256");
         }
         if self.max_upload_bytes < 1024 {
             bail!("max_upload_bytes must be at least 1024");

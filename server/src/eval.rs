@@ -150,6 +150,8 @@ pub async fn eval(
         .settings
         .unwrap_or_else(|| default_settings(state.searcher.cross_encoder.is_some()));
     let defaults = kb.search_defaults();
+    // One evaluation at a time; each setting's blocking run holds the turn while it works.
+    let turn = std::sync::Arc::new(state.evals.enter().await?);
     let mut rows = Vec::new();
     for setting in settings {
         let options = setting.options.or(&defaults);
@@ -158,8 +160,10 @@ pub async fn eval(
         let queries = body.queries.clone();
         let kb_id = kb.id.clone();
         let started = Instant::now();
+        let turn = turn.clone();
         let runs = tokio::task::spawn_blocking(
             move || -> Result<HashMap<String, Vec<String>>, retrieval::Error> {
+                let _turn = turn;
                 let mut runs = HashMap::new();
                 for q in &queries {
                     if q.text.trim().is_empty() {

@@ -18,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod eval;
+pub mod gate;
 pub mod llm;
 pub mod lock;
 pub mod maintenance;

@@ -34,6 +34,9 @@ pub struct State {
     pub lock: DataLock,
     /// What the index optimization passes did.
     pub maintenance: crate::maintenance::Maintenance,
+    /// Turns for searches, and for evaluations (one at a time).
+    pub searches: crate::gate::Gate,
+    pub evals: crate::gate::Gate,
 }
 
 impl std::fmt::Debug for State {
@@ -101,7 +104,6 @@ impl State {
             },
         };
         Ok(Arc::new(State {
-            config,
             db,
             blobs,
             searcher,
@@ -110,6 +112,13 @@ impl State {
             progress: Mutex::new(HashMap::new()),
             lock,
             maintenance: Default::default(),
+            searches: crate::gate::Gate::new(
+                "searches",
+                config.max_concurrent_searches,
+                config.max_queued_searches,
+            ),
+            evals: crate::gate::Gate::new("evaluations", 1, 0),
+            config,
         }))
     }
 

@@ -505,3 +505,59 @@ async fn the_index_is_optimized_when_the_queue_is_idle() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_searches_beyond_the_queue_gets_503() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("RAGD_MAX_CONCURRENT_SEARCHES", "1"),
+            ("RAGD_MAX_QUEUED_SEARCHES", "2"),
+        ],
+    )?;
+    server.create_kb("burst").await?;
+    let requests = (0..40).map(|i| {
+        let http = server.http.clone();
+        let url = server.api("/search");
+        async move {
+            let r = http
+                .post(url)
+                .json(
+                    &json!({"knowledge_bases": ["burst"], "query": format!("question number {i}")}),
+                )
+                .send()
+                .await?;
+            let status = r.status().as_u16();
+            let body: Value = r.json().await?;
+            anyhow::Ok((status, body))
+        }
+    });
+    let replies = futures_util::future::join_all(requests).await;
+    let mut ok = 0;
+    let mut busy = 0;
+    for reply in replies {
+        let (status, body) = reply?;
+        match status {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(body["error"]["code"], "unavailable", "{body}");
+                busy += 1;
+            }
+            other => anyhow::bail!("unexpected {other}: {body}"),
+        }
+    }
+    println!("burst: {ok} ok, {busy} busy");
+    assert!(
+        ok >= 3,
+        "one running and two queued get through: {ok} ok, {busy} busy"
+    );
+    assert!(busy >= 1, "40 at once cannot all fit: {ok} ok, {busy} busy");
+    // Once the burst is over the server answers as usual.
+    assert!(server
+        .search(&["burst"], "after the burst", 3)
+        .await?
+        .is_empty());
+    server.stop()?;
+    Ok(())
+}
