@@ -452,6 +452,103 @@ async fn url_sources_fetch_check_types_and_follow_redirects() -> anyhow::Result<
     Ok(())
 }
 
+/// A web server with validators: `/etag` answers 304 to a matching `If-None-Match`, `/dated`
+/// to an `If-Modified-Since` equal to its `Last-Modified`. `version` changes both pages;
+/// `bodies` counts full answers.
+async fn validating_server(
+    version: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    bodies: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> anyhow::Result<String> {
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use std::sync::atomic::Ordering;
+    let page = move |by_date: bool| {
+        let version = version.clone();
+        let bodies = bodies.clone();
+        move |headers: HeaderMap| async move {
+            let v = version.load(Ordering::SeqCst);
+            let etag = format!("\"v{v}\"");
+            let date = format!("Mon, 0{v} Jun 2026 10:00:00 GMT");
+            let asked = |name| {
+                headers
+                    .get(name)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            };
+            let fresh = if by_date {
+                asked(header::IF_MODIFIED_SINCE) == Some(date.clone())
+            } else {
+                asked(header::IF_NONE_MATCH) == Some(etag.clone())
+            };
+            if fresh {
+                return StatusCode::NOT_MODIFIED.into_response();
+            }
+            bodies.fetch_add(1, Ordering::SeqCst);
+            let kind = if by_date { "dated" } else { "tagged" };
+            let body = format!(
+                "<html><body><h1>Glaciers, {kind} edition {v}</h1><p>Glaciers are rivers of ice; edition {v} of the {kind} page.</p></body></html>"
+            );
+            let mut resp: Response = ([(header::CONTENT_TYPE, "text/html")], body).into_response();
+            let h = resp.headers_mut();
+            if by_date {
+                h.insert(header::LAST_MODIFIED, date.parse().unwrap());
+            } else {
+                h.insert(header::ETAG, etag.parse().unwrap());
+            }
+            resp
+        }
+    };
+    let app = axum::Router::new()
+        .route("/etag", get(page(false)))
+        .route("/dated", get(page(true)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}
+
+#[tokio::test]
+async fn unchanged_urls_are_not_downloaded_again() -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let version = Arc::new(AtomicUsize::new(1));
+    let bodies = Arc::new(AtomicUsize::new(0));
+    let web = validating_server(version.clone(), bodies.clone()).await?;
+    let data = tempfile::tempdir()?;
+    let server = Server::start(data.path(), &[("RAGD_SOURCE_ALLOW_PRIVATE_URLS", "true")])?;
+    server.create_kb("kb").await?;
+    let urls = [format!("{web}/etag"), format!("{web}/dated")];
+    let source = add_source(&server, "kb", json!({"kind": "urls", "urls": urls})).await?;
+    let run = sync(&server, "kb", &source).await?;
+    assert_eq!(counts(&run), [2, 0, 0, 0, 0, 0], "{run}");
+    assert_eq!(bodies.load(Ordering::SeqCst), 2);
+
+    // Nothing changed: both answer 304, no body is sent, the run counts them unchanged.
+    let run = sync(&server, "kb", &source).await?;
+    assert_eq!(counts(&run), [0, 0, 0, 0, 2, 0], "{run}");
+    assert_eq!(bodies.load(Ordering::SeqCst), 2, "no body fetched again");
+
+    // A new edition: new validators, new bodies, both re-ingested in place.
+    version.store(2, Ordering::SeqCst);
+    let run = sync(&server, "kb", &source).await?;
+    assert_eq!(counts(&run), [0, 2, 0, 0, 0, 0], "{run}");
+    assert_eq!(bodies.load(Ordering::SeqCst), 4);
+    let hits = server.search(&["kb"], "glaciers edition 2", 2).await?;
+    assert!(
+        hits.iter()
+            .all(|h| h["text"].as_str().unwrap_or("").contains("edition 2")),
+        "{hits:?}"
+    );
+    let run = sync(&server, "kb", &source).await?;
+    assert_eq!(counts(&run), [0, 0, 0, 0, 2, 0], "{run}");
+    assert_eq!(bodies.load(Ordering::SeqCst), 4);
+    server.stop()?;
+    Ok(())
+}
+
 /// One worker and one ONNX thread: a sync of a few dozen files lasts long enough to be caught
 /// in the middle.
 fn slow_envs(roots: &str) -> [(&str, &str); 3] {

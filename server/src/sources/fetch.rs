@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
+use super::scan::Validators;
 use super::{Invalid, SourcesConfig};
 
 /// Whether connecting to `ip` could reach something inside the network.
@@ -153,6 +154,15 @@ pub fn detection_name(url: &str, content_type: &str) -> String {
 pub struct Fetched {
     pub bytes: Vec<u8>,
     pub content_type: String,
+    pub validators: Validators,
+}
+
+/// What a conditional fetch found.
+#[derive(Debug)]
+pub enum Fetch {
+    /// 304: the body is the one the validators were sent with.
+    NotModified,
+    Body(Fetched),
 }
 
 /// Fetches URLs with the guard and limits of `config`.
@@ -195,20 +205,37 @@ impl Fetcher {
         })
     }
 
-    /// Fetches one URL; the error is a lowercase message for the run's record.
-    pub async fn fetch(&self, url: &str) -> Result<Fetched, String> {
+    /// Fetches one URL, conditionally when `known` holds validators of the body stored last
+    /// time; the error is a lowercase message for the run's record.
+    pub async fn fetch(&self, url: &str, known: &Validators) -> Result<Fetch, String> {
+        use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
         let parsed = check_url(url, self.allow_private).map_err(|e| e.to_string())?;
-        let resp = self.client.get(parsed).send().await.map_err(describe)?;
+        let mut request = self.client.get(parsed);
+        if let Some(etag) = &known.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = &known.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, date);
+        }
+        let resp = request.send().await.map_err(describe)?;
         let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED && !known.is_empty() {
+            return Ok(Fetch::NotModified);
+        }
         if !status.is_success() {
             return Err(format!("http status {}", status.as_u16()));
         }
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         if !acceptable_type(&content_type) {
             return Err(format!("unsupported content type {content_type:?}"));
         }
@@ -224,10 +251,11 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched {
+        Ok(Fetch::Body(Fetched {
             bytes,
             content_type,
-        })
+            validators,
+        }))
     }
 }
 

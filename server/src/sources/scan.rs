@@ -137,6 +137,21 @@ pub struct Known {
     pub document_id: Option<String>,
     /// The run that last added or changed this path.
     pub changed_run: Option<i64>,
+    /// HTTP validators of the body behind `hash` (URL sources).
+    pub validators: Validators,
+}
+
+/// HTTP validators of a fetched body: `ETag` and `Last-Modified`, as the server sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 /// The plan of a run before any file is read.
@@ -241,6 +256,7 @@ mod tests {
             hash: hash.into(),
             document_id: Some("d".into()),
             changed_run: run,
+            validators: Validators::default(),
         }
     }
 

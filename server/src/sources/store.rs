@@ -1,4 +1,5 @@
-//! SQL for sources, runs and the files a source saw (schema: `migrations/0004_sources.sql`).
+//! SQL for sources, runs and the files a source saw (schema: `migrations/0004_sources.sql`,
+//! `0005_source_validators.sql`).
 //!
 //! Every change a run makes to one file is one transaction that also bumps the run's
 //! counter, so a run cut off by a crash resumes with its record intact.
@@ -8,12 +9,21 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::scan::Known;
+use super::scan::{Known, Validators};
 use super::Spec;
 use crate::db::{Db, NewDocument};
 
-/// path, size, mtime, hash, document, changed run.
-type KnownRow = (String, i64, i64, String, Option<String>, Option<i64>);
+/// path, size, mtime, hash, document, changed run, etag, last-modified.
+type KnownRow = (
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -119,6 +129,8 @@ pub struct Seen {
     pub mtime_ns: i64,
     pub hash: String,
     pub format: String,
+    /// HTTP validators of the body (URL sources).
+    pub validators: Validators,
 }
 
 /// What applying a change did to the index's documents.
@@ -458,35 +470,45 @@ impl Db {
         source_id: &str,
     ) -> Result<HashMap<String, Known>, sqlx::Error> {
         let rows: Vec<KnownRow> = sqlx::query_as(
-            "SELECT path, size_bytes, mtime_ns, content_hash, document_id, changed_run FROM source_files WHERE source_id = ?",
+            "SELECT path, size_bytes, mtime_ns, content_hash, document_id, changed_run, etag, last_modified
+             FROM source_files WHERE source_id = ?",
         )
         .bind(source_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(path, size, mtime_ns, hash, document_id, changed_run)| {
-                (
-                    path,
-                    Known {
-                        size,
-                        mtime_ns,
-                        hash,
-                        document_id,
-                        changed_run,
-                    },
-                )
-            })
+            .map(
+                |(path, size, mtime_ns, hash, document_id, changed_run, etag, last_modified)| {
+                    (
+                        path,
+                        Known {
+                            size,
+                            mtime_ns,
+                            hash,
+                            document_id,
+                            changed_run,
+                            validators: Validators {
+                                etag,
+                                last_modified,
+                            },
+                        },
+                    )
+                },
+            )
             .collect())
     }
 
     /// Records a new stat for a path whose content did not change.
     pub async fn touch_file(&self, source_id: &str, seen: &Seen) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE source_files SET size_bytes = ?, mtime_ns = ? WHERE source_id = ? AND path = ?",
+            "UPDATE source_files SET size_bytes = ?, mtime_ns = ?, etag = ?, last_modified = ?
+             WHERE source_id = ? AND path = ?",
         )
         .bind(seen.size)
         .bind(seen.mtime_ns)
+        .bind(&seen.validators.etag)
+        .bind(&seen.validators.last_modified)
         .bind(source_id)
         .bind(&seen.path)
         .execute(&self.pool)
@@ -505,13 +527,16 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let doc: Option<Option<String>> = sqlx::query_scalar(
-            "UPDATE source_files SET path = ?, size_bytes = ?, mtime_ns = ?, changed_run = ? WHERE source_id = ? AND path = ?
+            "UPDATE source_files SET path = ?, size_bytes = ?, mtime_ns = ?, changed_run = ?, etag = ?, last_modified = ?
+             WHERE source_id = ? AND path = ?
              RETURNING document_id",
         )
         .bind(&seen.path)
         .bind(seen.size)
         .bind(seen.mtime_ns)
         .bind(run_id)
+        .bind(&seen.validators.etag)
+        .bind(&seen.validators.last_modified)
         .bind(source_id)
         .bind(from)
         .fetch_optional(&mut *tx)
@@ -626,10 +651,11 @@ impl Db {
             }
         };
         sqlx::query(
-            "INSERT INTO source_files (source_id, path, size_bytes, mtime_ns, content_hash, document_id, changed_run)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO source_files (source_id, path, size_bytes, mtime_ns, content_hash, document_id, changed_run, etag, last_modified)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (source_id, path) DO UPDATE SET size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns,
-                content_hash = excluded.content_hash, document_id = excluded.document_id, changed_run = excluded.changed_run",
+                content_hash = excluded.content_hash, document_id = excluded.document_id, changed_run = excluded.changed_run,
+                etag = excluded.etag, last_modified = excluded.last_modified",
         )
         .bind(source_id)
         .bind(&seen.path)
@@ -638,6 +664,8 @@ impl Db {
         .bind(&seen.hash)
         .bind(&document_id)
         .bind(run_id)
+        .bind(&seen.validators.etag)
+        .bind(&seen.validators.last_modified)
         .execute(&mut *tx)
         .await?;
         if let Some(old) = old_doc.filter(|old| *old != document_id) {
@@ -853,6 +881,7 @@ mod tests {
             mtime_ns: 1,
             hash: hash.into(),
             format: "text".into(),
+            validators: Validators::default(),
         }
     }
 

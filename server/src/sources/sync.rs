@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::fetch::{self, Fetcher};
-use super::scan::{self, Action, Entry, Filters};
+use super::fetch::{self, Fetch, Fetcher};
+use super::scan::{self, Action, Entry, Filters, Validators};
 use super::store::Seen;
 use super::{Kind, SourceRow};
 use crate::blobs::content_hash;
@@ -134,13 +134,24 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
         }
         scanned += 1;
         let previous = known.get(&entry.path);
+        // Only a body whose content is still on record can be confirmed by a 304.
+        let validators = previous
+            .filter(|k| !k.hash.is_empty())
+            .map(|k| k.validators.clone())
+            .unwrap_or_default();
         let Loaded {
             bytes,
             size,
             format,
             hash,
-        } = match load(&origin, &entry, config.max_file_bytes).await {
-            Ok(loaded) => loaded,
+            validators,
+        } = match load(&origin, &entry, config.max_file_bytes, &validators).await {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => {
+                // Not modified since the last fetch: nothing to read, nothing to record.
+                unchanged += 1;
+                continue;
+            }
             Err(e) => {
                 db.record_run_error(run_id, &entry.path, &e)
                     .await
@@ -154,6 +165,7 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
             mtime_ns: entry.mtime_ns,
             hash,
             format: format.as_str().to_string(),
+            validators,
         };
         match scan::classify(previous, &seen.hash, &mut gone_by_hash) {
             Action::Touch => {
@@ -215,26 +227,39 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
     Ok(())
 }
 
-/// A file or URL body with its size, format and content hash.
+/// A file or URL body with its size, format, content hash and HTTP validators.
 struct Loaded {
     bytes: Vec<u8>,
     size: u64,
     format: ingest::Format,
     hash: String,
+    validators: Validators,
 }
 
-/// Reads one file or fetches one URL, then detects its format and hashes it. Reading,
-/// detection (which may open an archive) and hashing run off the async runtime.
-async fn load(origin: &Origin, entry: &Entry, max_bytes: u64) -> Result<Loaded, String> {
-    fn inspect(bytes: Vec<u8>, name: &str, size: u64) -> Result<Loaded, String> {
+/// Reads one file or fetches one URL (conditionally, with the `known` validators), then
+/// detects its format and hashes it; `None`: the server says the URL is not modified.
+/// Reading, detection (which may open an archive) and hashing run off the async runtime.
+async fn load(
+    origin: &Origin,
+    entry: &Entry,
+    max_bytes: u64,
+    known: &Validators,
+) -> Result<Option<Loaded>, String> {
+    fn inspect(
+        bytes: Vec<u8>,
+        name: &str,
+        size: u64,
+        validators: Validators,
+    ) -> Result<Option<Loaded>, String> {
         let format = ingest::load::detect(&bytes, name).map_err(|e| e.to_string())?;
         let hash = content_hash(&bytes);
-        Ok(Loaded {
+        Ok(Some(Loaded {
             bytes,
             size,
             format,
             hash,
-        })
+            validators,
+        }))
     }
     match origin {
         Origin::Folder(root) => {
@@ -242,19 +267,25 @@ async fn load(origin: &Origin, entry: &Entry, max_bytes: u64) -> Result<Loaded, 
             let rel = entry.path.clone();
             let size = entry.size;
             tokio::task::spawn_blocking(move || {
-                inspect(fetch::read_file(&root, &rel, max_bytes)?, &rel, size)
+                let bytes = fetch::read_file(&root, &rel, max_bytes)?;
+                inspect(bytes, &rel, size, Validators::default())
             })
             .await
             .map_err(internal)?
         }
         Origin::Urls(fetcher) => {
-            let fetched = fetcher.fetch(&entry.path).await?;
+            let fetched = match fetcher.fetch(&entry.path, known).await? {
+                Fetch::NotModified => return Ok(None),
+                Fetch::Body(fetched) => fetched,
+            };
             let name = fetch::detection_name(&entry.path, &fetched.content_type);
             // A URL has no stat: its size is the body's.
             let size = fetched.bytes.len() as u64;
-            tokio::task::spawn_blocking(move || inspect(fetched.bytes, &name, size))
-                .await
-                .map_err(internal)?
+            tokio::task::spawn_blocking(move || {
+                inspect(fetched.bytes, &name, size, fetched.validators)
+            })
+            .await
+            .map_err(internal)?
         }
     }
 }
