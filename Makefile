@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-maintenance eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -48,7 +48,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-maintenance
+bench: bench-pipeline bench-sync bench-index bench-maintenance
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
@@ -58,6 +58,10 @@ bench-pipeline: setup release
 ## The server inherits the environment (e.g. RAGD_WORKERS=1 make bench-sync).
 bench-sync: setup release
 	$(CARGO) bench --profile release -p server --bench sync
+
+## The index at 100,000 points: search before and after the HNSW build, and its recall.
+bench-index:
+	$(CARGO) bench --profile release -p retrieval --bench index_scale
 
 ## Index maintenance after churn (needs ../shared/eval/dbpedia; skipped without it).
 bench-maintenance: setup release
