@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, seedKnowledgeBase, shot, startMockLlm, startRagd, watchConsole } from './harness.mjs';
+import { launchBrowser, openPage, seedKnowledgeBase, shot, startMockLlm, startRagd } from './harness.mjs';
 
 let llm;
 let ragd;
@@ -26,9 +26,7 @@ after(async () => {
 });
 
 test('a markdown answer becomes a list with bold, code and a citation button', async () => {
-  const page = await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  watchConsole(page, problems);
+  const page = await openPage(browser, problems);
   await page.goto(`${ragd.url}/#/chat`);
   await page.getByRole('heading', { level: 1, name: 'Chat' }).waitFor();
   await page.getByLabel('Your question').fill('How do plants use sunlight? #md');

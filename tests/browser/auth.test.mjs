@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, shot, startRagd, watchConsole } from './harness.mjs';
+import { launchBrowser, openPage, shot, startRagd } from './harness.mjs';
 
 const KEY = 'ui-test-key-0123456789abcdef';
 const bearer = { authorization: `Bearer ${KEY}` };
@@ -27,9 +27,7 @@ before(async () => {
   assert.equal(up.status, 202, await up.clone().text());
   docId = (await up.json()).documents[0].id;
   browser = await launchBrowser();
-  page = browser.context.pages()[0] || await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  watchConsole(page, problems);
+  page = await openPage(browser, problems, { first: true });
 });
 
 after(async () => {

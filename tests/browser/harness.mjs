@@ -149,6 +149,17 @@ export async function launchBrowser({ locale = 'en-US', viewport = { width: 1280
   };
 }
 
+/**
+ * A page of `browser` with a 20 s default timeout whose console errors go to `problems`:
+ * the window the browser opened with (`first`), else a new one.
+ */
+export async function openPage(browser, problems, { first = false } = {}) {
+  const page = (first && browser.context.pages()[0]) || await browser.context.newPage();
+  page.setDefaultTimeout(20_000);
+  watchConsole(page, problems);
+  return page;
+}
+
 /** Collects console errors and uncaught exceptions of a page. */
 export function watchConsole(page, into) {
   page.on('console', (m) => { if (m.type() === 'error') into.push(`console: ${m.text()} (${m.location()?.url || ''})`); });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { closedPort, launchBrowser, seedKnowledgeBase, shot, startRagd, watchConsole } from './harness.mjs';
+import { closedPort, launchBrowser, openPage, seedKnowledgeBase, shot, startRagd } from './harness.mjs';
 
 const DOC = `# Photosynthesis
 
@@ -39,9 +39,7 @@ after(async () => {
 });
 
 async function askInChat(url, question) {
-  const page = await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  watchConsole(page, problems);
+  const page = await openPage(browser, problems);
   await page.goto(`${url}/#/chat`);
   await page.getByRole('heading', { level: 1, name: 'Chat' }).waitFor();
   await page.getByLabel('Your question').fill(question);

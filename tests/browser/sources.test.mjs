@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { SHOTS, launchBrowser, shot, startRagd, watchConsole } from './harness.mjs';
+import { SHOTS, launchBrowser, openPage, shot, startRagd } from './harness.mjs';
 
 const INTRO = `# Greenhouse handbook
 
@@ -67,9 +67,7 @@ before(async () => {
   assert.equal(res.status, 201, await res.clone().text());
   kb = await res.json();
   browser = await launchBrowser();
-  page = browser.context.pages()[0] || await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  watchConsole(page, problems);
+  page = await openPage(browser, problems, { first: true });
 });
 
 after(async () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, shot, startMockLlm, startRagd, watchConsole } from './harness.mjs';
+import { launchBrowser, openPage, shot, startMockLlm, startRagd, watchConsole } from './harness.mjs';
 
 const PHOTOSYNTHESIS = `# Photosynthesis
 
@@ -48,9 +48,7 @@ before(async () => {
     RAGD_LLM_MODEL: 'mock:7b',
   });
   browser = await launchBrowser();
-  page = browser.context.pages()[0] || await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  watchConsole(page, problems);
+  page = await openPage(browser, problems, { first: true });
 });
 
 after(async () => {

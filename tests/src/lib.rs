@@ -316,3 +316,15 @@ pub fn make_zip(entries: &[(&str, &str)]) -> Vec<u8> {
     }
     out.into_inner()
 }
+
+/// Serves `app` on 127.0.0.1 on a free port; returns its `http://` base and the server task.
+pub async fn serve_local(
+    app: axum::Router,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, task))
+}

@@ -66,13 +66,7 @@ impl MockLlm {
             .route("/api/show", post(|| async { Json(json!({"details": {"parameter_size": "7.6B", "quantization_level": "Q4_K_M"}})) }))
             .route("/v1/models", get(|| async { Json(json!({"object": "list", "data": [{"id": "mock", "object": "model"}]})) }))
             .with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind mock llm");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = crate::serve_local(app).await.expect("bind mock llm");
         Self {
             url,
             requests,

@@ -378,12 +378,7 @@ async fn web_server() -> anyhow::Result<String> {
             "/moved",
             get(|| async { axum::response::Redirect::temporary("/page").into_response() }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(url)
+    Ok(e2e::serve_local(app).await?.0)
 }
 
 #[tokio::test]
@@ -502,12 +497,7 @@ async fn validating_server(
     let app = axum::Router::new()
         .route("/etag", get(page(false)))
         .route("/dated", get(page(true)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(url)
+    Ok(e2e::serve_local(app).await?.0)
 }
 
 #[tokio::test]
