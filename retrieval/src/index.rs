@@ -311,6 +311,11 @@ impl Index {
         })
     }
 
+    /// Update operations since the last optimization (a counter read; never blocks).
+    pub fn changes_since_optimize(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
     fn changed(&self, operations: usize) {
         self.changes.fetch_add(operations as u64, Ordering::Relaxed);
     }
@@ -322,7 +327,7 @@ impl Index {
             segments: info.segments_count,
             points: info.points_count,
             indexed_vectors: info.indexed_vectors_count,
-            changes_since_optimize: self.changes.load(Ordering::Relaxed),
+            changes_since_optimize: self.changes_since_optimize(),
         }
     }
 

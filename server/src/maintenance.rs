@@ -97,7 +97,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
         }
-        let changes = state.searcher.index.info().changes_since_optimize;
+        let changes = state.searcher.index.changes_since_optimize();
         if due(quiet_since, Instant::now(), idle, changes) {
             optimize(&state).await;
         }
