@@ -94,6 +94,8 @@ pub struct Index {
     writer: Mutex<()>,
     visibility: RwLock<()>,
     dim: usize,
+    /// The index folder (`IndexConfig::path`).
+    path: PathBuf,
     /// Update operations since the last [`Index::optimize`]. Opening counts as one: what an
     /// earlier process wrote may never have been optimized.
     changes: AtomicU64,
@@ -163,6 +165,7 @@ impl Index {
             writer: Mutex::new(()),
             visibility: RwLock::new(()),
             dim,
+            path: path.clone(),
             changes: AtomicU64::new(1),
         };
         if fresh {
@@ -308,6 +311,16 @@ impl Index {
             let done = shard.optimize()?;
             flush(shard)?;
             Ok(done)
+        })
+    }
+
+    /// Runs `f` on the index folder with every write held back and all earlier writes
+    /// flushed: the folder's files are a consistent index while `f` runs (to copy them for a
+    /// backup). Searches go on; writers, flushes and optimization wait.
+    pub fn with_writes_paused<T>(&self, f: impl FnOnce(&Path) -> T) -> Result<T> {
+        self.write(|shard| {
+            flush(shard)?;
+            Ok(f(&self.path))
         })
     }
 

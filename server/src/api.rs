@@ -63,7 +63,11 @@ pub fn app(state: AppState) -> Router {
     let guard = state.config.auth.guard();
     // Answers run as long as the LLM needs; the LLM client enforces its own timeouts.
     Router::new()
-        .nest("/api/v1", crate::chat_api::routes())
+        // Backups run as long as the copy takes.
+        .nest(
+            "/api/v1",
+            crate::chat_api::routes().merge(crate::backup::routes()),
+        )
         .nest("/v1", crate::openai_api::routes())
         .merge(timed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -21,6 +21,11 @@ impl BlobStore {
         Self { root }
     }
 
+    /// The folder the files live in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn path(&self, hash: &str) -> std::io::Result<PathBuf> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(std::io::Error::new(

@@ -106,6 +106,13 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// Write a consistent backup of the data folder (also while the server runs, with --url);
+    /// restore by starting ragd on it.
+    Backup {
+        /// List the backups instead.
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,7 +249,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Llm {
             command: LlmCommand::Check,
         } => llm_check(&client).await,
+        Command::Backup { list } => backup(&client, list).await,
     }
+}
+
+async fn backup(client: &Client, list: bool) -> anyhow::Result<()> {
+    if list {
+        let v = client.call(Method::GET, "/backups", None).await?;
+        for b in v["backups"].as_array().into_iter().flatten() {
+            println!(
+                "{}\t{}\t{:.1} MB",
+                b["name"].as_str().unwrap_or_default(),
+                b["created_at"].as_str().unwrap_or_default(),
+                b["bytes"].as_f64().unwrap_or(0.0) / 1e6
+            );
+        }
+        return Ok(());
+    }
+    let b = client.call(Method::POST, "/backups", None).await?;
+    println!(
+        "backup written to {} ({:.1} MB; writes paused {} ms)",
+        b["path"].as_str().unwrap_or_default(),
+        b["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        b["paused_ms"].as_u64().unwrap_or(0)
+    );
+    Ok(())
 }
 
 async fn kb(client: &Client, command: KbCommand) -> anyhow::Result<()> {

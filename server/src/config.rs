@@ -34,6 +34,8 @@ pub struct Config {
     pub pdf_timeout_secs: u64,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
     pub web_dir: Option<PathBuf>,
+    /// Where backups are written (default `<data_dir>/backups`).
+    pub backup_dir: Option<PathBuf>,
     pub embedding: retrieval::EmbeddingConfig,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
@@ -81,6 +83,7 @@ impl Default for Config {
             max_queued_searches: 64,
             pdf_timeout_secs: 60,
             web_dir: None,
+            backup_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
@@ -121,6 +124,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_MAX_QUEUED_SEARCHES", "max_queued_searches"),
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
     ("RAGD_WEB_DIR", "web_dir"),
+    ("RAGD_BACKUP_DIR", "backup_dir"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
     ("RAGD_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
     ("RAGD_ORT_LIBRARY", "embedding.ort_library"),

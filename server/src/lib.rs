@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod chat_api;
 pub mod cli;

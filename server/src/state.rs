@@ -37,6 +37,8 @@ pub struct State {
     /// Turns for searches, and for evaluations (one at a time).
     pub searches: crate::gate::Gate,
     pub evals: crate::gate::Gate,
+    /// One backup at a time.
+    pub backups: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for State {
@@ -118,6 +120,7 @@ impl State {
                 config.max_queued_searches,
             ),
             evals: crate::gate::Gate::new("evaluations", 1, 0),
+            backups: tokio::sync::Mutex::new(()),
             config,
         }))
     }

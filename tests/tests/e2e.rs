@@ -561,3 +561,70 @@ async fn a_burst_of_searches_beyond_the_queue_gets_503() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_serving_restores_as_a_data_folder() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let backups = tempfile::tempdir()?;
+    let backup_dir = backups.path().to_string_lossy().to_string();
+    let server = Server::start(dir.path(), &[("RAGD_BACKUP_DIR", &backup_dir)])?;
+    server.create_kb("handbook").await?;
+    let (status, body) = server
+        .upload(
+            "handbook",
+            &[
+                ("ownership.md", MARKDOWN.as_bytes().to_vec()),
+                ("report.pdf", make_pdf(&[PDF_PAGE_1, PDF_PAGE_2])),
+            ],
+        )
+        .await?;
+    assert_eq!(status, 202, "{body}");
+    for d in body["documents"].as_array().unwrap() {
+        server
+            .wait_done("handbook", d["id"].as_str().unwrap())
+            .await?;
+    }
+    let (status, backup) = server.post("/backups", json!(null)).await?;
+    assert_eq!(status, 201, "{backup}");
+    let path = backup["path"].as_str().unwrap().to_string();
+    assert!(path.starts_with(&backup_dir), "{backup}");
+    assert!(backup["bytes"].as_u64().unwrap() > 0, "{backup}");
+    let (_, listed) = server.get("/backups").await?;
+    assert_eq!(listed["backups"][0]["name"], backup["name"], "{listed}");
+    // The server goes on after the backup; a later change is not in it.
+    server.create_kb("later").await?;
+    server.stop()?;
+
+    // The backup is a data folder: start ragd on it.
+    let restored = Server::start(std::path::Path::new(&path), &[])?;
+    let (_, kbs) = restored.get("/knowledge-bases").await?;
+    let names: Vec<&str> = kbs["knowledge_bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["handbook"], "{kbs}");
+    let hits = restored
+        .search(&["handbook"], "who owns a value in Rust", 3)
+        .await?;
+    assert_eq!(top_doc(&hits), "ownership.md");
+    let hits = restored
+        .search(&["handbook"], "dividend approved by the board", 3)
+        .await?;
+    assert_eq!(top_doc(&hits), "report.pdf");
+    let doc_id = hits[0]["document_id"].as_str().unwrap();
+    let file = restored
+        .http
+        .get(restored.api(&format!(
+            "/knowledge-bases/handbook/documents/{doc_id}/file"
+        )))
+        .send()
+        .await?;
+    assert_eq!(file.status(), 200);
+    assert!(file.bytes().await?.starts_with(b"%PDF"));
+    let (_, stats) = restored.get("/knowledge-bases/handbook/stats").await?;
+    assert_eq!(stats["points"], stats["chunks"], "{stats}");
+    restored.stop()?;
+    Ok(())
+}
