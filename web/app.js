@@ -228,6 +228,7 @@ async function render({ focus = false } = {}) {
     else if (route === 'kb' && a) await kbView(view, a, isCurrent);
     else if (route === 'search') await searchView(view, isCurrent);
     else if (route === 'chat') await chatView(view, a || null, isCurrent);
+    else if (route === 'system') await systemView(view, isCurrent);
     else await kbListView(view, isCurrent);
   } catch (e) {
     if (isCurrent()) view.replaceChildren(errorBox(e));
@@ -241,6 +242,68 @@ async function render({ focus = false } = {}) {
 function go(hash) {
   if (location.hash === hash) render({ focus: true });
   else location.hash = hash;
+}
+
+// ---------- system: the index and backups ----------
+
+/** Index shape and maintenance, backups with a button to take one. */
+async function systemView(view, isCurrent) {
+  const indexBox = h('section', { class: 'card system-index', 'aria-labelledby': 'sys-index' },
+    h('h2', { id: 'sys-index', text: t('sys.index') }), h('p', { class: 'muted', text: t('common.loading') }));
+  const backupList = h('div', { class: 'backup-list' }, h('p', { class: 'muted', text: t('common.loading') }));
+  const button = h('button', { type: 'button', text: t('sys.backupNow') });
+  const backupBox = h('section', { class: 'card system-backups', 'aria-labelledby': 'sys-backups' },
+    h('div', { class: 'row spread' }, h('h2', { id: 'sys-backups', text: t('sys.backups') }), button),
+    h('p', { class: 'hint', text: t('sys.backupHint') }), backupList);
+  view.append(h('div', { class: 'page-head' }, h('h1', { text: t('sys.title') })), indexBox, backupBox);
+
+  const paintIndex = (info) => {
+    const o = info.optimize || {};
+    const row = (key, value) => [h('dt', { text: t(key) }), h('dd', { 'data-k': key.split('.')[1], text: String(value) })];
+    fill(indexBox, h('h2', { id: 'sys-index', text: t('sys.index') }),
+      h('dl', { class: 'stats' },
+        row('sys.points', info.points),
+        row('sys.segments', info.segments),
+        row('sys.indexed', info.indexed_vectors),
+        row('sys.pending', info.changes_since_optimize),
+        row('sys.optimized', o.last_finished_at
+          ? t('sys.optimizedAt', { when: fmtDate(o.last_finished_at), ms: o.last_duration_ms, runs: o.runs })
+          : t('sys.never'))),
+      o.last_error ? h('p', { class: 'notice error', role: 'alert', text: o.last_error }) : null);
+  };
+  const paintBackups = (backups) => {
+    if (!backups.length) { backupList.replaceChildren(h('p', { class: 'empty', text: t('sys.noBackups') })); return; }
+    const rows = backups.map((b) => h('tr', { 'data-name': b.name },
+      h('td', { class: 'name', text: b.name }),
+      h('td', { class: 'nowrap', text: b.created_at ? fmtDate(b.created_at) : '' }),
+      h('td', { class: 'num', text: fmtBytes(b.bytes) }),
+      h('td', null, h('code', { text: b.path }))));
+    backupList.replaceChildren(h('div', { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': t('sys.backups') },
+      h('table', { class: 'runs' },
+        h('thead', null, h('tr', null, ['sys.name', 'sys.created', 'sys.size', 'sys.path'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+        h('tbody', null, rows))));
+  };
+  const load = async () => {
+    const [info, { backups }] = await Promise.all([api('/index'), api('/backups')]);
+    if (!isCurrent()) return;
+    paintIndex(info);
+    paintBackups(backups || []);
+  };
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    button.textContent = t('sys.backingUp');
+    try {
+      const b = await api('/backups', { method: 'POST' });
+      toast(t('sys.backedUp', { path: b.path }));
+      await load();
+    } catch (e) {
+      toast(e.message, 'error');
+    } finally {
+      button.disabled = false;
+      button.textContent = t('sys.backupNow');
+    }
+  });
+  await load();
 }
 
 // ---------- sign-in (servers with an API key) ----------
