@@ -27,6 +27,7 @@ test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
+	@[ -n "$$QDRANT_URL" ] || echo "note: QDRANT_URL is not set: the Qdrant server backend tests were skipped (set it to a server's gRPC address, e.g. http://localhost:6334)"
 	$(MAKE) browser-test
 
 ## End-to-end tests of the web UI in headless Chromium (/usr/bin/chromium) with playwright-core.

@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     let index = Index::open(
         &IndexConfig {
             path: dir.path().join("vectors"),
+            server: None,
         },
         "bench-random",
         DIM,
@@ -139,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         }
         dense_ms.sort_by(f64::total_cmp);
         sparse_ms.sort_by(f64::total_cmp);
-        let info = index.info();
+        let info = index.info()?;
         println!(
             "| {label} | {} | {} | {:.2} / {:.2} ms | {:.2} / {:.2} ms |",
             info.segments,

@@ -21,17 +21,17 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldIndexOperations, Filter, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType,
-    PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, ScoredPoint,
-    SearchRequest, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
-    WithPayloadInterface,
+    FieldIndexOperations, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, ScoredPoint, SearchRequest,
+    SparseVector, UpdateOperation, Vector, VectorInternal, Vectors, WithPayloadInterface,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::filter::{self, Scope, DOC_ID, KB_ID};
+use crate::filter::{self, Scope, Selection, DOC_ID, KB_ID};
+use crate::qdrant_server::{QdrantServerConfig, Remote};
 
 /// Name of the dense vector.
 pub const DENSE: &str = "dense";
@@ -41,10 +41,12 @@ const META_FILE: &str = "ragd-index.json";
 /// Points are written in groups of this many.
 const UPSERT_BATCH: usize = 256;
 
-/// Where the index lives.
+/// Where the index lives: the folder (which holds the embedded shard, and in any case the
+/// model record), and optionally a Qdrant server that holds the points instead.
 #[derive(Debug, Clone)]
 pub struct IndexConfig {
     pub path: PathBuf,
+    pub server: Option<QdrantServerConfig>,
 }
 
 /// One chunk ready to be stored.
@@ -88,9 +90,17 @@ struct IndexMeta {
     dim: usize,
 }
 
-/// The Qdrant Edge shard plus its single writer.
+/// Where the points are.
+enum Store {
+    /// Qdrant Edge, in process (the default).
+    Edge(Box<EdgeShard>),
+    /// A Qdrant server or cluster.
+    Server(Box<Remote>),
+}
+
+/// The vector store plus its single writer.
 pub struct Index {
-    shard: EdgeShard,
+    store: Store,
     writer: Mutex<()>,
     visibility: RwLock<()>,
     dim: usize,
@@ -117,8 +127,24 @@ impl std::fmt::Debug for Index {
     }
 }
 
+/// A write prepared for one backend.
+enum Prepared {
+    Edge(Vec<PointOperations>),
+    Server(Vec<(Uuid, Vec<f32>, SparseVector, ChunkPayload)>),
+}
+
+impl Prepared {
+    fn operations(&self) -> usize {
+        match self {
+            Prepared::Edge(ops) => ops.len(),
+            Prepared::Server(points) => points.len().div_ceil(UPSERT_BATCH),
+        }
+    }
+}
+
 impl Index {
-    /// Opens the shard at `config.path`, creating it on first use. The index remembers the
+    /// Opens the index: the Qdrant Edge shard under `config.path` (created on first use), or
+    /// the collection on the Qdrant server of `config.server`. The index remembers the
     /// embedding model it was built with and refuses another one.
     pub fn open(config: &IndexConfig, model: &str, dim: usize) -> Result<Self> {
         let path = &config.path;
@@ -149,6 +175,17 @@ impl Index {
                 write_atomically(&meta_path, &meta)?;
             }
         }
+        let new = |store| Self {
+            store,
+            writer: Mutex::new(()),
+            visibility: RwLock::new(()),
+            dim,
+            path: path.clone(),
+            changes: AtomicU64::new(1),
+        };
+        if let Some(server) = &config.server {
+            return Ok(new(Store::Server(Box::new(Remote::open(server, dim)?))));
+        }
         let shard_dir = path.join("shard");
         let fresh = !shard_dir.join("edge_config.json").exists();
         let shard = if fresh {
@@ -160,42 +197,37 @@ impl Index {
         } else {
             EdgeShard::load(&shard_dir, None)?
         };
-        let index = Self {
-            shard,
-            writer: Mutex::new(()),
-            visibility: RwLock::new(()),
-            dim,
-            path: path.clone(),
-            changes: AtomicU64::new(1),
-        };
         if fresh {
-            index.write(|shard| {
-                for field in [KB_ID, DOC_ID] {
-                    shard.update(UpdateOperation::FieldIndexOperation(
-                        FieldIndexOperations::CreateIndex(CreateIndex {
-                            field_name: field
-                                .parse()
-                                .map_err(|_| Error::Index(format!("bad field {field}")))?,
-                            field_schema: Some(PayloadFieldSchema::FieldType(
-                                PayloadSchemaType::Keyword,
-                            )),
-                        }),
-                    ))?;
-                }
-                flush(shard)
-            })?;
+            for field in [KB_ID, DOC_ID] {
+                shard.update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name: field
+                            .parse()
+                            .map_err(|_| Error::Index(format!("bad field {field}")))?,
+                        field_schema: Some(PayloadFieldSchema::FieldType(
+                            PayloadSchemaType::Keyword,
+                        )),
+                    }),
+                ))?;
+            }
+            flush(&shard)?;
         }
-        Ok(index)
+        Ok(new(Store::Edge(Box::new(shard))))
     }
 
     pub fn dim(&self) -> usize {
         self.dim
     }
 
+    /// Whether the points live on a Qdrant server.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.store, Store::Server(_))
+    }
+
     /// Runs `f` as the only writer.
-    fn write<T>(&self, f: impl FnOnce(&EdgeShard) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&self.shard)
+        f(&self.store)
     }
 
     /// A consistent view for one search: while it is held no document is half replaced.
@@ -205,20 +237,28 @@ impl Index {
 
     /// Swaps a document's points for `points` in one step as searches see it, then flushes.
     pub fn replace_document(&self, doc_id: &str, points: Vec<ChunkPoint>) -> Result<()> {
-        let filter = filter::document(doc_id)?;
-        let operations = self.point_operations(points)?;
-        self.write(|shard| {
+        let selection = filter::document(doc_id);
+        let prepared = self.prepare(points)?;
+        let filter = match &self.store {
+            Store::Edge(_) => Some(selection.to_edge()?),
+            Store::Server(_) => None,
+        };
+        self.write(|store| {
             {
                 let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
-                shard.update(UpdateOperation::PointOperation(
-                    PointOperations::DeletePointsByFilter(filter),
-                ))?;
-                self.changed(1 + operations.len());
-                for op in operations {
-                    shard.update(UpdateOperation::PointOperation(op))?;
+                self.changed(1 + prepared.operations());
+                match (store, filter) {
+                    (Store::Edge(shard), Some(filter)) => {
+                        shard.update(UpdateOperation::PointOperation(
+                            PointOperations::DeletePointsByFilter(filter),
+                        ))?;
+                    }
+                    (Store::Server(remote), _) => remote.delete(&selection)?,
+                    (Store::Edge(_), None) => unreachable!("built above"),
                 }
+                apply(store, prepared)?;
             }
-            flush(shard)
+            flush_store(store)
         })
     }
 
@@ -227,42 +267,51 @@ impl Index {
         if points.is_empty() {
             return Ok(());
         }
-        let operations = self.point_operations(points)?;
-        self.write(|shard| {
-            self.changed(operations.len());
-            for op in operations {
-                shard.update(UpdateOperation::PointOperation(op))?;
-            }
-            Ok(())
+        let prepared = self.prepare(points)?;
+        self.write(|store| {
+            self.changed(prepared.operations());
+            apply(store, prepared)
         })
     }
 
-    /// Upsert operations for `points`, in groups of [`UPSERT_BATCH`].
-    fn point_operations(&self, points: Vec<ChunkPoint>) -> Result<Vec<PointOperations>> {
+    /// The backend's form of `points`: upsert operations in groups of [`UPSERT_BATCH`] for
+    /// Qdrant Edge, the points themselves for a server.
+    fn prepare(&self, points: Vec<ChunkPoint>) -> Result<Prepared> {
+        if let Some(p) = points.iter().find(|p| p.dense.len() != self.dim) {
+            return Err(Error::Invalid(format!(
+                "dense vector has {} dims, index has {}",
+                p.dense.len(),
+                self.dim
+            )));
+        }
+        let split = |p: ChunkPoint| {
+            (
+                p.id,
+                p.dense,
+                p.sparse,
+                ChunkPayload {
+                    kb_id: p.kb_id,
+                    doc_id: p.doc_id,
+                    doc_name: p.doc_name,
+                    ordinal: p.ordinal,
+                    page: p.page,
+                    heading: p.heading,
+                    text: p.text,
+                },
+            )
+        };
+        if let Store::Server(_) = self.store {
+            return Ok(Prepared::Server(points.into_iter().map(split).collect()));
+        }
         let mut persisted = Vec::with_capacity(points.len());
         for p in points {
-            if p.dense.len() != self.dim {
-                return Err(Error::Invalid(format!(
-                    "dense vector has {} dims, index has {}",
-                    p.dense.len(),
-                    self.dim
-                )));
-            }
-            let payload = serde_json::to_value(ChunkPayload {
-                kb_id: p.kb_id,
-                doc_id: p.doc_id,
-                doc_name: p.doc_name,
-                ordinal: p.ordinal,
-                page: p.page,
-                heading: p.heading,
-                text: p.text,
-            })
-            .map_err(|e| Error::Index(e.to_string()))?;
+            let (id, dense, sparse, payload) = split(p);
+            let payload = serde_json::to_value(payload).map_err(|e| Error::Index(e.to_string()))?;
             let vectors = Vectors::new_named([
-                (DENSE, Vector::new_dense(p.dense)),
-                (SPARSE, Vector(VectorInternal::Sparse(p.sparse))),
+                (DENSE, Vector::new_dense(dense)),
+                (SPARSE, Vector(VectorInternal::Sparse(sparse))),
             ]);
-            persisted.push(PointStruct::new(PointId::Uuid(p.id), vectors, payload).into());
+            persisted.push(PointStruct::new(PointId::Uuid(id), vectors, payload).into());
         }
         let mut operations = Vec::new();
         while !persisted.is_empty() {
@@ -271,56 +320,79 @@ impl Index {
                 PointInsertOperations::PointsList(std::mem::replace(&mut persisted, rest)),
             ));
         }
-        Ok(operations)
+        Ok(Prepared::Edge(operations))
     }
 
-    /// Deletes every point matching `filter`. Not durable until [`Index::flush`].
-    pub fn delete(&self, filter: Filter) -> Result<()> {
-        self.write(|shard| {
+    /// Deletes every point of `selection`. Not durable until [`Index::flush`].
+    pub fn delete(&self, selection: Selection) -> Result<()> {
+        let filter = match &self.store {
+            Store::Edge(_) => Some(selection.to_edge()?),
+            Store::Server(_) => None,
+        };
+        self.write(|store| {
             self.changed(1);
-            shard.update(UpdateOperation::PointOperation(
-                PointOperations::DeletePointsByFilter(filter),
-            ))?;
-            Ok(())
+            match (store, filter) {
+                (Store::Edge(shard), Some(filter)) => {
+                    shard.update(UpdateOperation::PointOperation(
+                        PointOperations::DeletePointsByFilter(filter),
+                    ))?;
+                    Ok(())
+                }
+                (Store::Server(remote), _) => remote.delete(&selection),
+                (Store::Edge(_), None) => unreachable!("built above"),
+            }
         })
     }
 
     /// Deletes one document's points and flushes.
     pub fn delete_document(&self, doc_id: &str) -> Result<()> {
-        self.delete(filter::document(doc_id)?)?;
+        self.delete(filter::document(doc_id))?;
         self.flush()
     }
 
     /// Deletes one knowledge base's points and flushes.
     pub fn delete_knowledge_base(&self, kb_id: &str) -> Result<()> {
-        self.delete(filter::knowledge_base(kb_id)?)?;
+        self.delete(filter::knowledge_base(kb_id))?;
         self.flush()
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable (a server has applied each write before answering).
     pub fn flush(&self) -> Result<()> {
-        self.write(flush)
+        self.write(flush_store)
     }
 
     /// Runs Qdrant Edge's optimizers until they have nothing left to do: merges small
     /// segments, builds the HNSW index of large ones and vacuums deleted points. Blocking, and
-    /// writes wait meanwhile; searches keep working. Returns whether anything changed.
+    /// writes wait meanwhile; searches keep working. Returns whether anything changed. A
+    /// Qdrant server optimizes by itself: nothing to do.
     pub fn optimize(&self) -> Result<bool> {
-        self.write(|shard| {
+        self.write(|store| {
             self.changes.store(0, Ordering::Relaxed);
-            let done = shard.optimize()?;
-            flush(shard)?;
-            Ok(done)
+            match store {
+                Store::Edge(shard) => {
+                    let done = shard.optimize()?;
+                    flush(shard)?;
+                    Ok(done)
+                }
+                Store::Server(_) => Ok(false),
+            }
         })
     }
 
     /// Runs `f` on the index folder with every write held back and all earlier writes
     /// flushed: the folder's files are a consistent index while `f` runs (to copy them for a
-    /// backup). Searches go on; writers, flushes and optimization wait.
+    /// backup). Searches go on; writers, flushes and optimization wait. Not for a Qdrant
+    /// server, whose collection is backed up with Qdrant's snapshots.
     pub fn with_writes_paused<T>(&self, f: impl FnOnce(&Path) -> T) -> Result<T> {
-        self.write(|shard| {
-            flush(shard)?;
-            Ok(f(&self.path))
+        self.write(|store| match store {
+            Store::Edge(shard) => {
+                flush(shard)?;
+                Ok(f(&self.path))
+            }
+            Store::Server(_) => Err(Error::Index(
+                "the points are on a qdrant server: back its collection up with qdrant's snapshots"
+                    .into(),
+            )),
         })
     }
 
@@ -334,22 +406,35 @@ impl Index {
     }
 
     /// Segments, points and indexed vectors, and the updates since the last optimization.
-    pub fn info(&self) -> IndexInfo {
-        let info = self.shard.info();
-        IndexInfo {
-            segments: info.segments_count,
-            points: info.points_count,
-            indexed_vectors: info.indexed_vectors_count,
+    pub fn info(&self) -> Result<IndexInfo> {
+        let (segments, points, indexed_vectors) = match &self.store {
+            Store::Edge(shard) => {
+                let info = shard.info();
+                (
+                    info.segments_count,
+                    info.points_count,
+                    info.indexed_vectors_count,
+                )
+            }
+            Store::Server(remote) => remote.info()?,
+        };
+        Ok(IndexInfo {
+            segments,
+            points,
+            indexed_vectors,
             changes_since_optimize: self.changes_since_optimize(),
-        }
+        })
     }
 
     /// Number of points matching `scope` (exact).
     pub fn count(&self, scope: &Scope) -> Result<usize> {
-        Ok(self.shard.count(qdrant_edge::CountRequest {
-            filter: Some(scope.to_filter()?),
-            exact: true,
-        })?)
+        match &self.store {
+            Store::Edge(shard) => Ok(shard.count(qdrant_edge::CountRequest {
+                filter: Some(scope.to_filter()?),
+                exact: true,
+            })?),
+            Store::Server(remote) => remote.count(&scope.selection()?),
+        }
     }
 
     /// Dense nearest neighbours by cosine similarity.
@@ -366,6 +451,10 @@ impl Index {
                 self.dim
             )));
         }
+        if let Store::Server(remote) = &self.store {
+            let query = qdrant_client::qdrant::VectorInput::new_dense(vector);
+            return remote.search(query, DENSE, &scope.selection()?, limit);
+        }
         self.search(VectorInternal::Dense(vector), DENSE, scope, limit)
     }
 
@@ -378,6 +467,11 @@ impl Index {
     ) -> Result<Vec<ScoredChunk>> {
         if vector.indices.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Store::Server(remote) = &self.store {
+            let query =
+                qdrant_client::qdrant::VectorInput::new_sparse(vector.indices, vector.values);
+            return remote.search(query, SPARSE, &scope.selection()?, limit);
         }
         self.search(VectorInternal::Sparse(vector), SPARSE, scope, limit)
     }
@@ -392,17 +486,17 @@ impl Index {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let mut filter = scope.to_filter()?;
-        let has_id: qdrant_edge::Condition =
-            serde_json::from_value(serde_json::json!({"has_id": ids}))
-                .map_err(|e| Error::Index(format!("bad id filter: {e}")))?;
-        filter.must.get_or_insert_with(Vec::new).push(has_id);
+        let selection = scope.selection()?.with_ids(ids);
+        let shard = match &self.store {
+            Store::Edge(shard) => shard,
+            Store::Server(remote) => return remote.scores(vector, &selection),
+        };
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery {
                 query: VectorInternal::Dense(vector),
                 using: Some(DENSE.into()),
             }),
-            filter: Some(filter),
+            filter: Some(selection.to_edge()?),
             params: None,
             limit: ids.len(),
             offset: 0,
@@ -411,7 +505,7 @@ impl Index {
             score_threshold: None,
         };
         let mut out = std::collections::HashMap::new();
-        for p in self.shard.search(request)? {
+        for p in shard.search(request)? {
             if let PointId::Uuid(u) = p.id {
                 out.insert(u, p.score);
             }
@@ -426,6 +520,9 @@ impl Index {
         scope: &Scope,
         limit: usize,
     ) -> Result<Vec<ScoredChunk>> {
+        let Store::Edge(shard) = &self.store else {
+            return Err(Error::Index("not an embedded index".into()));
+        };
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery {
                 query,
@@ -439,11 +536,32 @@ impl Index {
             with_vector: None,
             score_threshold: None,
         };
-        self.shard
+        shard
             .search(request)?
             .into_iter()
             .map(scored_chunk)
             .collect()
+    }
+}
+
+/// Applies prepared writes to the store (the caller is the writer).
+fn apply(store: &Store, prepared: Prepared) -> Result<()> {
+    match (store, prepared) {
+        (Store::Edge(shard), Prepared::Edge(ops)) => {
+            for op in ops {
+                shard.update(UpdateOperation::PointOperation(op))?;
+            }
+            Ok(())
+        }
+        (Store::Server(remote), Prepared::Server(points)) => remote.upsert(points),
+        _ => Err(Error::Index("a write prepared for another backend".into())),
+    }
+}
+
+fn flush_store(store: &Store) -> Result<()> {
+    match store {
+        Store::Edge(shard) => flush(shard),
+        Store::Server(_) => Ok(()),
     }
 }
 
@@ -534,11 +652,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = IndexConfig {
             path: dir.path().join("vectors"),
+            server: None,
         };
         let bm25 = Bm25::new().unwrap();
         let index = Index::open(&cfg, "test-model", 3).unwrap();
         assert_eq!(
-            index.info().changes_since_optimize,
+            index.info().unwrap().changes_since_optimize,
             1,
             "opening counts as a change"
         );
@@ -552,10 +671,10 @@ mod tests {
             .collect();
         index.upsert(points).unwrap();
         index.delete_document("drop").unwrap();
-        let before = index.info();
+        let before = index.info().unwrap();
         assert!(before.changes_since_optimize >= 3, "{before:?}");
         index.optimize().unwrap();
-        let after = index.info();
+        let after = index.info().unwrap();
         assert_eq!(after.changes_since_optimize, 0, "{after:?}");
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 600);
         let hits = index
@@ -570,6 +689,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = IndexConfig {
             path: dir.path().join("vectors"),
+            server: None,
         };
         let bm25 = Bm25::new().unwrap();
         {
@@ -636,6 +756,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = IndexConfig {
             path: dir.path().to_path_buf(),
+            server: None,
         };
         let bm25 = Bm25::new().unwrap();
         let index = Index::open(&cfg, "m", 3).unwrap();
@@ -650,6 +771,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = IndexConfig {
             path: dir.path().join("vectors"),
+            server: None,
         };
         let bm25 = Bm25::new().unwrap();
         let index = std::sync::Arc::new(Index::open(&cfg, "test-model", 3).unwrap());

@@ -23,6 +23,7 @@ pub mod fusion;
 pub mod index;
 pub mod normalize;
 pub mod priority;
+pub mod qdrant_server;
 pub mod rerank;
 pub mod search;
 pub mod sparse;

@@ -210,7 +210,7 @@ pub async fn find_kb(state: &AppState, kb: &str) -> Result<KnowledgeBase, ApiErr
 /// The vector index: segments, points, indexed vectors, and the optimization passes.
 async fn index_info(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let index = state.searcher.index.clone();
-    let info = tokio::task::spawn_blocking(move || index.info()).await?;
+    let info = tokio::task::spawn_blocking(move || index.info()).await??;
     Ok(Json(json!({
         "segments": info.segments,
         "points": info.points,

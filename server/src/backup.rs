@@ -50,6 +50,13 @@ pub fn root(state: &AppState) -> PathBuf {
 }
 
 async fn create(State(state): State<AppState>) -> Result<(StatusCode, Json<Backup>), ApiError> {
+    if state.searcher.index.is_remote() {
+        return Err(ApiError::Conflict(
+            "the points are on a qdrant server: back its collection up with qdrant's snapshots, \
+             and the data folder while ragd is stopped"
+                .into(),
+        ));
+    }
     // One at a time: a second request waits behind the first one's pause anyway.
     let _turn = state.backups.lock().await;
     let root = root(&state);

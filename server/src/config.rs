@@ -171,6 +171,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_AUTH_SESSION_HOURS", "auth.session_hours"),
     ("RAGD_INDEX_OPTIMIZE_IDLE_SECS", "index.optimize_idle_secs"),
     ("RAGD_INDEX_OPTIMIZE_NICE", "index.optimize_nice"),
+    ("RAGD_QDRANT_URL", "index.qdrant_url"),
+    ("RAGD_QDRANT_API_KEY", "index.qdrant_api_key"),
+    ("RAGD_QDRANT_COLLECTION", "index.qdrant_collection"),
 ];
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.

@@ -1,4 +1,7 @@
-//! Index maintenance. Qdrant Edge never optimizes by itself: without it, new points pile up
+//! `[index]`: where the points live (embedded Qdrant Edge, or a Qdrant server with
+//! `qdrant_url`) and the maintenance of the embedded index.
+//!
+//! Qdrant Edge never optimizes by itself: without it, new points pile up
 //! in small segments searched by full scan, and deleted points (document deletes, re-ingested
 //! changed files) are never vacuumed. So when the job queue has been empty for
 //! `[index] optimize_idle_secs` and the index changed since the last pass, the optimizers run
@@ -21,6 +24,24 @@ pub struct IndexMaintenanceConfig {
     pub optimize_idle_secs: u64,
     /// Nice value of the optimizing thread (0 to 19; 0: normal priority).
     pub optimize_nice: i32,
+    /// A Qdrant server or cluster (gRPC URL, e.g. `http://qdrant:6334`) that holds the points
+    /// instead of the embedded Qdrant Edge; empty: embedded.
+    pub qdrant_url: String,
+    pub qdrant_api_key: String,
+    pub qdrant_collection: String,
+    pub qdrant_timeout_secs: u64,
+}
+
+impl IndexMaintenanceConfig {
+    /// The server backend's settings, when one is configured.
+    pub fn server(&self) -> Option<retrieval::qdrant_server::QdrantServerConfig> {
+        (!self.qdrant_url.is_empty()).then(|| retrieval::qdrant_server::QdrantServerConfig {
+            url: self.qdrant_url.clone(),
+            api_key: (!self.qdrant_api_key.is_empty()).then(|| self.qdrant_api_key.clone()),
+            collection: self.qdrant_collection.clone(),
+            timeout: Duration::from_secs(self.qdrant_timeout_secs.max(1)),
+        })
+    }
 }
 
 impl Default for IndexMaintenanceConfig {
@@ -28,6 +49,10 @@ impl Default for IndexMaintenanceConfig {
         Self {
             optimize_idle_secs: 60,
             optimize_nice: 10,
+            qdrant_url: String::new(),
+            qdrant_api_key: String::new(),
+            qdrant_collection: "ragd".into(),
+            qdrant_timeout_secs: 30,
         }
     }
 }
@@ -73,7 +98,8 @@ pub fn due(quiet_since: Option<Instant>, now: Instant, idle: Duration, changes: 
 /// The maintenance loop; returns at shutdown.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let idle_secs = state.config.index.optimize_idle_secs;
-    if idle_secs == 0 {
+    // A Qdrant server optimizes its collections by itself.
+    if idle_secs == 0 || state.searcher.index.is_remote() {
         return;
     }
     let idle = Duration::from_secs(idle_secs);
@@ -116,10 +142,11 @@ pub async fn optimize(state: &AppState) {
             if let Err(e) = retrieval::priority::lower_current_thread(nice) {
                 tracing::warn!(error = %e, "cannot lower the optimizer's priority");
             }
-            let before = index.info();
-            let outcome = index
-                .optimize()
-                .map(|changed| (changed, before, index.info()));
+            let outcome = (|| {
+                let before = index.info()?;
+                let changed = index.optimize()?;
+                Ok((changed, before, index.info()?))
+            })();
             let _ = tx.send(outcome);
         });
     let outcome = match spawned {

@@ -70,6 +70,7 @@ impl State {
         let cross_encoder_config = config.search.cross_encoder.clone();
         let index_config = IndexConfig {
             path: config.data_dir.join("vectors"),
+            server: config.index.server(),
         };
         let (embedder, bm25, index, cross_encoder) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {

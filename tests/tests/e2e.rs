@@ -628,3 +628,53 @@ async fn a_backup_taken_while_serving_restores_as_a_data_folder() -> anyhow::Res
     restored.stop()?;
     Ok(())
 }
+
+/// The whole service on a Qdrant server (`QDRANT_URL`, its gRPC address) instead of the
+/// embedded index. Skipped, with a note, where no server is available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_on_a_qdrant_server() -> anyhow::Result<()> {
+    let Some(url) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("SKIPPED: QDRANT_URL is not set; ragd on a Qdrant server was not tested");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let collection = format!("ragd-e2e-{}", std::process::id());
+    let key = std::env::var("QDRANT_API_KEY").unwrap_or_default();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("RAGD_QDRANT_URL", url.as_str()),
+            ("RAGD_QDRANT_COLLECTION", collection.as_str()),
+            ("RAGD_QDRANT_API_KEY", key.as_str()),
+        ],
+    )?;
+    server.create_kb("remote").await?;
+    let (status, body) = server
+        .upload("remote", &[("ownership.md", MARKDOWN.as_bytes().to_vec())])
+        .await?;
+    assert_eq!(status, 202, "{body}");
+    let id = body["documents"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(server.wait_done("remote", &id).await?["status"], "ready");
+    let hits = server
+        .search(&["remote"], "who owns a value in Rust", 3)
+        .await?;
+    assert_eq!(top_doc(&hits), "ownership.md");
+    let (status, v) = server.post("/backups", json!(null)).await?;
+    assert_eq!(
+        status, 409,
+        "backups of a server index are qdrant's job: {v}"
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/knowledge-bases/remote/documents/{id}"))
+            .await?,
+        204
+    );
+    let (_, stats) = server.get("/knowledge-bases/remote/stats").await?;
+    assert_eq!(stats["points"], 0, "{stats}");
+    server.stop()?;
+    Ok(())
+}

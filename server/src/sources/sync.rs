@@ -299,7 +299,7 @@ pub async fn remove_documents(state: &AppState, ids: Vec<String>) -> Result<(), 
     let doc_ids = ids.clone();
     tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
         for id in &doc_ids {
-            index.delete(retrieval::filter::document(id)?)?;
+            index.delete(retrieval::filter::document(id))?;
         }
         index.flush()
     })

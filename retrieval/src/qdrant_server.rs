@@ -1,0 +1,335 @@
+//! The index on a Qdrant server or cluster (qdrant-client over gRPC), for deployments that
+//! outgrow one machine: `[index] qdrant_url`. The collection has the same shape as the
+//! embedded shard: a named dense vector (`dense`, cosine), a named sparse vector (`bm25`, IDF
+//! modifier: the server computes the same BM25 as Qdrant Edge) and keyword indexes on `kb_id`
+//! and `doc_id`, so search results mean the same on both backends.
+//!
+//! The calls are synchronous for [`crate::Index`]: each runs on a small runtime of its own, so
+//! they may be made from any blocking thread. Writes wait until the server has applied them.
+//!
+//! Tested against a live server when `QDRANT_URL` is set (`retrieval/tests/qdrant_server.rs`);
+//! without one the tests say so and skip.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors, PointStruct,
+    QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder,
+    Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+};
+use qdrant_client::{Payload, Qdrant};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::filter::{Selection, DOC_ID, KB_ID};
+use crate::index::{ChunkPayload, ScoredChunk, DENSE, SPARSE};
+use crate::SparseVector;
+
+/// `[index]` settings of the server backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QdrantServerConfig {
+    /// gRPC URL, e.g. `http://qdrant:6334`.
+    pub url: String,
+    pub api_key: Option<String>,
+    pub collection: String,
+    pub timeout: Duration,
+}
+
+/// A collection on a Qdrant server.
+pub struct Remote {
+    client: Qdrant,
+    collection: String,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Remote {
+    /// Without waiting: the index may be dropped on an async runtime, where blocking panics.
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn remote_error(e: impl std::fmt::Display) -> Error {
+    Error::Index(format!("qdrant server: {e}"))
+}
+
+impl Remote {
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the remote")
+            .block_on(f)
+    }
+
+    /// Connects, and creates the collection (with its payload indexes) if it is missing.
+    /// An existing collection must have a dense vector of `dim` dimensions.
+    pub fn open(config: &QdrantServerConfig, dim: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ragd-qdrant")
+            .enable_all()
+            .build()
+            .map_err(remote_error)?;
+        let client = Qdrant::from_url(&config.url)
+            .api_key(config.api_key.clone())
+            .timeout(config.timeout)
+            .skip_compatibility_check()
+            .build()
+            .map_err(remote_error)?;
+        let remote = Self {
+            client,
+            collection: config.collection.clone(),
+            runtime: Some(runtime),
+        };
+        remote.ensure_collection(dim)?;
+        Ok(remote)
+    }
+
+    fn ensure_collection(&self, dim: usize) -> Result<()> {
+        let c = &self.collection;
+        self.block_on(async {
+            if self
+                .client
+                .collection_exists(c)
+                .await
+                .map_err(remote_error)?
+            {
+                let info = self.client.collection_info(c).await.map_err(remote_error)?;
+                let size = info
+                    .result
+                    .and_then(|i| i.config)
+                    .and_then(|c| c.params)
+                    .and_then(|p| p.vectors_config)
+                    .and_then(|v| match v.config {
+                        Some(qdrant_client::qdrant::vectors_config::Config::ParamsMap(m)) => {
+                            m.map.get(DENSE).map(|p| p.size)
+                        }
+                        _ => None,
+                    });
+                return match size {
+                    Some(s) if s == dim as u64 => Ok(()),
+                    Some(s) => Err(Error::Index(format!(
+                        "collection {c} has {s}-dimension vectors, the model makes {dim}"
+                    ))),
+                    None => Err(Error::Index(format!(
+                        "collection {c} has no named vector {DENSE:?}: not a ragd collection"
+                    ))),
+                };
+            }
+            let mut vectors = VectorsConfigBuilder::default();
+            vectors.add_named_vector_params(
+                DENSE,
+                VectorParamsBuilder::new(dim as u64, Distance::Cosine),
+            );
+            let mut sparse = SparseVectorsConfigBuilder::default();
+            sparse.add_named_vector_params(
+                SPARSE,
+                SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+            );
+            self.client
+                .create_collection(
+                    CreateCollectionBuilder::new(c)
+                        .vectors_config(vectors)
+                        .sparse_vectors_config(sparse),
+                )
+                .await
+                .map_err(remote_error)?;
+            for field in [KB_ID, DOC_ID] {
+                self.client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(c, field, FieldType::Keyword)
+                            .wait(true),
+                    )
+                    .await
+                    .map_err(remote_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Upserts points: (id, dense, sparse, payload).
+    pub fn upsert(&self, points: Vec<(Uuid, Vec<f32>, SparseVector, ChunkPayload)>) -> Result<()> {
+        let mut structs = Vec::with_capacity(points.len());
+        for (id, dense, sparse, payload) in points {
+            let payload = Payload::try_from(
+                serde_json::to_value(payload).map_err(|e| Error::Index(e.to_string()))?,
+            )
+            .map_err(remote_error)?;
+            let vectors = NamedVectors::default()
+                .add_vector(DENSE, Vector::new_dense(dense))
+                .add_vector(SPARSE, Vector::new_sparse(sparse.indices, sparse.values));
+            structs.push(PointStruct::new(id.to_string(), vectors, payload));
+        }
+        self.block_on(async {
+            for chunk in structs.chunks(256) {
+                self.client
+                    .upsert_points(
+                        UpsertPointsBuilder::new(&self.collection, chunk.to_vec()).wait(true),
+                    )
+                    .await
+                    .map_err(remote_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn delete(&self, selection: &Selection) -> Result<()> {
+        let filter = to_filter(selection);
+        self.block_on(async {
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(filter)
+                        .wait(true),
+                )
+                .await
+                .map_err(remote_error)?;
+            Ok(())
+        })
+    }
+
+    pub fn count(&self, selection: &Selection) -> Result<usize> {
+        let filter = to_filter(selection);
+        self.block_on(async {
+            let r = self
+                .client
+                .count(
+                    CountPointsBuilder::new(&self.collection)
+                        .filter(filter)
+                        .exact(true),
+                )
+                .await
+                .map_err(remote_error)?;
+            Ok(r.result.map_or(0, |c| c.count as usize))
+        })
+    }
+
+    /// Nearest neighbours on the named vector `using`, with payloads.
+    pub fn search(
+        &self,
+        query: VectorInput,
+        using: &str,
+        selection: &Selection,
+        limit: usize,
+    ) -> Result<Vec<ScoredChunk>> {
+        let request = QueryPointsBuilder::new(&self.collection)
+            .query(qdrant_client::qdrant::Query::new_nearest(query))
+            .using(using)
+            .filter(to_filter(selection))
+            .limit(limit.max(1) as u64)
+            .with_payload(true);
+        let points =
+            self.block_on(async { self.client.query(request).await.map_err(remote_error) })?;
+        points
+            .result
+            .into_iter()
+            .map(|p| {
+                let id = point_uuid(p.id)?;
+                let payload: ChunkPayload = Payload::from(p.payload)
+                    .deserialize()
+                    .map_err(|e| Error::Index(format!("point {id} has a bad payload: {e}")))?;
+                Ok(ScoredChunk {
+                    id,
+                    score: p.score,
+                    payload,
+                })
+            })
+            .collect()
+    }
+
+    /// Scores of the given points for `query` (no payloads).
+    pub fn scores(&self, query: Vec<f32>, selection: &Selection) -> Result<HashMap<Uuid, f32>> {
+        let limit = selection.ids.as_ref().map_or(0, Vec::len).max(1) as u64;
+        let request = QueryPointsBuilder::new(&self.collection)
+            .query(qdrant_client::qdrant::Query::new_nearest(
+                VectorInput::new_dense(query),
+            ))
+            .using(DENSE)
+            .filter(to_filter(selection))
+            .limit(limit);
+        let points =
+            self.block_on(async { self.client.query(request).await.map_err(remote_error) })?;
+        points
+            .result
+            .into_iter()
+            .map(|p| Ok((point_uuid(p.id)?, p.score)))
+            .collect()
+    }
+
+    /// (segments, points, indexed vectors) as the server reports them.
+    pub fn info(&self) -> Result<(usize, usize, usize)> {
+        let info = self
+            .block_on(async { self.client.collection_info(&self.collection).await })
+            .map_err(remote_error)?
+            .result
+            .ok_or_else(|| remote_error("no collection info"))?;
+        Ok((
+            info.segments_count as usize,
+            info.points_count.unwrap_or(0) as usize,
+            info.indexed_vectors_count.unwrap_or(0) as usize,
+        ))
+    }
+}
+
+fn point_uuid(id: Option<qdrant_client::qdrant::PointId>) -> Result<Uuid> {
+    use qdrant_client::qdrant::point_id::PointIdOptions;
+    match id.and_then(|i| i.point_id_options) {
+        Some(PointIdOptions::Uuid(s)) => {
+            Uuid::parse_str(&s).map_err(|e| Error::Index(format!("bad point id {s}: {e}")))
+        }
+        other => Err(Error::Index(format!("unexpected point id {other:?}"))),
+    }
+}
+
+/// The server's filter for a selection: every condition must hold.
+pub fn to_filter(selection: &Selection) -> Filter {
+    use qdrant_client::qdrant::r#match::MatchValue;
+    let mut must: Vec<Condition> = selection
+        .fields
+        .iter()
+        .map(|(field, values)| match values.as_slice() {
+            [one] => Condition::matches(*field, MatchValue::Keyword(one.clone())),
+            many => Condition::matches(
+                *field,
+                MatchValue::Keywords(qdrant_client::qdrant::RepeatedStrings {
+                    strings: many.to_vec(),
+                }),
+            ),
+        })
+        .collect();
+    if let Some(ids) = &selection.ids {
+        must.push(Condition::has_id(ids.iter().map(|u| u.to_string())));
+    }
+    Filter::must(must)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Scope;
+
+    #[test]
+    fn selections_become_keyword_filters() {
+        let scope = Scope {
+            knowledge_bases: vec!["kb1".into(), "kb2".into()],
+            documents: Some(vec!["d1".into()]),
+        };
+        let f = to_filter(&scope.selection().unwrap());
+        let text = format!("{f:?}");
+        assert_eq!(f.must.len(), 2, "{text}");
+        assert!(
+            text.contains("Keywords") && text.contains("kb1") && text.contains("kb2"),
+            "{text}"
+        );
+        assert!(text.contains("Keyword(\"d1\")"), "{text}");
+        let id = Uuid::new_v4();
+        let f = to_filter(&crate::filter::document("d9").with_ids(&[id]));
+        assert_eq!(f.must.len(), 2);
+        assert!(format!("{f:?}").contains(&id.to_string()));
+    }
+}
