@@ -1,24 +1,31 @@
 //! Online backups: a consistent copy of the data folder, taken while the server runs.
 //!
 //! A backup is a data folder of its own (`ragd.sqlite`, `vectors/`, `files/`) under
-//! `backup_dir` (default `<data_dir>/backups`), named `backup-<UTC time>`; to restore, start
+//! `[backup] dir` (default `<data_dir>/backups`), named `backup-<UTC time>`; to restore, start
 //! ragd on it (`ragd serve --data-dir <backup>`) or move it into place. It is taken with index
 //! writes held back ([`retrieval::Index::with_writes_paused`]): the metadata is copied with
 //! SQLite's `VACUUM INTO`, then the index folder, then the original files (hard links where
 //! the backup folder is on the same file system: they never change, since they are named by
 //! content). Searches go on meanwhile; ingest waits at its write. It is built under a
 //! `.partial` name and renamed when complete, so a listed backup is a whole one.
+//!
+//! Backups are taken on demand (`POST /api/v1/backups`, `ragd backup`) and on a cron
+//! schedule (`[backup] schedule`, checked by the scheduler's tick); after each one only the
+//! newest `keep` are kept ([`to_prune`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use jiff::Timestamp;
+
 use crate::error::ApiError;
+use crate::sources::schedule::Schedule;
 use crate::state::AppState;
 
 /// A finished backup.
@@ -40,16 +47,123 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/backups", post(create).get(list))
 }
 
+/// `[backup]`.
+#[derive(Debug, Clone, serde::Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where backups go (default `<data_dir>/backups`; another disk is better).
+    pub dir: Option<PathBuf>,
+    /// Cron expression (5 fields, or 6 with seconds) for scheduled backups; empty: none.
+    pub schedule: String,
+    pub timezone: String,
+    /// Backups kept after each new one, newest first; 0: all.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            schedule: String::new(),
+            timezone: "UTC".into(),
+            keep: 7,
+        }
+    }
+}
+
+impl BackupConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.parsed_schedule().map(|_| ())
+    }
+
+    /// The schedule, when one is set.
+    pub fn parsed_schedule(&self) -> Result<Option<Schedule>, String> {
+        if self.schedule.trim().is_empty() {
+            return Ok(None);
+        }
+        Schedule::parse(&self.schedule, &self.timezone).map(Some)
+    }
+}
+
 /// Where backups go.
 pub fn root(state: &AppState) -> PathBuf {
     state
         .config
-        .backup_dir
+        .backup
+        .dir
         .clone()
         .unwrap_or_else(|| state.config.data_dir.join("backups"))
 }
 
-async fn create(State(state): State<AppState>) -> Result<(StatusCode, Json<Backup>), ApiError> {
+/// The backups to delete so that the newest `keep` remain (`keep` 0: none deleted). Names
+/// sort by time (`backup-<UTC time>`).
+pub fn to_prune(names: &[String], keep: usize) -> Vec<String> {
+    if keep == 0 {
+        return Vec::new();
+    }
+    let mut sorted: Vec<&String> = names.iter().filter(|n| n.starts_with("backup-")).collect();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.into_iter().skip(keep).cloned().collect()
+}
+
+/// Deletes the backups beyond `[backup] keep`.
+async fn prune(state: &AppState) {
+    let root = root(state);
+    let mut names = Vec::new();
+    if let Ok(mut entries) = tokio::fs::read_dir(&root).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            names.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    for name in to_prune(&names, state.config.backup.keep) {
+        tracing::info!(backup = %name, "removing an old backup");
+        if let Err(e) = tokio::fs::remove_dir_all(root.join(&name)).await {
+            tracing::warn!(backup = %name, error = %e, "cannot remove an old backup");
+        }
+    }
+}
+
+/// When the newest backup was taken (its folder's time), if there is one.
+pub async fn newest(state: &AppState) -> Option<Timestamp> {
+    let mut entries = tokio::fs::read_dir(root(state)).await.ok()?;
+    let mut newest: Option<Timestamp> = None;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if !entry.file_name().to_string_lossy().starts_with("backup-") {
+            continue;
+        }
+        let modified = entry.metadata().await.ok()?.modified().ok()?;
+        let t = Timestamp::try_from(modified).ok()?;
+        newest = Some(newest.map_or(t, |n| n.max(t)));
+    }
+    newest
+}
+
+/// Takes a scheduled backup when its schedule fired since `last` (the last fire handled,
+/// which this updates). A backup already running makes this fire a skip.
+pub async fn tick(state: &AppState, schedule: &Schedule, last: &mut Timestamp, now: Timestamp) {
+    let Some(fire) = schedule.due(*last, now) else {
+        return;
+    };
+    *last = fire;
+    if state.backups.try_lock().is_err() {
+        tracing::info!(%fire, "scheduled backup skipped: a backup is running");
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        match create_backup(&state).await {
+            Ok(b) => tracing::info!(backup = %b.path, %fire, "scheduled backup written"),
+            Err(e) => tracing::error!(error = %e, %fire, "scheduled backup failed"),
+        }
+    });
+}
+
+async fn create(Extract(state): Extract<AppState>) -> Result<(StatusCode, Json<Backup>), ApiError> {
+    Ok((StatusCode::CREATED, Json(create_backup(&state).await?)))
+}
+
+/// Takes one backup, then prunes the old ones.
+pub async fn create_backup(state: &AppState) -> Result<Backup, ApiError> {
     if state.searcher.index.is_remote() {
         return Err(ApiError::Conflict(
             "the points are on a qdrant server: back its collection up with qdrant's snapshots, \
@@ -59,7 +173,7 @@ async fn create(State(state): State<AppState>) -> Result<(StatusCode, Json<Backu
     }
     // One at a time: a second request waits behind the first one's pause anyway.
     let _turn = state.backups.lock().await;
-    let root = root(&state);
+    let root = root(state);
     let name = format!(
         "backup-{}",
         jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ")
@@ -106,7 +220,8 @@ async fn create(State(state): State<AppState>) -> Result<(StatusCode, Json<Backu
     tracing::info!(backup = %done.display(), paused_ms, "backup written");
     let mut backup = describe(done).await?;
     backup.paused_ms = Some(paused_ms);
-    Ok((StatusCode::CREATED, Json(backup)))
+    prune(state).await;
+    Ok(backup)
 }
 
 /// Removes what a backup cut off by a crash left (none runs now: the caller holds the turn).
@@ -123,7 +238,7 @@ async fn remove_stale_partials(root: &Path) {
     }
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(Extract(state): Extract<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let root = root(&state);
     let mut backups = Vec::new();
     if let Ok(mut entries) = tokio::fs::read_dir(&root).await {
@@ -235,6 +350,33 @@ fn tree_size(path: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest() {
+        let names: Vec<String> = [
+            "backup-20261101T030000.000Z",
+            "backup-20261103T030000.000Z",
+            ".backup-20261104T030000.000Z.partial",
+            "backup-20261102T030000.000Z",
+            "notes.txt",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(to_prune(&names, 2), ["backup-20261101T030000.000Z"]);
+        assert_eq!(to_prune(&names, 1).len(), 2);
+        assert!(to_prune(&names, 3).is_empty());
+        assert!(to_prune(&names, 0).is_empty(), "0 keeps all");
+    }
+
+    #[test]
+    fn the_schedule_is_checked() {
+        assert!(BackupConfig::default().validate().is_ok());
+        let bad = BackupConfig {
+            schedule: "every night".into(),
+            ..BackupConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("cron"));
+    }
 
     #[test]
     fn copy_tree_copies_or_links_every_file() {

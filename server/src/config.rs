@@ -34,8 +34,6 @@ pub struct Config {
     pub pdf_timeout_secs: u64,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
     pub web_dir: Option<PathBuf>,
-    /// Where backups are written (default `<data_dir>/backups`).
-    pub backup_dir: Option<PathBuf>,
     pub embedding: retrieval::EmbeddingConfig,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
@@ -44,6 +42,7 @@ pub struct Config {
     pub sources: crate::sources::SourcesConfig,
     pub auth: crate::auth::AuthConfig,
     pub index: crate::maintenance::IndexMaintenanceConfig,
+    pub backup: crate::backup::BackupConfig,
 }
 
 /// `[answer]`: how questions are answered.
@@ -83,7 +82,6 @@ impl Default for Config {
             max_queued_searches: 64,
             pdf_timeout_secs: 60,
             web_dir: None,
-            backup_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
@@ -92,6 +90,7 @@ impl Default for Config {
             sources: crate::sources::SourcesConfig::default(),
             auth: crate::auth::AuthConfig::default(),
             index: crate::maintenance::IndexMaintenanceConfig::default(),
+            backup: crate::backup::BackupConfig::default(),
         }
     }
 }
@@ -124,7 +123,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_MAX_QUEUED_SEARCHES", "max_queued_searches"),
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
     ("RAGD_WEB_DIR", "web_dir"),
-    ("RAGD_BACKUP_DIR", "backup_dir"),
+    ("RAGD_BACKUP_DIR", "backup.dir"),
+    ("RAGD_BACKUP_SCHEDULE", "backup.schedule"),
+    ("RAGD_BACKUP_TIMEZONE", "backup.timezone"),
+    ("RAGD_BACKUP_KEEP", "backup.keep"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
     ("RAGD_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
     ("RAGD_ORT_LIBRARY", "embedding.ort_library"),
@@ -266,6 +268,9 @@ impl Config {
             );
         }
         self.auth.validate().map_err(|e| anyhow::anyhow!(e))?;
+        self.backup
+            .validate()
+            .map_err(|e| anyhow::anyhow!("backup: {e}"))?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             bail!("listen must be ADDR:PORT, got {:?}", self.listen);
         }

@@ -2,6 +2,9 @@
 //! cron schedule fired since the fire it last handled. Fires missed while the server was
 //! down collapse into one run at start-up (trigger `startup`). A source never has two runs
 //! at once: a fire that finds one still active is recorded as handled and skipped.
+//!
+//! The same tick takes scheduled backups (`[backup] schedule`, [`crate::backup::tick`]); a
+//! fire missed while the server was down (since the newest backup) gives one at start-up.
 
 use std::time::Duration;
 
@@ -15,12 +18,20 @@ use crate::state::AppState;
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.sources.tick_secs.max(1));
     let mut startup = true;
+    let backups = state.config.backup.parsed_schedule().ok().flatten();
+    let mut last_backup = crate::backup::newest(&state)
+        .await
+        .unwrap_or_else(Timestamp::now);
     loop {
         if *shutdown.borrow() {
             break;
         }
-        if let Err(e) = tick(&state, Timestamp::now(), startup).await {
+        let now = Timestamp::now();
+        if let Err(e) = tick(&state, now, startup).await {
             tracing::error!(error = %e, "scheduler tick failed");
+        }
+        if let Some(schedule) = &backups {
+            crate::backup::tick(&state, schedule, &mut last_backup, now).await;
         }
         startup = false;
         tokio::select! {

@@ -678,3 +678,40 @@ async fn the_service_runs_on_a_qdrant_server() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_keep_the_newest() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("RAGD_BACKUP_SCHEDULE", "* * * * * *"),
+            ("RAGD_BACKUP_KEEP", "2"),
+            ("RAGD_SOURCE_TICK_SECS", "1"),
+        ],
+    )?;
+    server.create_kb("kb").await?;
+    // A backup every second, two kept: after a few seconds there are exactly two, and newer
+    // ones replace them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let (status, v) = server.get("/backups").await?;
+        assert_eq!(status, 200, "{v}");
+        let names: Vec<String> = v["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect();
+        assert!(names.len() <= 3, "pruned after each backup: {names:?}");
+        seen.extend(names.iter().cloned());
+        if names.len() == 2 && seen.len() >= 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    server.stop()?;
+    Ok(())
+}
