@@ -715,3 +715,91 @@ async fn scheduled_backups_keep_the_newest() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_mid_ingest_restores_consistently() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[("RAGD_WORKERS", "1")])?;
+    server.create_kb("bulk").await?;
+    const CROPS: [&str; 24] = [
+        "apples",
+        "basil",
+        "carrots",
+        "dill",
+        "eggplants",
+        "fennel",
+        "garlic",
+        "kale",
+        "leeks",
+        "mint",
+        "onions",
+        "parsley",
+        "radishes",
+        "spinach",
+        "thyme",
+        "turnips",
+        "zucchini",
+        "beets",
+        "celery",
+        "chives",
+        "lettuce",
+        "peas",
+        "sage",
+        "melons",
+    ];
+    let files: Vec<(String, Vec<u8>)> = CROPS
+        .iter()
+        .enumerate()
+        .map(|(i, crop)| {
+            let text = format!(
+                "# Bed {i}: {crop}\n\n{}",
+                format!(
+                    "Bed {i} of the greenhouse grows {crop}; the {crop} need steady watering. "
+                )
+                .repeat(40)
+            );
+            (format!("note-{i:02}.md"), text.into_bytes())
+        })
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let (status, body) = server.upload("bulk", &refs).await?;
+    assert_eq!(status, 202, "{body}");
+    // Wait until some, not all, are ready; back up in the middle of the ingest.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, v) = server.get("/knowledge-bases/bulk/stats").await?;
+        let ready = v["documents"]["ready"].as_i64().unwrap_or(0);
+        if ready >= 2 {
+            assert!(ready < 24, "the backup must fall in the middle of the ingest: {v}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, backup) = server.post("/backups", json!(null)).await?;
+    assert_eq!(status, 201, "{backup}");
+    server.stop()?;
+
+    // The restored folder finishes what was queued, and its index matches its metadata.
+    let path = backup["path"].as_str().unwrap().to_string();
+    let restored = Server::start(std::path::Path::new(&path), &[])?;
+    let (_, docs) = restored
+        .get("/knowledge-bases/bulk/documents?limit=100")
+        .await?;
+    let docs = docs["documents"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 24, "every upload is in the backup");
+    for d in &docs {
+        let doc = restored
+            .wait_done("bulk", d["id"].as_str().unwrap())
+            .await?;
+        assert_eq!(doc["status"], "ready", "{doc}");
+    }
+    let (_, stats) = restored.get("/knowledge-bases/bulk/stats").await?;
+    assert_eq!(stats["points"], stats["chunks"], "{stats}");
+    let hits = restored
+        .search(&["bulk"], "which bed grows zucchini", 3)
+        .await?;
+    assert_eq!(top_doc(&hits), "note-16.md");
+    restored.stop()?;
+    Ok(())
+}
