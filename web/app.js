@@ -284,10 +284,16 @@ async function systemView(view, isCurrent) {
         h('tbody', null, rows))));
   };
   const load = async () => {
-    const [info, { backups }] = await Promise.all([api('/index'), api('/backups')]);
+    const [info, listed] = await Promise.all([api('/index'),
+      api('/backups').catch((e) => { if (e.status === 403) return null; throw e; })]);
     if (!isCurrent()) return;
     paintIndex(info);
-    paintBackups(backups || []);
+    if (listed) paintBackups(listed.backups || []);
+    else {
+      // A reader key: backups are for the admin key.
+      button.hidden = true;
+      backupList.replaceChildren(h('p', { class: 'muted', text: t('sys.adminOnly') }));
+    }
   };
   button.addEventListener('click', async () => {
     button.disabled = true;

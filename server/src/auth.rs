@@ -1,4 +1,5 @@
-//! API authentication with one API key (`[auth] api_key`, `RAGD_API_KEY`).
+//! API authentication: an admin API key (`[auth] api_key`, `RAGD_API_KEY`) and optional
+//! reader keys (`[auth] reader_keys`) that may only read, search and ask ([`permits`]).
 //!
 //! With a key set, every request needs credentials except `/healthz`, the web UI's files
 //! (`/`, `/ui/*`) and the sign-in endpoints (`/api/v1/auth`, `/api/v1/auth/login`,
@@ -11,11 +12,12 @@
 //! The cookie holds no state on the server:
 //!
 //! ```text
-//! ragd_session = <expiry, unix seconds> "." hex(HMAC-SHA256(SHA-256(api key), "ragd-session:" <expiry>))
+//! ragd_session = <expiry, unix seconds> "." <role> "." hex(HMAC-SHA256(SHA-256(key), "ragd-session:" <role> ":" <expiry>))
 //! ```
 //!
-//! It is `HttpOnly` and `SameSite=Strict` (no cross-site request carries it). Changing the key
-//! ends every session. Keys are compared in constant time, as SHA-256 digests.
+//! signed with the key that signed in. It is `HttpOnly` and `SameSite=Strict` (no cross-site
+//! request carries it). Changing or removing a key ends its sessions. Keys are compared in
+//! constant time, as SHA-256 digests.
 //!
 //! Without a key, `ragd serve` refuses a non-loopback `listen` address unless
 //! `auth.allow_unauthenticated` says so ([`check_exposure`]).
@@ -24,7 +26,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,8 +60,10 @@ const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// The API key; empty: no authentication (then only a loopback `listen` is allowed).
+    /// The admin API key; empty: no authentication (then only a loopback `listen` is allowed).
     pub api_key: String,
+    /// Keys that may only read, search and ask (for a team's chat clients).
+    pub reader_keys: Vec<String>,
     /// Serve without a key on a non-loopback address (behind a proxy that authenticates).
     pub allow_unauthenticated: bool,
     /// How long a web UI session lasts.
@@ -70,6 +74,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             api_key: String::new(),
+            reader_keys: Vec::new(),
             allow_unauthenticated: false,
             session_hours: 24 * 7,
         }
@@ -83,6 +88,7 @@ impl std::fmt::Debug for AuthConfig {
                 "api_key",
                 &if self.api_key.is_empty() { "" } else { "<set>" },
             )
+            .field("reader_keys", &self.reader_keys.len())
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .field("session_hours", &self.session_hours)
             .finish()
@@ -96,6 +102,19 @@ impl AuthConfig {
                 "auth.api_key must be at least {MIN_KEY_CHARS} characters (try `openssl rand -hex 32`)"
             ));
         }
+        if !self.reader_keys.is_empty() && self.api_key.is_empty() {
+            return Err("auth.reader_keys need an auth.api_key".into());
+        }
+        for key in &self.reader_keys {
+            if key.chars().count() < MIN_KEY_CHARS {
+                return Err(format!(
+                    "auth.reader_keys: each key must be at least {MIN_KEY_CHARS} characters"
+                ));
+            }
+            if *key == self.api_key {
+                return Err("auth.reader_keys must not hold the admin key".into());
+            }
+        }
         if self.session_hours == 0 || self.session_hours > 24 * 365 {
             return Err("auth.session_hours must be between 1 and 8760".into());
         }
@@ -104,8 +123,14 @@ impl AuthConfig {
 
     /// The guard the middleware checks requests with; `None` when no key is set.
     pub fn guard(&self) -> Option<Guard> {
-        (!self.api_key.is_empty()).then(|| Guard {
-            key_digest: Sha256::digest(self.api_key.as_bytes()).into(),
+        if self.api_key.is_empty() {
+            return None;
+        }
+        let digest = |k: &String| -> [u8; 32] { Sha256::digest(k.as_bytes()).into() };
+        let mut keys = vec![(digest(&self.api_key), Role::Admin)];
+        keys.extend(self.reader_keys.iter().map(|k| (digest(k), Role::Reader)));
+        Some(Guard {
+            keys,
             session: Duration::from_secs(self.session_hours * 3600),
         })
     }
@@ -125,56 +150,117 @@ pub fn check_exposure(listen: &str, auth: &AuthConfig) -> Result<(), String> {
     ))
 }
 
+/// What a credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Read, search and ask ([`permits`]).
+    Reader,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reader => "reader",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reader" => Some(Role::Reader),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `role` may make a request. A reader may read (any GET but the backups), search,
+/// ask, chat in conversations (not delete them) and use the OpenAI-compatible API; changing
+/// knowledge bases, documents, sources or backups, and evaluations, take the admin key.
+pub fn permits(role: Role, method: &Method, path: &str) -> bool {
+    if role == Role::Admin {
+        return true;
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        return !path.starts_with("/api/v1/backups");
+    }
+    if *method != Method::POST {
+        return false;
+    }
+    let message = path
+        .strip_prefix("/api/v1/conversations/")
+        .and_then(|rest| rest.strip_suffix("/messages"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    message
+        || matches!(
+            path,
+            "/api/v1/search" | "/api/v1/ask" | "/api/v1/conversations" | "/v1/chat/completions"
+        )
+}
+
 /// What a request is checked against.
 #[derive(Clone)]
 pub struct Guard {
-    key_digest: [u8; 32],
+    /// SHA-256 of each key, with its role; the admin key first.
+    keys: Vec<([u8; 32], Role)>,
     session: Duration,
 }
 
 impl Guard {
-    /// Whether `key` is the API key (constant time).
-    pub fn is_key(&self, key: &str) -> bool {
+    /// The role of `key`, if it is one of the keys. Every key is compared, in constant time.
+    pub fn role_of(&self, key: &str) -> Option<Role> {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        digest.ct_eq(&self.key_digest).into()
+        let mut found = None;
+        for (known, role) in &self.keys {
+            if bool::from(digest.ct_eq(known)) {
+                found = Some(*role);
+            }
+        }
+        found
     }
 
-    fn mac(&self, expires: u64) -> Hmac<Sha256> {
+    fn mac(key_digest: &[u8; 32], role: Role, expires: u64) -> Hmac<Sha256> {
         let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.key_digest).expect("hmac takes any key");
-        mac.update(format!("ragd-session:{expires}").as_bytes());
+            <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
+        mac.update(format!("ragd-session:{}:{expires}", role.as_str()).as_bytes());
         mac
     }
 
-    /// A session token that expires at `expires` (unix seconds).
-    pub fn session_token(&self, expires: u64) -> String {
-        format!(
-            "{expires}.{}",
-            hex::encode(self.mac(expires).finalize().into_bytes())
-        )
+    /// A session token for `key` (one of the keys) that expires at `expires` (unix seconds).
+    pub fn session_token(&self, key: &str, expires: u64) -> Option<String> {
+        let role = self.role_of(key)?;
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let tag = Self::mac(&digest, role, expires).finalize().into_bytes();
+        Some(format!("{expires}.{}.{}", role.as_str(), hex::encode(tag)))
     }
 
-    /// Whether `token` was made by [`Guard::session_token`] with this key and has not expired
-    /// at `now` (unix seconds).
-    pub fn valid_session(&self, token: &str, now: u64) -> bool {
-        let Some((expires, tag)) = token.split_once('.') else {
-            return false;
-        };
-        let (Ok(expires), Ok(tag)) = (expires.parse::<u64>(), hex::decode(tag)) else {
-            return false;
-        };
+    /// The role of a token made by [`Guard::session_token`] with one of the current keys,
+    /// unless it has expired at `now` (unix seconds).
+    pub fn session_role(&self, token: &str, now: u64) -> Option<Role> {
+        let mut parts = token.splitn(3, '.');
+        let (expires, role, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires = expires.parse::<u64>().ok()?;
+        let role = Role::parse(role)?;
+        let tag = hex::decode(tag).ok()?;
         if expires <= now || expires > now + self.session.as_secs() {
-            return false;
+            return None;
         }
-        self.mac(expires).verify_slice(&tag).is_ok()
+        let mut valid = false;
+        for (digest, _) in self.keys.iter().filter(|(_, r)| *r == role) {
+            valid |= Self::mac(digest, role, expires).verify_slice(&tag).is_ok();
+        }
+        valid.then_some(role)
     }
 
-    /// Whether the request carries valid credentials.
-    pub fn allows(&self, headers: &HeaderMap, now: u64) -> bool {
+    /// The role the request's credentials carry, if they are valid.
+    pub fn role(&self, headers: &HeaderMap, now: u64) -> Option<Role> {
         if let Some(key) = bearer(headers) {
-            return self.is_key(key);
+            return self.role_of(key);
         }
-        cookie(headers, COOKIE).is_some_and(|token| self.valid_session(token, now))
+        cookie(headers, COOKIE).and_then(|token| self.session_role(token, now))
     }
 }
 
@@ -206,10 +292,18 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The middleware: answers 401 to a protected request without valid credentials.
+/// The middleware: 401 to a protected request without valid credentials, 403 to one its
+/// key may not make.
 pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response {
-    match guard {
-        Some(g) if is_protected(req.uri().path()) && !g.allows(req.headers(), now_secs()) => {
+    let Some(g) = guard else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if !is_protected(path) {
+        return next.run(req).await;
+    }
+    match g.role(req.headers(), now_secs()) {
+        None => {
             let mut resp = ApiError::Unauthorized.into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -217,7 +311,10 @@ pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response
             );
             resp
         }
-        _ => next.run(req).await,
+        Some(role) if !permits(role, req.method(), path) => {
+            ApiError::Forbidden("this api key may only read, search and ask".into()).into_response()
+        }
+        Some(_) => next.run(req).await,
     }
 }
 
@@ -229,13 +326,15 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout", post(logout))
 }
 
-/// `{"required": bool, "authenticated": bool}`: whether the UI must sign in.
+/// `{"required": bool, "authenticated": bool, "role": "admin"|"reader"|null}`: whether the
+/// UI must sign in, and what it may do.
 async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
     let guard = state.config.auth.guard();
-    let authenticated = guard
-        .as_ref()
-        .is_none_or(|g| g.allows(&headers, now_secs()));
-    Json(json!({"required": guard.is_some(), "authenticated": authenticated}))
+    let role = match &guard {
+        None => Some(Role::Admin),
+        Some(g) => g.role(&headers, now_secs()),
+    };
+    Json(json!({"required": guard.is_some(), "authenticated": role.is_some(), "role": role}))
 }
 
 #[derive(Deserialize)]
@@ -252,13 +351,12 @@ async fn login(
     let Some(guard) = state.config.auth.guard() else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    if !guard.is_key(&body.api_key) {
+    let max_age = guard.session.as_secs();
+    let Some(token) = guard.session_token(&body.api_key, now_secs() + max_age) else {
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
         tracing::warn!("failed sign-in");
         return Err(ApiError::Unauthorized);
-    }
-    let max_age = guard.session.as_secs();
-    let token = guard.session_token(now_secs() + max_age);
+    };
     let cookie = session_cookie(&token, max_age, forwarded_https(&headers));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -285,9 +383,13 @@ fn session_cookie(token: &str, max_age: u64, secure: bool) -> String {
 mod tests {
     use super::*;
 
+    const ADMIN: &str = "0123456789abcdef-key";
+    const READER: &str = "reader-key-0123456789";
+
     fn guard() -> Guard {
         AuthConfig {
-            api_key: "0123456789abcdef-key".into(),
+            api_key: ADMIN.into(),
+            reader_keys: vec![READER.into()],
             ..AuthConfig::default()
         }
         .guard()
@@ -303,57 +405,121 @@ mod tests {
     }
 
     #[test]
-    fn bearer_key_is_checked() {
+    fn bearer_keys_are_checked_with_their_role() {
         let g = guard();
         let ok = headers(&[(header::AUTHORIZATION, "Bearer 0123456789abcdef-key")]);
-        assert!(g.allows(&ok, 0));
+        assert_eq!(g.role(&ok, 0), Some(Role::Admin));
         let lower = headers(&[(header::AUTHORIZATION, "bearer 0123456789abcdef-key")]);
-        assert!(g.allows(&lower, 0));
+        assert_eq!(g.role(&lower, 0), Some(Role::Admin));
+        let reader = headers(&[(header::AUTHORIZATION, "Bearer reader-key-0123456789")]);
+        assert_eq!(g.role(&reader, 0), Some(Role::Reader));
         for bad in [
             "Bearer 0123456789abcdef-kez",
             "Bearer ",
             "Basic 0123456789abcdef-key",
             "0123456789abcdef-key",
         ] {
-            assert!(
-                !g.allows(&headers(&[(header::AUTHORIZATION, bad)]), 0),
+            assert_eq!(
+                g.role(&headers(&[(header::AUTHORIZATION, bad)]), 0),
+                None,
                 "{bad}"
             );
         }
-        assert!(!g.allows(&HeaderMap::new(), 0));
+        assert_eq!(g.role(&HeaderMap::new(), 0), None);
     }
 
     #[test]
     fn session_tokens_expire_and_cannot_be_forged() {
         let g = guard();
         let now = 1_800_000_000;
-        let token = g.session_token(now + 3600);
-        assert!(g.valid_session(&token, now));
-        assert!(!g.valid_session(&token, now + 3600), "expired");
-        // A later expiry with the old tag, a changed tag, garbage.
-        let (_, tag) = token.split_once('.').unwrap();
-        assert!(!g.valid_session(&format!("{}.{tag}", now + 7200), now));
+        let token = g.session_token(ADMIN, now + 3600).unwrap();
+        assert_eq!(g.session_role(&token, now), Some(Role::Admin));
+        assert_eq!(g.session_role(&token, now + 3600), None, "expired");
+        assert_eq!(g.session_token("not a key at all!!", now + 3600), None);
+        // A later expiry with the old tag, a changed tag, another role, garbage.
+        let (_, rest) = token.split_once('.').unwrap();
+        assert_eq!(g.session_role(&format!("{}.{rest}", now + 7200), now), None);
         let mut flipped = token.clone();
         let last = flipped.pop().unwrap();
         flipped.push(if last == '0' { '1' } else { '0' });
-        assert!(!g.valid_session(&flipped, now));
-        for junk in ["", ".", "abc", "1.zz", &format!("{}.", now + 10)] {
-            assert!(!g.valid_session(junk, now), "{junk}");
+        assert_eq!(g.session_role(&flipped, now), None);
+        let reader = g.session_token(READER, now + 3600).unwrap();
+        assert_eq!(g.session_role(&reader, now), Some(Role::Reader));
+        let promoted = reader.replacen(".reader.", ".admin.", 1);
+        assert_eq!(
+            g.session_role(&promoted, now),
+            None,
+            "a reader cannot become admin"
+        );
+        for junk in [
+            "",
+            ".",
+            "..",
+            "abc",
+            "1.admin.zz",
+            &format!("{}.admin.", now + 10),
+        ] {
+            assert_eq!(g.session_role(junk, now), None, "{junk}");
         }
         // Beyond the session length: not made by this server.
-        let far = g.session_token(now + g.session.as_secs() + 10);
-        assert!(!g.valid_session(&far, now));
-        // Another key's token.
+        let far = g
+            .session_token(ADMIN, now + g.session.as_secs() + 10)
+            .unwrap();
+        assert_eq!(g.session_role(&far, now), None);
+        // Another server's keys; a reader key taken away ends its sessions.
         let other = AuthConfig {
             api_key: "another-key-0123456789".into(),
             ..AuthConfig::default()
         }
         .guard()
         .unwrap();
-        assert!(!g.valid_session(&other.session_token(now + 3600), now));
+        let foreign = other
+            .session_token("another-key-0123456789", now + 3600)
+            .unwrap();
+        assert_eq!(g.session_role(&foreign, now), None);
+        assert_eq!(other.session_role(&reader, now), None);
         // As a cookie among others.
         let h = headers(&[(header::COOKIE, &format!("a=b; {COOKIE}={token}; c=d"))]);
-        assert!(g.allows(&h, now));
+        assert_eq!(g.role(&h, now), Some(Role::Admin));
+    }
+
+    #[test]
+    fn readers_read_search_and_ask() {
+        let ok = [
+            (Method::GET, "/api/v1/knowledge-bases"),
+            (Method::GET, "/api/v1/knowledge-bases/kb/documents/d/file"),
+            (Method::POST, "/api/v1/search"),
+            (Method::POST, "/api/v1/ask"),
+            (Method::POST, "/api/v1/conversations"),
+            (Method::POST, "/api/v1/conversations/c1/messages"),
+            (Method::POST, "/v1/chat/completions"),
+            (Method::GET, "/v1/models"),
+        ];
+        for (m, p) in &ok {
+            assert!(permits(Role::Reader, m, p), "{m} {p}");
+        }
+        let refused = [
+            (Method::POST, "/api/v1/knowledge-bases"),
+            (Method::PATCH, "/api/v1/knowledge-bases/kb"),
+            (Method::DELETE, "/api/v1/knowledge-bases/kb"),
+            (Method::POST, "/api/v1/knowledge-bases/kb/documents"),
+            (Method::DELETE, "/api/v1/knowledge-bases/kb/documents/d"),
+            (
+                Method::POST,
+                "/api/v1/knowledge-bases/kb/documents/d/reparse",
+            ),
+            (Method::POST, "/api/v1/knowledge-bases/kb/sources"),
+            (Method::POST, "/api/v1/knowledge-bases/kb/sources/s/run"),
+            (Method::DELETE, "/api/v1/conversations/c1"),
+            (Method::POST, "/api/v1/conversations/c1/x/messages"),
+            (Method::POST, "/api/v1/eval"),
+            (Method::POST, "/api/v1/backups"),
+            (Method::GET, "/api/v1/backups"),
+        ];
+        for (m, p) in &refused {
+            assert!(!permits(Role::Reader, m, p), "{m} {p}");
+            assert!(permits(Role::Admin, m, p), "{m} {p}");
+        }
     }
 
     #[test]
@@ -394,6 +560,16 @@ mod tests {
         };
         assert!(check_exposure("0.0.0.0:8080", &allowed).is_ok());
         assert!(!format!("{:?}", guard_config()).contains("0123456789abcdef"));
+        let reader_without_admin = AuthConfig {
+            reader_keys: vec![READER.into()],
+            ..AuthConfig::default()
+        };
+        assert!(reader_without_admin.validate().is_err());
+        let admin_as_reader = AuthConfig {
+            reader_keys: vec![ADMIN.into()],
+            ..guard_config()
+        };
+        assert!(admin_as_reader.validate().is_err());
     }
 
     fn guard_config() -> AuthConfig {

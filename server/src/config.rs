@@ -166,6 +166,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
     ("RAGD_API_KEY", "auth.api_key"),
+    ("RAGD_API_READER_KEYS", "auth.reader_keys"),
     (
         "RAGD_AUTH_ALLOW_UNAUTHENTICATED",
         "auth.allow_unauthenticated",
@@ -179,7 +180,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.
-const LIST_KEYS: &[&str] = &["sources.folder_roots"];
+const LIST_KEYS: &[&str] = &["sources.folder_roots", "auth.reader_keys"];
 
 /// Overrides from the command line, applied last.
 #[derive(Debug, Default, Clone)]

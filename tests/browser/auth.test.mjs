@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { launchBrowser, openPage, shot, startRagd } from './harness.mjs';
 
 const KEY = 'ui-test-key-0123456789abcdef';
+const READER = 'ui-reader-key-0123456789abcdef';
 const bearer = { authorization: `Bearer ${KEY}` };
 
 let ragd;
@@ -16,7 +17,7 @@ let docId;
 const problems = [];
 
 before(async () => {
-  ragd = await startRagd({ RAGD_API_KEY: KEY });
+  ragd = await startRagd({ RAGD_API_KEY: KEY, RAGD_API_READER_KEYS: READER });
   const post = await fetch(`${ragd.url}/api/v1/knowledge-bases`, {
     method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'vault' }),
   });
@@ -75,8 +76,22 @@ test('web UI: signing in with an API key', async (t) => {
     assert.equal(file.status(), 401);
   });
 
-  await t.test('no errors in the console but the refused key', async () => {
-    const unexpected = problems.filter((p) => !/status of 401/.test(p));
+  await t.test('a reader key reads but may not change anything', async () => {
+    await page.getByLabel('API key').fill(READER);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'vault' }).first().waitFor();
+    await page.getByLabel('Name').fill('not allowed');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('alert').filter({ hasText: 'this api key may only read, search and ask' }).waitFor();
+    await page.goto(`${ragd.url}/#/system`);
+    await page.getByText('Backups are for the admin key').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Back up now' }).isVisible(), false);
+    await page.locator('#signout').click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  });
+
+  await t.test('no errors in the console but the refused requests', async () => {
+    const unexpected = problems.filter((p) => !/status of 40[13]/.test(p));
     assert.deepEqual(unexpected, []);
   });
 });

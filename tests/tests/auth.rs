@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const KEY: &str = "test-key-0123456789abcdef";
+const READER: &str = "reader-key-0123456789abcdef";
 
 fn with_key(key: &str) -> anyhow::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -20,7 +21,10 @@ fn with_key(key: &str) -> anyhow::Result<reqwest::Client> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut server = Server::start(dir.path(), &[("RAGD_API_KEY", KEY)])?;
+    let mut server = Server::start(
+        dir.path(),
+        &[("RAGD_API_KEY", KEY), ("RAGD_API_READER_KEYS", READER)],
+    )?;
     let anon = reqwest::Client::new();
     let url = server.url.clone();
 
@@ -38,7 +42,10 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     );
     assert_eq!(r.headers()["x-frame-options"], "DENY");
     let status: Value = anon.get(server.api("/auth")).send().await?.json().await?;
-    assert_eq!(status, json!({"required": true, "authenticated": false}));
+    assert_eq!(
+        status,
+        json!({"required": true, "authenticated": false, "role": null})
+    );
 
     // Closed without the key, or with a wrong one: 401 with a JSON error.
     for (client, what) in [
@@ -149,6 +156,63 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let cleared = r.headers().get(SET_COOKIE).expect("a cookie").to_str()?;
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    // A reader key reads, searches and asks; it cannot change anything.
+    let reader = with_key(READER)?;
+    let r = reader.get(server.api("/knowledge-bases")).send().await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = reader
+        .post(server.api("/search"))
+        .json(&json!({"query": "where is the vault code", "knowledge_bases": ["secret"]}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    let hits: Value = r.json().await?;
+    assert_eq!(hits["hits"][0]["document_name"], "note.txt", "{hits}");
+    for (method, path) in [
+        (reqwest::Method::POST, "/knowledge-bases".to_string()),
+        (
+            reqwest::Method::DELETE,
+            format!("/knowledge-bases/secret/documents/{doc_id}"),
+        ),
+        (reqwest::Method::POST, "/backups".to_string()),
+    ] {
+        let r = reader
+            .request(method.clone(), server.api(&path))
+            .json(&json!({"name": "x"}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        let body: Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    }
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": READER}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let reader_session = r.headers()[SET_COOKIE]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let status: Value = anon
+        .get(server.api("/auth"))
+        .header(COOKIE, &reader_session)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(status["role"], "reader", "{status}");
+    let r = anon
+        .post(server.api("/knowledge-bases"))
+        .header(COOKIE, &reader_session)
+        .json(&json!({"name": "nope"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The CLI against the server: the key comes from RAGD_API_KEY.
     let (ok, _, err) = ragd_cli(&["--url", &url, "kb", "list"], &[])?;

@@ -770,7 +770,10 @@ async fn a_backup_taken_mid_ingest_restores_consistently() -> anyhow::Result<()>
         let (_, v) = server.get("/knowledge-bases/bulk/stats").await?;
         let ready = v["documents"]["ready"].as_i64().unwrap_or(0);
         if ready >= 2 {
-            assert!(ready < 24, "the backup must fall in the middle of the ingest: {v}");
+            assert!(
+                ready < 24,
+                "the backup must fall in the middle of the ingest: {v}"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{v}");
