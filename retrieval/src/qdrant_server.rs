@@ -7,8 +7,8 @@
 //! The calls are synchronous for [`crate::Index`]: each runs on a small runtime of its own, so
 //! they may be made from any blocking thread. Writes wait until the server has applied them.
 //!
-//! Tested against a live server when `QDRANT_URL` is set (`retrieval/tests/qdrant_server.rs`);
-//! without one the tests say so and skip.
+//! Tested against a live server when `QDRANT_URL` is set (`retrieval/tests/index_backends.rs`
+//! runs the embedded index's scenario on it); without one the test says so and skips.
 
 use std::collections::HashMap;
 use std::time::Duration;
