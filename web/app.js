@@ -316,6 +316,15 @@ async function systemView(view, isCurrent) {
 
 const auth = { signIn: false, required: false };
 
+/** Asks the server whether it wants a key and what this browser's session may do; a reader
+ * session hides the controls that change data (`.admin-only`). */
+async function refreshAuth() {
+  const s = await fetch('/api/v1/auth').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  auth.required = Boolean(s?.required);
+  document.body.dataset.role = s?.role || 'admin';
+  return s;
+}
+
 /** A request was refused for want of credentials: show the sign-in form (once). */
 function needSignIn() {
   if (auth.signIn) return;
@@ -360,7 +369,7 @@ function signInView(view) {
       if (res.status === 401) throw new Error(t('auth.wrong'));
       if (!res.ok) await readResponse(res);
       auth.signIn = false;
-      auth.required = true;
+      await refreshAuth();
       paintSignOut();
       render({ focus: true });
     } catch (ex) {
@@ -401,7 +410,7 @@ async function kbListView(view, isCurrent) {
   const ul = h('ul', { class: 'cards', 'aria-label': t('kb.title') });
   for (const kb of list) {
     const del = h('button', {
-      type: 'button', class: 'danger small', text: t('common.delete'),
+      type: 'button', class: 'danger small admin-only', text: t('common.delete'),
       'aria-label': `${t('common.delete')} ${kb.name}`,
       onclick: async () => {
         if (!await confirmDialog(t('kb.confirmDelete', { name: kb.name, n: kb.document_count }))) return;
@@ -430,7 +439,7 @@ function kbForm() {
   const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
   const field = (id, label, input, hint) => h('div', { class: 'field' },
     h('label', { for: id, text: label }), input, hint ? h('p', { class: 'hint', text: hint }) : null);
-  const form = h('form', { class: 'card form', 'aria-labelledby': 'kb-new-title' },
+  const form = h('form', { class: 'card form admin-only', 'aria-labelledby': 'kb-new-title' },
     h('h2', { id: 'kb-new-title', text: t('kb.new') }),
     field('kb-name', t('kb.name'), h('input', { id: 'kb-name', name: 'name', required: true, maxlength: 100, autocomplete: 'off' })),
     field('kb-desc', t('kb.description'), h('textarea', { id: 'kb-desc', name: 'description', rows: 2, maxlength: 2000 })),
@@ -593,7 +602,7 @@ async function kbView(view, kbId, isCurrent) {
     paintUploads();
   });
   const pick = h('button', { type: 'button', class: 'secondary', text: t('doc.pick'), 'aria-label': t('upload.choose'), onclick: () => input.click() });
-  const drop = h('div', { class: 'dropzone', id: 'dropzone' },
+  const drop = h('div', { class: 'dropzone admin-only', id: 'dropzone' },
     h('span', { text: t('doc.drop') }), ' ', pick, input);
   let depth = 0;
   drop.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; drop.classList.add('over'); });
@@ -671,7 +680,7 @@ async function kbView(view, kbId, isCurrent) {
       actions: h('td', { class: 'actions', 'data-label': t('doc.actions') }),
     };
     const reparse = h('button', {
-      type: 'button', class: 'secondary small', text: t('doc.reparse'),
+      type: 'button', class: 'secondary small admin-only', text: t('doc.reparse'),
       onclick: async () => {
         try {
           await api(`${base}/documents/${enc(doc.id)}/reparse`, { method: 'POST' });
@@ -681,7 +690,7 @@ async function kbView(view, kbId, isCurrent) {
       },
     });
     const del = h('button', {
-      type: 'button', class: 'danger small', text: t('common.delete'),
+      type: 'button', class: 'danger small admin-only', text: t('common.delete'),
       'aria-label': `${t('common.delete')} ${doc.name}`,
       onclick: async () => {
         if (!await confirmDialog(t('doc.confirmDelete', { name: doc.name }))) return;
@@ -782,7 +791,7 @@ function kbSettings(kb, onSaved) {
       h('p', { class: 'hint', text: t('kb.retrievalHint') }), options.el),
     err,
     h('div', { class: 'row end' }, save));
-  const details = h('details', { class: 'card settings', open: settingsOpen.has(kb.id) },
+  const details = h('details', { class: 'card settings admin-only', open: settingsOpen.has(kb.id) },
     h('summary', { text: t('kb.settings') }), form);
   details.addEventListener('toggle', () => {
     if (details.open) settingsOpen.add(kb.id); else settingsOpen.delete(kb.id);
@@ -985,7 +994,7 @@ function sourcesSection(kb, onDocsChanged) {
     card.msg = h('div', { class: 'source-msg', 'aria-live': 'polite' });
     const say = (e) => card.msg.replaceChildren(h('p', { class: 'notice error', role: 'alert', text: e.message }));
     card.run = h('button', {
-      type: 'button', class: 'small', text: t('src.runNow'),
+      type: 'button', class: 'small admin-only', text: t('src.runNow'),
       onclick: async () => {
         if (card.busy) return;
         card.busy = true;
@@ -998,7 +1007,7 @@ function sourcesSection(kb, onDocsChanged) {
       },
     });
     card.cancel = h('button', {
-      type: 'button', class: 'danger small', text: t('src.cancelRun'), hidden: true,
+      type: 'button', class: 'danger small admin-only', text: t('src.cancelRun'), hidden: true,
       onclick: async () => {
         const run = card.src.last_run;
         if (!run || card.busy) return;
@@ -1012,7 +1021,7 @@ function sourcesSection(kb, onDocsChanged) {
       },
     });
     card.toggle = h('button', {
-      type: 'button', class: 'secondary small',
+      type: 'button', class: 'secondary small admin-only',
       onclick: async () => {
         if (card.busy) return;
         card.busy = true;
@@ -1033,7 +1042,7 @@ function sourcesSection(kb, onDocsChanged) {
       },
     });
     card.del = h('button', {
-      type: 'button', class: 'danger small', text: t('common.delete'),
+      type: 'button', class: 'danger small admin-only', text: t('common.delete'),
       onclick: async () => {
         if (!await confirmDialog(t('src.confirmDelete', { name: label() }))) return;
         try {
@@ -1207,7 +1216,7 @@ function sourceForm(kb, base, onCreated) {
     err,
     h('div', { class: 'row end' }, submit));
   syncKind();
-  const details = h('details', { class: 'card add-source', open: sourceFormOpen.has(kb.id) },
+  const details = h('details', { class: 'card add-source admin-only', open: sourceFormOpen.has(kb.id) },
     h('summary', { text: t('src.add') }), form);
   details.addEventListener('toggle', () => {
     if (details.open) sourceFormOpen.add(kb.id); else sourceFormOpen.delete(kb.id);
@@ -1892,8 +1901,7 @@ function start() {
   document.getElementById('signout').addEventListener('click', signOut);
   applyStaticText();
   // Whether this server wants a key, and whether this browser has signed in.
-  fetch('/api/v1/auth').then((r) => (r.ok ? r.json() : null)).catch(() => null).then((s) => {
-    auth.required = Boolean(s?.required);
+  refreshAuth().then((s) => {
     if (s?.required && !s.authenticated) auth.signIn = true;
     paintSignOut();
     render();
