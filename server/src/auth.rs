@@ -22,15 +22,15 @@
 //! Without a key, `ragd serve` refuses a non-loopback `listen` address unless
 //! `auth.allow_unauthenticated` says so ([`check_exposure`]).
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -55,6 +55,54 @@ const OPEN_PATHS: &[&str] = &[
 ];
 /// A failed sign-in waits this long before it is answered, to slow guessing.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
+/// Failed sign-ins from one address within [`FAILURE_WINDOW`] before its sign-ins are refused.
+const MAX_FAILURES: u32 = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Addresses remembered at most (older entries are dropped first).
+const MAX_TRACKED: usize = 10_000;
+
+/// Failed sign-ins per client address: after [`MAX_FAILURES`] within [`FAILURE_WINDOW`],
+/// that address may not sign in (429) until its window has passed; a success clears it.
+/// Behind a reverse proxy every client shares the proxy's address. Bearer keys are not
+/// limited: a wrong one costs a SHA-256 and a 401.
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    failures: std::sync::Mutex<std::collections::HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl SignInLimiter {
+    /// Whether `ip` may try to sign in at `now`.
+    pub fn allows(&self, ip: IpAddr, now: Instant) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&ip).is_none_or(|(count, since)| {
+            *count < MAX_FAILURES || now.saturating_duration_since(*since) >= FAILURE_WINDOW
+        })
+    }
+
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
+            map.retain(|_, (_, since)| now.saturating_duration_since(*since) < FAILURE_WINDOW);
+            if map.len() >= MAX_TRACKED {
+                if let Some(oldest) = map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let entry = map.entry(ip).or_insert((0, now));
+        if now.saturating_duration_since(entry.1) >= FAILURE_WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ip);
+    }
+}
 
 /// `[auth]`.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -345,18 +393,31 @@ struct Login {
 
 async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     let Some(guard) = state.config.auth.guard() else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    // In process (the CLI's own router) there is no peer: one shared slot.
+    let ip = peer.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
+        a.ip()
+    });
+    if !state.sign_ins.allows(ip, Instant::now()) {
+        tracing::warn!(%ip, "sign-in refused: too many failures");
+        return Err(ApiError::RateLimited(
+            "too many failed sign-ins from this address, try again later".into(),
+        ));
+    }
     let max_age = guard.session.as_secs();
     let Some(token) = guard.session_token(&body.api_key, now_secs() + max_age) else {
+        state.sign_ins.failed(ip, Instant::now());
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-        tracing::warn!("failed sign-in");
+        tracing::warn!(%ip, "failed sign-in");
         return Err(ApiError::Unauthorized);
     };
+    state.sign_ins.succeeded(ip);
     let cookie = session_cookie(&token, max_age, forwarded_https(&headers));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -481,6 +542,32 @@ mod tests {
         // As a cookie among others.
         let h = headers(&[(header::COOKIE, &format!("a=b; {COOKIE}={token}; c=d"))]);
         assert_eq!(g.role(&h, now), Some(Role::Admin));
+    }
+
+    #[test]
+    fn repeated_failed_sign_ins_lock_the_address_for_a_while() {
+        let limiter = SignInLimiter::default();
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let t0 = Instant::now();
+        for _ in 0..MAX_FAILURES {
+            assert!(limiter.allows(a, t0));
+            limiter.failed(a, t0);
+        }
+        assert!(!limiter.allows(a, t0), "locked");
+        assert!(limiter.allows(b, t0), "other addresses are not");
+        assert!(limiter.allows(a, t0 + FAILURE_WINDOW), "the window passes");
+        limiter.failed(a, t0 + FAILURE_WINDOW);
+        assert!(
+            limiter.allows(a, t0 + FAILURE_WINDOW),
+            "a new window starts at one"
+        );
+        limiter.failed(b, t0);
+        limiter.succeeded(b);
+        assert_eq!(
+            limiter.failures.lock().unwrap().get(&b),
+            None,
+            "success clears"
+        );
     }
 
     #[test]

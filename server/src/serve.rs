@@ -35,7 +35,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = tokio::spawn(worker::run(state.clone(), stopped.clone()));
     let scheduler = tokio::spawn(crate::scheduler::run(state.clone(), stopped.clone()));
     let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), stopped));
-    axum::serve(listener, api::app(state.clone()))
+    let app = api::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down");

@@ -39,6 +39,8 @@ pub struct State {
     pub evals: crate::gate::Gate,
     /// One backup at a time.
     pub backups: tokio::sync::Mutex<()>,
+    /// Failed web sign-ins per client address.
+    pub sign_ins: crate::auth::SignInLimiter,
 }
 
 impl std::fmt::Debug for State {
@@ -122,6 +124,7 @@ impl State {
             ),
             evals: crate::gate::Gate::new("evaluations", 1, 0),
             backups: tokio::sync::Mutex::new(()),
+            sign_ins: Default::default(),
             config,
         }))
     }

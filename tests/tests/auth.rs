@@ -222,6 +222,31 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     assert!(ok, "{err}");
     assert!(out.contains("secret"), "{out}");
 
+    // Ten failed sign-ins lock this address out of signing in, the right key included;
+    // bearer keys still work.
+    for _ in 0..10 {
+        let r = anon
+            .post(server.api("/auth/login"))
+            .json(&json!({"api_key": "guess-0123456789abcdef"}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": KEY}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await?;
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let r = server
+        .http
+        .get(server.api("/knowledge-bases"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::OK);
+
     server.stop()?;
     Ok(())
 }
