@@ -239,23 +239,11 @@ impl Index {
     pub fn replace_document(&self, doc_id: &str, points: Vec<ChunkPoint>) -> Result<()> {
         let selection = filter::document(doc_id);
         let prepared = self.prepare(points)?;
-        let filter = match &self.store {
-            Store::Edge(_) => Some(selection.to_edge()?),
-            Store::Server(_) => None,
-        };
         self.write(|store| {
             {
                 let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
                 self.changed(1 + prepared.operations());
-                match (store, filter) {
-                    (Store::Edge(shard), Some(filter)) => {
-                        shard.update(UpdateOperation::PointOperation(
-                            PointOperations::DeletePointsByFilter(filter),
-                        ))?;
-                    }
-                    (Store::Server(remote), _) => remote.delete(&selection)?,
-                    (Store::Edge(_), None) => unreachable!("built above"),
-                }
+                delete_from(store, &selection)?;
                 apply(store, prepared)?;
             }
             flush_store(store)
@@ -325,22 +313,9 @@ impl Index {
 
     /// Deletes every point of `selection`. Not durable until [`Index::flush`].
     pub fn delete(&self, selection: Selection) -> Result<()> {
-        let filter = match &self.store {
-            Store::Edge(_) => Some(selection.to_edge()?),
-            Store::Server(_) => None,
-        };
         self.write(|store| {
             self.changed(1);
-            match (store, filter) {
-                (Store::Edge(shard), Some(filter)) => {
-                    shard.update(UpdateOperation::PointOperation(
-                        PointOperations::DeletePointsByFilter(filter),
-                    ))?;
-                    Ok(())
-                }
-                (Store::Server(remote), _) => remote.delete(&selection),
-                (Store::Edge(_), None) => unreachable!("built above"),
-            }
+            delete_from(store, &selection)
         })
     }
 
@@ -541,6 +516,19 @@ impl Index {
             .into_iter()
             .map(scored_chunk)
             .collect()
+    }
+}
+
+/// Deletes the points of `selection` (the caller is the writer).
+fn delete_from(store: &Store, selection: &Selection) -> Result<()> {
+    match store {
+        Store::Edge(shard) => {
+            shard.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(selection.to_edge()?),
+            ))?;
+            Ok(())
+        }
+        Store::Server(remote) => remote.delete(selection),
     }
 }
 

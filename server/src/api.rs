@@ -60,7 +60,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_timeout(req, next, timeout)
         }));
-    let guard = state.config.auth.guard();
+    let guard = state.guard.clone();
     // Answers run as long as the LLM needs; the LLM client enforces its own timeouts.
     Router::new()
         // Backups run as long as the copy takes.

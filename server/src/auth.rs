@@ -377,8 +377,8 @@ pub fn routes() -> Router<AppState> {
 /// `{"required": bool, "authenticated": bool, "role": "admin"|"reader"|null}`: whether the
 /// UI must sign in, and what it may do.
 async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
-    let guard = state.config.auth.guard();
-    let role = match &guard {
+    let guard = &state.guard;
+    let role = match guard {
         None => Some(Role::Admin),
         Some(g) => g.role(&headers, now_secs()),
     };
@@ -397,7 +397,7 @@ async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let Some(guard) = state.config.auth.guard() else {
+    let Some(guard) = &state.guard else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     // In process (the CLI's own router) there is no peer: one shared slot.

@@ -109,13 +109,7 @@ pub fn to_prune(names: &[String], keep: usize) -> Vec<String> {
 /// Deletes the backups beyond `[backup] keep`.
 async fn prune(state: &AppState) {
     let root = root(state);
-    let mut names = Vec::new();
-    if let Ok(mut entries) = tokio::fs::read_dir(&root).await {
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            names.push(entry.file_name().to_string_lossy().to_string());
-        }
-    }
-    for name in to_prune(&names, state.config.backup.keep) {
+    for name in to_prune(&names(&root).await, state.config.backup.keep) {
         tracing::info!(backup = %name, "removing an old backup");
         if let Err(e) = tokio::fs::remove_dir_all(root.join(&name)).await {
             tracing::warn!(backup = %name, error = %e, "cannot remove an old backup");
@@ -123,19 +117,31 @@ async fn prune(state: &AppState) {
     }
 }
 
+/// The names in the backup folder (none when it does not exist yet).
+async fn names(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(mut entries) = tokio::fs::read_dir(root).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            names.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    names
+}
+
 /// When the newest backup was taken (its folder's time), if there is one.
 pub async fn newest(state: &AppState) -> Option<Timestamp> {
-    let mut entries = tokio::fs::read_dir(root(state)).await.ok()?;
-    let mut newest: Option<Timestamp> = None;
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        if !entry.file_name().to_string_lossy().starts_with("backup-") {
-            continue;
-        }
-        let modified = entry.metadata().await.ok()?.modified().ok()?;
-        let t = Timestamp::try_from(modified).ok()?;
-        newest = Some(newest.map_or(t, |n| n.max(t)));
-    }
-    newest
+    let root = root(state);
+    let newest = names(&root)
+        .await
+        .into_iter()
+        .filter(|n| n.starts_with("backup-"))
+        .max()?;
+    let modified = tokio::fs::metadata(root.join(newest))
+        .await
+        .ok()?
+        .modified()
+        .ok()?;
+    Timestamp::try_from(modified).ok()
 }
 
 /// Takes a scheduled backup when its schedule fired since `last` (the last fire handled,
@@ -226,14 +232,11 @@ pub async fn create_backup(state: &AppState) -> Result<Backup, ApiError> {
 
 /// Removes what a backup cut off by a crash left (none runs now: the caller holds the turn).
 async fn remove_stale_partials(root: &Path) {
-    let Ok(mut entries) = tokio::fs::read_dir(root).await else {
-        return;
-    };
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let name = entry.file_name().to_string_lossy().to_string();
+    for name in names(root).await {
         if name.starts_with(".backup-") && name.ends_with(".partial") {
-            tracing::warn!(path = %entry.path().display(), "removing an unfinished backup");
-            let _ = tokio::fs::remove_dir_all(entry.path()).await;
+            let path = root.join(&name);
+            tracing::warn!(path = %path.display(), "removing an unfinished backup");
+            let _ = tokio::fs::remove_dir_all(path).await;
         }
     }
 }
@@ -241,12 +244,10 @@ async fn remove_stale_partials(root: &Path) {
 async fn list(Extract(state): Extract<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let root = root(&state);
     let mut backups = Vec::new();
-    if let Ok(mut entries) = tokio::fs::read_dir(&root).await {
-        while let Some(entry) = entries.next_entry().await? {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("backup-") && entry.file_type().await?.is_dir() {
-                backups.push(describe(entry.path()).await?);
-            }
+    for name in names(&root).await {
+        let path = root.join(&name);
+        if name.starts_with("backup-") && tokio::fs::metadata(&path).await?.is_dir() {
+            backups.push(describe(path).await?);
         }
     }
     backups.sort_by(|a, b| b.name.cmp(&a.name));

@@ -41,7 +41,7 @@ pub struct Config {
     pub answer: AnswerConfig,
     pub sources: crate::sources::SourcesConfig,
     pub auth: crate::auth::AuthConfig,
-    pub index: crate::maintenance::IndexMaintenanceConfig,
+    pub index: crate::maintenance::IndexSettings,
     pub backup: crate::backup::BackupConfig,
 }
 
@@ -89,7 +89,7 @@ impl Default for Config {
             answer: AnswerConfig::default(),
             sources: crate::sources::SourcesConfig::default(),
             auth: crate::auth::AuthConfig::default(),
-            index: crate::maintenance::IndexMaintenanceConfig::default(),
+            index: crate::maintenance::IndexSettings::default(),
             backup: crate::backup::BackupConfig::default(),
         }
     }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// `[index]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
-pub struct IndexMaintenanceConfig {
+pub struct IndexSettings {
     /// Seconds the job queue must stay empty before the index is optimized; 0: never.
     pub optimize_idle_secs: u64,
     /// Nice value of the optimizing thread (0 to 19; 0: normal priority).
@@ -32,7 +32,7 @@ pub struct IndexMaintenanceConfig {
     pub qdrant_timeout_secs: u64,
 }
 
-impl IndexMaintenanceConfig {
+impl IndexSettings {
     /// The server backend's settings, when one is configured.
     pub fn server(&self) -> Option<retrieval::qdrant_server::QdrantServerConfig> {
         (!self.qdrant_url.is_empty()).then(|| retrieval::qdrant_server::QdrantServerConfig {
@@ -44,7 +44,7 @@ impl IndexMaintenanceConfig {
     }
 }
 
-impl Default for IndexMaintenanceConfig {
+impl Default for IndexSettings {
     fn default() -> Self {
         Self {
             optimize_idle_secs: 60,

@@ -41,6 +41,8 @@ pub struct State {
     pub backups: tokio::sync::Mutex<()>,
     /// Failed web sign-ins per client address.
     pub sign_ins: crate::auth::SignInLimiter,
+    /// The API keys' digests (`None`: no key configured), derived once from `config.auth`.
+    pub guard: Option<crate::auth::Guard>,
 }
 
 impl std::fmt::Debug for State {
@@ -125,6 +127,7 @@ impl State {
             evals: crate::gate::Gate::new("evaluations", 1, 0),
             backups: tokio::sync::Mutex::new(()),
             sign_ins: Default::default(),
+            guard: config.auth.guard(),
             config,
         }))
     }
