@@ -412,6 +412,32 @@ impl Index {
         }
     }
 
+    /// Points per document id, over the whole index (exact).
+    pub fn document_counts(&self) -> Result<std::collections::HashMap<String, usize>> {
+        let points = self.info()?.points;
+        match &self.store {
+            Store::Edge(shard) => {
+                let key = DOC_ID
+                    .parse()
+                    .map_err(|_| Error::Invalid("bad payload key".into()))?;
+                let r = shard.facet(qdrant_edge::FacetRequest {
+                    key,
+                    limit: points.max(1),
+                    filter: None,
+                    exact: true,
+                })?;
+                Ok(r.hits
+                    .into_iter()
+                    .filter_map(|h| match h.value {
+                        qdrant_edge::FacetValue::Keyword(s) => Some((s, h.count)),
+                        _ => None,
+                    })
+                    .collect())
+            }
+            Store::Server(remote) => remote.document_counts(points as u64),
+        }
+    }
+
     /// Dense nearest neighbours by cosine similarity.
     pub fn search_dense(
         &self,

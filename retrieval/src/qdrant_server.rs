@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    Condition, CountPointsBuilder, FacetCountsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors, PointStruct,
     QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder,
     Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
@@ -206,6 +206,30 @@ impl Remote {
                 .await
                 .map_err(remote_error)?;
             Ok(r.result.map_or(0, |c| c.count as usize))
+        })
+    }
+
+    /// Points per document id (for the start-up reconciliation).
+    pub fn document_counts(&self, limit: u64) -> Result<HashMap<String, usize>> {
+        self.block_on(async {
+            let r = self
+                .client
+                .facet(
+                    FacetCountsBuilder::new(&self.collection, DOC_ID)
+                        .limit(limit.max(1))
+                        .exact(true),
+                )
+                .await
+                .map_err(remote_error)?;
+            Ok(r.hits
+                .into_iter()
+                .filter_map(|h| match h.value?.variant? {
+                    qdrant_client::qdrant::facet_value::Variant::StringValue(s) => {
+                        Some((s, h.count as usize))
+                    }
+                    _ => None,
+                })
+                .collect())
         })
     }
 

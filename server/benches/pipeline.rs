@@ -10,9 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use server::api::{accept_file, enqueue, run_search, SearchBody};
+use server::service::documents::{accept_file, enqueue};
+use server::service::search::{hits as run_search, SearchRequest as SearchBody};
 use server::config::{Config, Overrides};
-use server::state::State;
+use server::service::State;
 
 mod common;
 use common::{latency, mb, percentile, proc_status_kb, start_server_env};
@@ -171,7 +172,7 @@ async fn run() -> anyhow::Result<()> {
     // 2. Ingest the search corpus end to end through the server's queue, until 10,000 chunks.
     let state = State::open(config.clone()).await?;
     let kb = state
-        .db
+        .store
         .create_kb("bench-kb", "bench", "", SEARCH_CHUNK_SIZE, 4)
         .await?;
     let started = Instant::now();
@@ -186,11 +187,9 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
-        server::worker::drain(&state).await?;
+        server::jobs::worker::drain(&state).await?;
         ingested += batch.len();
-        let (c, t): (i64, i64) = sqlx::query_as("SELECT COALESCE(SUM(chunk_count),0), COALESCE(SUM(token_count),0) FROM documents WHERE status = 'ready'")
-            .fetch_one(&state.db.pool)
-            .await?;
+        let (c, t) = state.store.ready_totals().await?;
         total_chunks = c;
         total_tokens = t;
         eprintln!(
@@ -202,9 +201,12 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     let ingest_secs = started.elapsed().as_secs_f64();
-    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE status = 'failed'")
-        .fetch_one(&state.db.pool)
-        .await?;
+    let (by_status, _) = state.store.kb_stats(&kb.id).await?;
+    let failed: i64 = by_status
+        .iter()
+        .filter(|(s, _)| s == "failed")
+        .map(|(_, n)| n)
+        .sum();
     rows.push((
         format!("End-to-end ingest ({ingested} docs, chunk size {SEARCH_CHUNK_SIZE}, {} workers, {threads} ONNX threads)", config.workers),
         format!(

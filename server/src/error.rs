@@ -1,16 +1,15 @@
-//! Every API error in one place: its HTTP status, its stable `code`, and its message.
+//! The domain error: what went wrong, by kind, in words a client may read. It knows no HTTP:
+//! `http::error` maps each kind to a status code once, and the CLI prints the message.
 //!
-//! Responses are `{"error":{"code":"...","message":"..."}}`. Server-side failures (5xx) are
-//! logged with their detail and answered with a generic message, never the detail.
+//! Server-side failures ([`Error::Internal`]) carry their detail for the log only; clients
+//! get a generic message, never the detail.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use crate::llm::LlmError;
+use crate::store::{StoreError, StoreErrorKind};
 
-/// An error answered to an API client.
+/// An error of a service call.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum Error {
     #[error("{0}")]
     BadRequest(String),
     #[error("{what} not found: {id}")]
@@ -31,6 +30,8 @@ pub enum ApiError {
     UnsupportedFormat(String),
     #[error("request timed out")]
     Timeout,
+    /// A backend (the metadata store, the index) or the server itself cannot take the call
+    /// now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -43,7 +44,9 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl ApiError {
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest(message.into())
     }
@@ -59,88 +62,87 @@ impl ApiError {
         Self::Internal(detail.to_string())
     }
 
-    /// Status and stable code: the table clients may rely on.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The stable code clients may rely on (`{"error":{"code":..}}`).
+    pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::EmptyFile(_) => (StatusCode::BAD_REQUEST, "empty_file"),
-            ApiError::UnsupportedFormat(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format")
+            Error::BadRequest(_) => "bad_request",
+            Error::NotFound { .. } => "not_found",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::RateLimited(_) => "rate_limited",
+            Error::EmptyFile(_) => "empty_file",
+            Error::UnsupportedFormat(_) => "unsupported_format",
+            Error::Timeout => "timeout",
+            Error::Unavailable(_) => "unavailable",
+            Error::LlmFailed(_) => "llm_error",
+            Error::LlmUnavailable(_) => "llm_unavailable",
+            Error::LlmTimeout(_) => "llm_timeout",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e.kind() {
+            StoreErrorKind::Conflict => Error::Conflict(e.to_string()),
+            StoreErrorKind::Unavailable => {
+                tracing::error!(error = %e, "metadata store unavailable");
+                Error::Unavailable("the metadata store is unavailable, retry shortly".into())
             }
-            ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::LlmFailed(_) => (StatusCode::BAD_GATEWAY, "llm_error"),
-            ApiError::LlmUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable"),
-            ApiError::LlmTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "llm_timeout"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            StoreErrorKind::Internal => Error::internal(e),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "internal error");
-        }
-        let body = json!({"error": {"code": code, "message": self.to_string()}});
-        (status, Json(body)).into_response()
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(format!("database: {e}"))
-    }
-}
-
-impl From<retrieval::Error> for ApiError {
+impl From<retrieval::Error> for Error {
     fn from(e: retrieval::Error) -> Self {
         match e {
-            retrieval::Error::Invalid(m) => ApiError::BadRequest(m),
-            other => ApiError::internal(other),
+            retrieval::Error::Invalid(m) => Error::BadRequest(m),
+            other => Error::internal(other),
         }
     }
 }
 
 /// Errors found when a file is uploaded (before it is queued).
-impl From<ingest::Error> for ApiError {
+impl From<ingest::Error> for Error {
     fn from(e: ingest::Error) -> Self {
         match e {
-            ingest::Error::Empty => ApiError::EmptyFile(e.to_string()),
+            ingest::Error::Empty => Error::EmptyFile(e.to_string()),
             ingest::Error::UnsupportedFormat(_)
             | ingest::Error::PdfMalformed(_)
             | ingest::Error::Encoding(_)
-            | ingest::Error::Archive(_) => ApiError::UnsupportedFormat(e.to_string()),
-            other => ApiError::internal(other),
+            | ingest::Error::Archive(_) => Error::UnsupportedFormat(e.to_string()),
+            other => Error::internal(other),
         }
     }
 }
 
-impl From<crate::sources::Invalid> for ApiError {
-    fn from(e: crate::sources::Invalid) -> Self {
+/// Maps an LLM failure to the error clients see.
+impl From<LlmError> for Error {
+    fn from(e: LlmError) -> Self {
         match e {
-            crate::sources::Invalid::Bad(m) => ApiError::BadRequest(m),
-            crate::sources::Invalid::Forbidden(m) => ApiError::Forbidden(m),
+            LlmError::NotConfigured => Error::Unavailable(e.to_string()),
+            LlmError::Unreachable(_) => Error::LlmUnavailable(e.to_string()),
+            LlmError::Timeout(_) => Error::LlmTimeout(e.to_string()),
+            LlmError::Status { .. } | LlmError::Backend(_) | LlmError::Stream(_) => {
+                Error::LlmFailed(e.to_string())
+            }
         }
     }
 }
 
-impl From<tokio::task::JoinError> for ApiError {
+impl From<tokio::task::JoinError> for Error {
     fn from(e: tokio::task::JoinError) -> Self {
-        ApiError::internal(format!("task failed: {e}"))
+        Error::internal(format!("task failed: {e}"))
     }
 }
 
-impl From<std::io::Error> for ApiError {
+impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        ApiError::internal(format!("io: {e}"))
+        Error::internal(format!("io: {e}"))
     }
 }
 
@@ -148,23 +150,25 @@ impl From<std::io::Error> for ApiError {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn internal_errors_do_not_leak() {
-        let resp = ApiError::internal("secret path /etc/x").into_response();
-        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(!text.contains("secret"), "{text}");
-        assert!(text.contains("\"code\":\"internal\""));
+    #[test]
+    fn upload_errors_are_client_errors() {
+        assert_eq!(Error::from(ingest::Error::Empty).code(), "empty_file");
+        assert_eq!(
+            Error::from(ingest::Error::UnsupportedFormat("x".into())).code(),
+            "unsupported_format"
+        );
     }
 
     #[test]
-    fn upload_errors_map_to_4xx() {
-        let (s, c) = ApiError::from(ingest::Error::Empty).status_and_code();
-        assert_eq!((s.as_u16(), c), (400, "empty_file"));
-        let (s, _) = ApiError::from(ingest::Error::UnsupportedFormat("x".into())).status_and_code();
-        assert_eq!(s.as_u16(), 415);
+    fn llm_failures_by_kind() {
+        assert_eq!(
+            Error::from(LlmError::Unreachable("x".into())).code(),
+            "llm_unavailable"
+        );
+        assert_eq!(Error::from(LlmError::Timeout(3)).code(), "llm_timeout");
+        assert_eq!(
+            Error::from(LlmError::Stream("cut".into())).code(),
+            "llm_error"
+        );
     }
 }

@@ -1,35 +1,38 @@
-//! The `ragd` server: HTTP API ([`api`]), durable job worker ([`worker`]), configuration
-//! ([`config`]), metadata store ([`db`]), original files ([`blobs`]), the data-folder lock
-//! ([`lock`]) and the command line ([`cli`]).
+//! The `ragd` server. Its layers, and which may call which (arrows point down, never up):
 //!
-//! Access control lives in [`auth`].
+//! ```text
+//!   main ─ cli ─ serve            the binary: commands, and the server's start and stop
+//!            │     │
+//!            │    http ─ jobs     interfaces (axum only in http/) and background work
+//!            │     │      │
+//!            └─ service ──┘       typed operations: no HTTP types, errors by kind
+//!                  │
+//!   store · llm · retrieval · ingest · lock     metadata (sqlx only in store/), files,
+//!                  │                            the LLM client, index and pipeline
+//!   config · error · schedule                   leaves: settings, the domain error, cron
+//! ```
 //!
-//! [`app`] builds the whole HTTP application from a [`state::State`], so tests can drive it
-//! in process.
+//! - [`http`]: the REST API, the OpenAI-compatible API, sign-in and the web UI; each handler
+//!   calls one [`service`] operation, and [`http::error`] maps errors to statuses once.
+//! - [`cli`]: the commands; in embedded mode they call [`service`] directly, with `--url` a
+//!   typed HTTP client.
+//! - [`jobs`]: the worker draining the durable queue, the scheduler, index maintenance.
+//! - [`service`]: knowledge bases, documents, search, answers and conversations, sources,
+//!   evaluation, backups, the authorization decision.
+//! - [`store`]: the metadata store behind one seam (SQLite today), and the original files.
+//! - [`llm`]: the chat model's client (Ollama and OpenAI-compatible protocols).
+//! - [`config`], [`error`], [`schedule`], [`lock`]: shared leaves.
 
-pub mod answer;
-pub mod api;
-pub mod auth;
-pub mod backup;
-pub mod blobs;
-pub mod chat_api;
 pub mod cli;
-pub mod client;
 pub mod config;
-pub mod db;
 pub mod error;
-pub mod eval;
-pub mod gate;
+pub mod http;
+pub mod jobs;
 pub mod llm;
 pub mod lock;
-pub mod maintenance;
-pub mod openai_api;
-pub mod scheduler;
+pub mod schedule;
 pub mod serve;
-pub mod sources;
-pub mod sources_api;
-pub mod state;
-pub mod web;
-pub mod worker;
+pub mod service;
+pub mod store;
 
-pub use api::app;
+pub use http::app;

@@ -7,21 +7,25 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::state::State;
-use crate::{api, worker};
+use crate::jobs::{maintenance, scheduler, worker};
+use crate::service::State;
 
 /// How long shutdown waits for a running job before flushing and leaving it to the restart.
 const WORKER_GRACE: Duration = Duration::from_secs(20);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    crate::auth::check_exposure(&config.listen, &config.auth).map_err(|e| anyhow::anyhow!(e))?;
+    crate::service::auth::check_exposure(&config.listen, &config.auth).map_err(|e| anyhow::anyhow!(e))?;
     let state = State::open(config).await?;
-    let recovered = state.db.recover().await?;
+    let recovered = state.store.recover().await?;
     if recovered > 0 {
         tracing::info!(
             jobs = recovered,
             "requeued jobs cut off by the last shutdown"
         );
+    }
+    // Before the workers start: index and metadata brought back in line.
+    if let Err(e) = crate::service::reconcile::run(&state).await {
+        tracing::error!(error = %e, "cannot reconcile the index with the metadata");
     }
     let listener = tokio::net::TcpListener::bind(&state.config.listen)
         .await
@@ -33,9 +37,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let workers = tokio::spawn(worker::run(state.clone(), stopped.clone()));
-    let scheduler = tokio::spawn(crate::scheduler::run(state.clone(), stopped.clone()));
-    let maintenance = tokio::spawn(crate::maintenance::run(state.clone(), stopped));
-    let app = api::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let scheduler = tokio::spawn(scheduler::run(state.clone(), stopped.clone()));
+    let maintenance = tokio::spawn(maintenance::run(state.clone(), stopped));
+    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

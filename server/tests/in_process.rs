@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use server::config::{Config, Overrides};
-use server::state::State;
+use server::service::State;
 use tower::ServiceExt;
 
 async fn call(

@@ -1,0 +1,47 @@
+//! `[index]`: where the points live (embedded Qdrant Edge, or a Qdrant server with
+//! `qdrant_url`) and when the embedded index is optimized.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `[index]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Seconds the job queue must stay empty before the index is optimized; 0: never.
+    pub optimize_idle_secs: u64,
+    /// Nice value of the optimizing thread (0 to 19; 0: normal priority).
+    pub optimize_nice: i32,
+    /// A Qdrant server or cluster (gRPC URL, e.g. `http://qdrant:6334`) that holds the points
+    /// instead of the embedded Qdrant Edge; empty: embedded.
+    pub qdrant_url: String,
+    pub qdrant_api_key: String,
+    pub qdrant_collection: String,
+    pub qdrant_timeout_secs: u64,
+}
+
+impl IndexSettings {
+    /// The server backend's settings, when one is configured.
+    pub fn server(&self) -> Option<retrieval::qdrant_server::QdrantServerConfig> {
+        (!self.qdrant_url.is_empty()).then(|| retrieval::qdrant_server::QdrantServerConfig {
+            url: self.qdrant_url.clone(),
+            api_key: (!self.qdrant_api_key.is_empty()).then(|| self.qdrant_api_key.clone()),
+            collection: self.qdrant_collection.clone(),
+            timeout: Duration::from_secs(self.qdrant_timeout_secs.max(1)),
+        })
+    }
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            optimize_idle_secs: 60,
+            optimize_nice: 10,
+            qdrant_url: String::new(),
+            qdrant_api_key: String::new(),
+            qdrant_collection: "ragd".into(),
+            qdrant_timeout_secs: 30,
+        }
+    }
+}

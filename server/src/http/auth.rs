@@ -1,0 +1,329 @@
+//! Credentials on the wire: the middleware that reads them from a request and asks
+//! [`permits`] whether its [`Action`] is allowed, and the web UI's sign-in endpoints.
+//!
+//! With a key set, every request needs credentials except `/healthz`, the web UI's files
+//! (`/`, `/ui/*`) and the sign-in endpoints (`/api/v1/auth`, `/api/v1/auth/login`,
+//! `/api/v1/auth/logout`). Credentials are either
+//!
+//! - `Authorization: Bearer <api key>`: API clients, the CLI with `--url`, OpenAI clients of
+//!   `/v1`; or
+//! - the session cookie the web UI gets by posting the key to `/api/v1/auth/login`
+//!   (`HttpOnly`, `SameSite=Strict`: no cross-site request carries it). It holds no state on
+//!   the server: see [`crate::service::auth`] for the token.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::error::Error;
+use crate::service::auth::{permits, Action, Guard, Role};
+use crate::service::AppState;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "ragd_session";
+/// Paths open without credentials (besides the web UI's files).
+const OPEN_PATHS: &[&str] = &[
+    "/",
+    "/healthz",
+    "/api/v1/auth",
+    "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+];
+/// A failed sign-in waits this long before it is answered, to slow guessing.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
+
+/// What a request asks to do: the route table's view of [`Action`]s.
+pub fn action_of(method: &Method, path: &str) -> Action {
+    if path.starts_with("/api/v1/backups") {
+        return Action::Backup;
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        return Action::Read;
+    }
+    if *method != Method::POST {
+        return Action::Change;
+    }
+    let message = path
+        .strip_prefix("/api/v1/conversations/")
+        .and_then(|rest| rest.strip_suffix("/messages"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    match path {
+        _ if message => Action::Converse,
+        "/api/v1/conversations" => Action::Converse,
+        "/api/v1/search" => Action::Search,
+        "/api/v1/ask" | "/v1/chat/completions" => Action::Ask,
+        "/api/v1/eval" => Action::Evaluate,
+        _ => Action::Change,
+    }
+}
+
+/// The role the request's credentials carry, if they are valid.
+pub fn role(guard: &Guard, headers: &HeaderMap, now: u64) -> Option<Role> {
+    if let Some(key) = bearer(headers) {
+        return guard.role_of(key);
+    }
+    cookie(headers, COOKIE).and_then(|token| guard.session_role(token, now))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether a path needs credentials: everything but [`OPEN_PATHS`] and the UI's files.
+pub fn is_protected(path: &str) -> bool {
+    !(OPEN_PATHS.contains(&path) || path.starts_with("/ui/"))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The middleware: 401 to a protected request without valid credentials, 403 to one its
+/// key may not make.
+pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response {
+    let Some(g) = guard else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if !is_protected(path) {
+        return next.run(req).await;
+    }
+    match role(&g, req.headers(), now_secs()) {
+        None => {
+            let mut resp = ApiError(Error::Unauthorized).into_response();
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ragd\""),
+            );
+            resp
+        }
+        Some(role) if !permits(role, action_of(req.method(), path)) => ApiError(
+            Error::Forbidden("this api key may only read, search and ask".into()),
+        )
+        .into_response(),
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// `/auth`, `/auth/login`, `/auth/logout` (under `/api/v1`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth", get(status))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+}
+
+/// `{"required": bool, "authenticated": bool, "role": "admin"|"reader"|null}`: whether the
+/// UI must sign in, and what it may do.
+async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
+    let guard = &state.guard;
+    let role = match guard {
+        None => Some(Role::Admin),
+        Some(g) => role(g, &headers, now_secs()),
+    };
+    Json(json!({"required": guard.is_some(), "authenticated": role.is_some(), "role": role}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    api_key: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let Some(guard) = &state.guard else {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    };
+    // In process (no socket) there is no peer: one shared slot.
+    let ip = peer.map_or(IpAddr::from([0, 0, 0, 0]), |Extension(ConnectInfo(a))| {
+        a.ip()
+    });
+    if !state.sign_ins.allows(ip, Instant::now()) {
+        tracing::warn!(%ip, "sign-in refused: too many failures");
+        return Err(Error::RateLimited(
+            "too many failed sign-ins from this address, try again later".into(),
+        )
+        .into());
+    }
+    let max_age = guard.session_length().as_secs();
+    let Some(token) = guard.session_token(&body.api_key, now_secs() + max_age) else {
+        state.sign_ins.failed(ip, Instant::now());
+        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+        tracing::warn!(%ip, "failed sign-in");
+        return Err(Error::Unauthorized.into());
+    };
+    state.sign_ins.succeeded(ip);
+    let cookie = session_cookie(&token, max_age, forwarded_https(&headers));
+    Ok((
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie)],
+    )
+        .into_response())
+}
+
+async fn logout(headers: HeaderMap) -> Response {
+    let cookie = session_cookie("", 0, forwarded_https(&headers));
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
+/// Behind a TLS-terminating proxy the cookie is marked `Secure`.
+fn forwarded_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn session_cookie(token: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthConfig;
+
+    const ADMIN: &str = "0123456789abcdef-key";
+    const READER: &str = "reader-key-0123456789";
+
+    fn guard() -> Guard {
+        Guard::from_config(&AuthConfig {
+            api_key: ADMIN.into(),
+            reader_keys: vec![READER.into()],
+            ..AuthConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_keys_are_checked_with_their_role() {
+        let g = guard();
+        let ok = headers(&[(header::AUTHORIZATION, "Bearer 0123456789abcdef-key")]);
+        assert_eq!(role(&g, &ok, 0), Some(Role::Admin));
+        let lower = headers(&[(header::AUTHORIZATION, "bearer 0123456789abcdef-key")]);
+        assert_eq!(role(&g, &lower, 0), Some(Role::Admin));
+        let reader = headers(&[(header::AUTHORIZATION, "Bearer reader-key-0123456789")]);
+        assert_eq!(role(&g, &reader, 0), Some(Role::Reader));
+        for bad in [
+            "Bearer 0123456789abcdef-kez",
+            "Bearer ",
+            "Basic 0123456789abcdef-key",
+            "0123456789abcdef-key",
+        ] {
+            assert_eq!(
+                role(&g, &headers(&[(header::AUTHORIZATION, bad)]), 0),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(role(&g, &HeaderMap::new(), 0), None);
+    }
+
+    #[test]
+    fn a_session_cookie_among_others() {
+        let g = guard();
+        let now = 1_800_000_000;
+        let token = g.session_token(ADMIN, now + 3600).unwrap();
+        let h = headers(&[(header::COOKIE, &format!("a=b; {COOKIE}={token}; c=d"))]);
+        assert_eq!(role(&g, &h, now), Some(Role::Admin));
+    }
+
+    #[test]
+    fn readers_read_search_and_ask() {
+        let ok = [
+            (Method::GET, "/api/v1/knowledge-bases"),
+            (Method::GET, "/api/v1/knowledge-bases/kb/documents/d/file"),
+            (Method::POST, "/api/v1/search"),
+            (Method::POST, "/api/v1/ask"),
+            (Method::POST, "/api/v1/conversations"),
+            (Method::POST, "/api/v1/conversations/c1/messages"),
+            (Method::POST, "/v1/chat/completions"),
+            (Method::GET, "/v1/models"),
+        ];
+        for (m, p) in &ok {
+            assert!(permits(Role::Reader, action_of(m, p)), "{m} {p}");
+        }
+        let refused = [
+            (Method::POST, "/api/v1/knowledge-bases"),
+            (Method::PATCH, "/api/v1/knowledge-bases/kb"),
+            (Method::DELETE, "/api/v1/knowledge-bases/kb"),
+            (Method::POST, "/api/v1/knowledge-bases/kb/documents"),
+            (Method::DELETE, "/api/v1/knowledge-bases/kb/documents/d"),
+            (
+                Method::POST,
+                "/api/v1/knowledge-bases/kb/documents/d/reparse",
+            ),
+            (Method::POST, "/api/v1/knowledge-bases/kb/sources"),
+            (Method::POST, "/api/v1/knowledge-bases/kb/sources/s/run"),
+            (Method::DELETE, "/api/v1/conversations/c1"),
+            (Method::POST, "/api/v1/conversations/c1/x/messages"),
+            (Method::POST, "/api/v1/eval"),
+            (Method::POST, "/api/v1/backups"),
+            (Method::GET, "/api/v1/backups"),
+        ];
+        for (m, p) in &refused {
+            assert!(!permits(Role::Reader, action_of(m, p)), "{m} {p}");
+            assert!(permits(Role::Admin, action_of(m, p)), "{m} {p}");
+        }
+    }
+
+    #[test]
+    fn open_and_protected_paths() {
+        for open in ["/", "/healthz", "/ui/app.js", "/api/v1/auth/login"] {
+            assert!(!is_protected(open), "{open}");
+        }
+        for closed in [
+            "/api/v1/knowledge-bases",
+            "/api/v1/auth/../knowledge-bases",
+            "/api/v1/auth/x",
+            "/v1/chat/completions",
+            "//api/v1/search",
+            "/anything",
+        ] {
+            assert!(is_protected(closed), "{closed}");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `/api/v1/knowledge-bases`: create, list, get, change, delete, statistics.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::ApiResult;
+use super::extract::ApiJson;
+use crate::service::knowledge_bases::{
+    self, KnowledgeBaseChanges, KnowledgeBaseStats, KnowledgeBases, NewKnowledgeBase,
+};
+use crate::service::AppState;
+use crate::store::KnowledgeBase;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/knowledge-bases", post(create).get(list))
+        .route(
+            "/knowledge-bases/{kb}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/knowledge-bases/{kb}/stats", get(stats))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<NewKnowledgeBase>,
+) -> ApiResult<(StatusCode, Json<KnowledgeBase>)> {
+    let kb = knowledge_bases::create(&state, req).await?;
+    Ok((StatusCode::CREATED, Json(kb)))
+}
+
+async fn list(State(state): State<AppState>) -> ApiResult<Json<KnowledgeBases>> {
+    Ok(Json(knowledge_bases::list(&state).await?))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> ApiResult<Json<KnowledgeBase>> {
+    Ok(Json(knowledge_bases::find(&state, &kb).await?))
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> ApiResult<Json<KnowledgeBaseStats>> {
+    Ok(Json(knowledge_bases::stats(&state, &kb).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<KnowledgeBaseChanges>,
+) -> ApiResult<Json<KnowledgeBase>> {
+    Ok(Json(knowledge_bases::update(&state, &kb, req).await?))
+}
+
+async fn delete(State(state): State<AppState>, Path(kb): Path<String>) -> ApiResult<StatusCode> {
+    knowledge_bases::delete(&state, &kb).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

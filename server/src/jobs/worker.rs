@@ -1,0 +1,254 @@
+//! The job worker: drains the durable queue in SQLite with a bounded number of concurrent
+//! jobs. A job cut off by a crash is found `running` at start-up and queued again
+//! ([`crate::store::Store::recover`]); one that keeps killing the process is given up after
+//! [`MAX_ATTEMPTS`].
+
+use std::time::Duration;
+
+use ingest::{DocumentRef, Event};
+use tokio::sync::watch;
+
+use crate::service::documents;
+use crate::store::{DocStatus, Job, JobKind};
+use crate::service::AppState;
+
+/// Attempts before a job that never finishes (the process died each time) is failed.
+pub const MAX_ATTEMPTS: i64 = 3;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Runs `state.config.workers` worker loops until `shutdown` turns true.
+pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) {
+    let mut handles = Vec::new();
+    for n in 0..state.config.workers {
+        handles.push(tokio::spawn(worker_loop(
+            state.clone(),
+            n,
+            shutdown.clone(),
+        )));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bool>) {
+    tracing::debug!(worker = n, "worker started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        match state.store.claim_job().await {
+            Ok(Some(job)) => process(&state, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(worker = n, error = %e, "cannot claim a job");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+    tracing::debug!(worker = n, "worker stopped");
+}
+
+/// Processes one claimed job to its end (done or failed).
+pub async fn process(state: &AppState, job: Job) {
+    match (job.kind, job.document_id.clone()) {
+        (JobKind::Ingest, Some(doc_id)) => {
+            ingest(state, &job, &doc_id).await;
+            if let Some(run_id) = job.run_id {
+                crate::service::sources::sync::after_ingest(state, run_id, &doc_id).await;
+            }
+        }
+        (JobKind::Sync, _) => sync(state, &job).await,
+        (JobKind::Ingest, None) => {
+            tracing::error!(job = job.id, "ingest job without a document");
+            let _ = state
+                .store
+                .finish_job(job.id, Some("ingest job without a document"))
+                .await;
+        }
+    }
+}
+
+async fn sync(state: &AppState, job: &Job) {
+    let Some(run_id) = job.run_id else {
+        let _ = state
+            .store
+            .finish_job(job.id, Some("sync job without a run"))
+            .await;
+        return;
+    };
+    if job.attempts > MAX_ATTEMPTS {
+        let msg =
+            format!("gave up after {MAX_ATTEMPTS} attempts: the process stopped during this sync");
+        let _ = state.store.fail_run(run_id, &msg).await;
+        let _ = state.store.finish_job(job.id, Some(&msg)).await;
+        return;
+    }
+    let outcome = crate::service::sources::sync::run(state, run_id).await;
+    if let Err(e) = &outcome {
+        tracing::error!(run = run_id, error = %e, "sync run stopped");
+    }
+    let _ = state.store.finish_job(job.id, outcome.err().as_deref()).await;
+}
+
+async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
+    let db = &state.store;
+    let doc = match db.get_document(doc_id).await {
+        Ok(Some(doc)) => doc,
+        Ok(None) => {
+            let _ = db.finish_job(job.id, None).await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(job = job.id, error = %e, "cannot load document");
+            let _ = db.finish_job(job.id, Some("database error")).await;
+            return;
+        }
+    };
+    if job.attempts > MAX_ATTEMPTS {
+        let msg = format!(
+            "gave up after {MAX_ATTEMPTS} attempts: the process stopped while ingesting this file"
+        );
+        let _ = db.fail_ingest(job.id, doc_id, &msg).await;
+        return;
+    }
+    let kb = match db.get_kb(&doc.kb_id).await {
+        Ok(Some(kb)) => kb,
+        _ => {
+            let _ = db.finish_job(job.id, Some("knowledge base is gone")).await;
+            return;
+        }
+    };
+    let bytes = match state.files.get(&doc.content_hash).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(doc = doc_id, error = %e, "original file is missing");
+            let _ = db
+                .fail_ingest(job.id, doc_id, "the original file is missing")
+                .await;
+            return;
+        }
+    };
+    if let Err(e) = db.set_status(doc_id, DocStatus::Parsing).await {
+        tracing::error!(doc = doc_id, error = %e, "cannot set status");
+    }
+
+    let docref = DocumentRef {
+        kb_id: kb.id.clone(),
+        doc_id: doc.id.clone(),
+        doc_name: doc.name.clone(),
+        format: doc.format.as_deref().and_then(ingest::Format::parse),
+    };
+    let chunking = ingest::ChunkConfig {
+        size: usize::try_from(kb.chunk_size).unwrap_or(256),
+        overlap: usize::try_from(kb.chunk_overlap).unwrap_or(0),
+    };
+    let handle = tokio::runtime::Handle::current();
+    let st = state.clone();
+    let id = doc_id.to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut total = 0;
+        st.pipeline
+            .run(&docref, &bytes, chunking, |event| match event {
+                Event::Parsing => {}
+                Event::Embedding { chunks } => {
+                    total = chunks;
+                    st.set_progress(&id, Some((0, chunks)));
+                    if let Err(e) = handle.block_on(st.store.set_status(&id, DocStatus::Embedding)) {
+                        tracing::error!(doc = %id, error = %e, "cannot set status");
+                    }
+                }
+                Event::Embedded { done } => st.set_progress(&id, Some((done, total))),
+            })
+    })
+    .await;
+    state.set_progress(doc_id, None);
+
+    match result {
+        Ok(Ok(outcome)) => {
+            tracing::info!(
+                doc = doc_id,
+                chunks = outcome.chunks.len(),
+                tokens = outcome.tokens,
+                pages = outcome.pages,
+                parse_ms = outcome.parse_time.as_millis() as u64,
+                embed_ms = outcome.embed_time.as_millis() as u64,
+                store_ms = outcome.store_time.as_millis() as u64,
+                "document ready"
+            );
+            match db.finish_ingest(job.id, doc_id, &outcome).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Deleted while it was being processed: drop what was just written.
+                    if let Err(e) = documents::remove(
+                        &state.store,
+                        &state.pipeline.index,
+                        &state.files,
+                        vec![doc_id.to_string()],
+                    )
+                    .await
+                    {
+                        tracing::error!(doc = doc_id, error = %e, "cannot delete points");
+                    }
+                    let _ = db.finish_job(job.id, None).await;
+                }
+                Err(e) => {
+                    tracing::error!(doc = doc_id, error = %e, "cannot record ingest");
+                    remove_points(state, doc_id).await;
+                    let _ = db
+                        .fail_ingest(job.id, doc_id, "internal error while saving")
+                        .await;
+                }
+            }
+        }
+        Ok(Err(e)) => {
+            let message = e.to_string();
+            tracing::warn!(doc = doc_id, error = %message, "document failed");
+            // A failed document must not keep points from an earlier version or attempt.
+            remove_points(state, doc_id).await;
+            let _ = db.fail_ingest(job.id, doc_id, &message).await;
+        }
+        Err(e) => {
+            tracing::error!(doc = doc_id, error = %e, "ingest task panicked");
+            remove_points(state, doc_id).await;
+            let _ = db
+                .fail_ingest(job.id, doc_id, "internal error while ingesting")
+                .await;
+        }
+    }
+}
+
+/// Deletes a document's points (a failed document keeps none).
+async fn remove_points(state: &AppState, doc_id: &str) {
+    if let Err(e) = documents::remove_points(&state.pipeline.index, vec![doc_id.to_string()]).await
+    {
+        tracing::error!(doc = doc_id, error = %e, "cannot delete points");
+    }
+}
+
+/// Processes queued jobs in this task until none is left (embedded CLI mode).
+pub async fn drain(state: &AppState) -> Result<(), crate::store::StoreError> {
+    let mut handles = Vec::new();
+    for _ in 0..state.config.workers {
+        let state = state.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(job) = state.store.claim_job().await? {
+                process(&state, job).await;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        }));
+    }
+    for h in handles {
+        match h.await {
+            Ok(r) => r?,
+            Err(e) => tracing::error!(error = %e, "worker task failed"),
+        }
+    }
+    Ok(())
+}

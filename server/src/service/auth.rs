@@ -1,0 +1,366 @@
+//! Who may do what: the API keys' roles ([`Guard`]), the authorization decision
+//! ([`permits`]), the sign-in limiter, and the refusal to serve an open API on a network
+//! address ([`check_exposure`]). No HTTP here: `http::auth` reads the credentials from a
+//! request and names the [`Action`] it asks for.
+//!
+//! A web session token is
+//!
+//! ```text
+//! <expiry, unix seconds> "." <role> "." hex(HMAC-SHA256(SHA-256(key), "ragd-session:" <role> ":" <expiry>))
+//! ```
+//!
+//! signed with the key that signed in: changing or removing a key ends its sessions. Keys are
+//! compared in constant time, as SHA-256 digests.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::AuthConfig;
+
+/// Failed sign-ins from one address within [`FAILURE_WINDOW`] before its sign-ins are refused.
+pub const MAX_FAILURES: u32 = 10;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Addresses remembered at most (older entries are dropped first).
+const MAX_TRACKED: usize = 10_000;
+
+/// Failed sign-ins per client address: after [`MAX_FAILURES`] within [`FAILURE_WINDOW`],
+/// that address may not sign in (429) until its window has passed; a success clears it.
+/// Behind a reverse proxy every client shares the proxy's address. Bearer keys are not
+/// limited: a wrong one costs a SHA-256 and a 401.
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    failures: std::sync::Mutex<std::collections::HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl SignInLimiter {
+    /// Whether `ip` may try to sign in at `now`.
+    pub fn allows(&self, ip: IpAddr, now: Instant) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&ip).is_none_or(|(count, since)| {
+            *count < MAX_FAILURES || now.saturating_duration_since(*since) >= FAILURE_WINDOW
+        })
+    }
+
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
+            map.retain(|_, (_, since)| now.saturating_duration_since(*since) < FAILURE_WINDOW);
+            if map.len() >= MAX_TRACKED {
+                if let Some(oldest) = map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k) {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let entry = map.entry(ip).or_insert((0, now));
+        if now.saturating_duration_since(entry.1) >= FAILURE_WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ip);
+    }
+}
+
+
+/// Refuses to serve without a key on an address other machines can reach.
+pub fn check_exposure(listen: &str, auth: &AuthConfig) -> Result<(), String> {
+    let Ok(addr) = listen.parse::<SocketAddr>() else {
+        return Err(format!("listen must be ADDR:PORT, got {listen:?}"));
+    };
+    if addr.ip().is_loopback() || !auth.api_key.is_empty() || auth.allow_unauthenticated {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {listen} without an api key: set RAGD_API_KEY (auth.api_key), \
+         or auth.allow_unauthenticated = true when a proxy in front authenticates"
+    ))
+}
+
+/// What a credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Read, search and ask ([`permits`]).
+    Reader,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reader => "reader",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reader" => Some(Role::Reader),
+            _ => None,
+        }
+    }
+}
+
+/// What a request asks to do, as the authorization decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read knowledge bases, documents, chunks, sources, conversations, the system's state.
+    Read,
+    Search,
+    /// Ask a question (REST or the OpenAI-compatible API).
+    Ask,
+    /// Start a conversation or add a message to one.
+    Converse,
+    /// Create, change or delete anything (knowledge bases, documents, sources, conversations).
+    Change,
+    /// Take or list backups.
+    Backup,
+    /// Run a retrieval evaluation.
+    Evaluate,
+}
+
+/// Whether `role` may do `action`. A reader may read, search, ask and converse; everything
+/// that changes data, backups and evaluations take the admin key.
+pub fn permits(role: Role, action: Action) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Reader => matches!(
+            action,
+            Action::Read | Action::Search | Action::Ask | Action::Converse
+        ),
+    }
+}
+
+/// What a request is checked against.
+#[derive(Clone)]
+pub struct Guard {
+    /// SHA-256 of each key, with its role; the admin key first.
+    keys: Vec<([u8; 32], Role)>,
+    session: Duration,
+}
+
+impl Guard {
+    /// The guard requests are checked with; `None` when no key is set.
+    pub fn from_config(config: &AuthConfig) -> Option<Guard> {
+        if config.api_key.is_empty() {
+            return None;
+        }
+        let digest = |k: &String| -> [u8; 32] { Sha256::digest(k.as_bytes()).into() };
+        let mut keys = vec![(digest(&config.api_key), Role::Admin)];
+        keys.extend(config.reader_keys.iter().map(|k| (digest(k), Role::Reader)));
+        Some(Guard {
+            keys,
+            session: Duration::from_secs(config.session_hours * 3600),
+        })
+    }
+
+    /// How long a web session lasts.
+    pub fn session_length(&self) -> Duration {
+        self.session
+    }
+
+    /// The role of `key`, if it is one of the keys. Every key is compared, in constant time.
+    pub fn role_of(&self, key: &str) -> Option<Role> {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for (known, role) in &self.keys {
+            if bool::from(digest.ct_eq(known)) {
+                found = Some(*role);
+            }
+        }
+        found
+    }
+
+    fn mac(key_digest: &[u8; 32], role: Role, expires: u64) -> Hmac<Sha256> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
+        mac.update(format!("ragd-session:{}:{expires}", role.as_str()).as_bytes());
+        mac
+    }
+
+    /// A session token for `key` (one of the keys) that expires at `expires` (unix seconds).
+    pub fn session_token(&self, key: &str, expires: u64) -> Option<String> {
+        let role = self.role_of(key)?;
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let tag = Self::mac(&digest, role, expires).finalize().into_bytes();
+        Some(format!("{expires}.{}.{}", role.as_str(), hex::encode(tag)))
+    }
+
+    /// The role of a token made by [`Guard::session_token`] with one of the current keys,
+    /// unless it has expired at `now` (unix seconds).
+    pub fn session_role(&self, token: &str, now: u64) -> Option<Role> {
+        let mut parts = token.splitn(3, '.');
+        let (expires, role, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires = expires.parse::<u64>().ok()?;
+        let role = Role::parse(role)?;
+        let tag = hex::decode(tag).ok()?;
+        if expires <= now || expires > now + self.session.as_secs() {
+            return None;
+        }
+        let mut valid = false;
+        for (digest, _) in self.keys.iter().filter(|(_, r)| *r == role) {
+            valid |= Self::mac(digest, role, expires).verify_slice(&tag).is_ok();
+        }
+        valid.then_some(role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: &str = "0123456789abcdef-key";
+    const READER: &str = "reader-key-0123456789";
+
+    fn guard() -> Guard {
+        Guard::from_config(&AuthConfig {
+            api_key: ADMIN.into(),
+            reader_keys: vec![READER.into()],
+            ..AuthConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn session_tokens_expire_and_cannot_be_forged() {
+        let g = guard();
+        let now = 1_800_000_000;
+        let token = g.session_token(ADMIN, now + 3600).unwrap();
+        assert_eq!(g.session_role(&token, now), Some(Role::Admin));
+        assert_eq!(g.session_role(&token, now + 3600), None, "expired");
+        assert_eq!(g.session_token("not a key at all!!", now + 3600), None);
+        // A later expiry with the old tag, a changed tag, another role, garbage.
+        let (_, rest) = token.split_once('.').unwrap();
+        assert_eq!(g.session_role(&format!("{}.{rest}", now + 7200), now), None);
+        let mut flipped = token.clone();
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(g.session_role(&flipped, now), None);
+        let reader = g.session_token(READER, now + 3600).unwrap();
+        assert_eq!(g.session_role(&reader, now), Some(Role::Reader));
+        let promoted = reader.replacen(".reader.", ".admin.", 1);
+        assert_eq!(
+            g.session_role(&promoted, now),
+            None,
+            "a reader cannot become admin"
+        );
+        for junk in [
+            "",
+            ".",
+            "..",
+            "abc",
+            "1.admin.zz",
+            &format!("{}.admin.", now + 10),
+        ] {
+            assert_eq!(g.session_role(junk, now), None, "{junk}");
+        }
+        // Beyond the session length: not made by this server.
+        let far = g
+            .session_token(ADMIN, now + g.session.as_secs() + 10)
+            .unwrap();
+        assert_eq!(g.session_role(&far, now), None);
+        // Another server's keys; a reader key taken away ends its sessions.
+        let other = Guard::from_config(&AuthConfig {
+            api_key: "another-key-0123456789".into(),
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let foreign = other
+            .session_token("another-key-0123456789", now + 3600)
+            .unwrap();
+        assert_eq!(g.session_role(&foreign, now), None);
+        assert_eq!(other.session_role(&reader, now), None);
+    }
+
+    #[test]
+    fn repeated_failed_sign_ins_lock_the_address_for_a_while() {
+        let limiter = SignInLimiter::default();
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let t0 = Instant::now();
+        for _ in 0..MAX_FAILURES {
+            assert!(limiter.allows(a, t0));
+            limiter.failed(a, t0);
+        }
+        assert!(!limiter.allows(a, t0), "locked");
+        assert!(limiter.allows(b, t0), "other addresses are not");
+        assert!(limiter.allows(a, t0 + FAILURE_WINDOW), "the window passes");
+        limiter.failed(a, t0 + FAILURE_WINDOW);
+        assert!(
+            limiter.allows(a, t0 + FAILURE_WINDOW),
+            "a new window starts at one"
+        );
+        limiter.failed(b, t0);
+        limiter.succeeded(b);
+        assert_eq!(
+            limiter.failures.lock().unwrap().get(&b),
+            None,
+            "success clears"
+        );
+    }
+
+    #[test]
+    fn readers_read_search_and_ask() {
+        use Action::*;
+        for a in [Read, Search, Ask, Converse] {
+            assert!(permits(Role::Reader, a), "{a:?}");
+        }
+        for a in [Change, Backup, Evaluate] {
+            assert!(!permits(Role::Reader, a), "{a:?}");
+        }
+        for a in [Read, Search, Ask, Converse, Change, Backup, Evaluate] {
+            assert!(permits(Role::Admin, a), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_long_and_exposure_needs_one() {
+        let short = AuthConfig {
+            api_key: "short".into(),
+            ..AuthConfig::default()
+        };
+        assert!(short.validate().is_err());
+        assert!(AuthConfig::default().validate().is_ok());
+        let none = AuthConfig::default();
+        assert!(check_exposure("127.0.0.1:8080", &none).is_ok());
+        assert!(check_exposure("[::1]:8080", &none).is_ok());
+        let err = check_exposure("0.0.0.0:8080", &none).unwrap_err();
+        assert!(err.contains("RAGD_API_KEY"), "{err}");
+        assert!(check_exposure("192.168.1.5:8080", &none).is_err());
+        assert!(check_exposure("0.0.0.0:8080", &guard_config()).is_ok());
+        let allowed = AuthConfig {
+            allow_unauthenticated: true,
+            ..AuthConfig::default()
+        };
+        assert!(check_exposure("0.0.0.0:8080", &allowed).is_ok());
+        assert!(!format!("{:?}", guard_config()).contains("0123456789abcdef"));
+        let reader_without_admin = AuthConfig {
+            reader_keys: vec![READER.into()],
+            ..AuthConfig::default()
+        };
+        assert!(reader_without_admin.validate().is_err());
+        let admin_as_reader = AuthConfig {
+            reader_keys: vec![ADMIN.into()],
+            ..guard_config()
+        };
+        assert!(admin_as_reader.validate().is_err());
+    }
+
+    fn guard_config() -> AuthConfig {
+        AuthConfig {
+            api_key: "0123456789abcdef-key".into(),
+            ..AuthConfig::default()
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Documents: accept an upload (name, format, hash: off the runtime), queue its ingest, list,
+//! get, re-parse, download; and [`remove`], the one path every deletion takes.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::knowledge_bases;
+use super::State;
+use crate::error::{Error, Result};
+use crate::store::{content_hash, ChunkRow, DocStatus, Document, Files, KnowledgeBase, NewDocument, Store};
+
+/// A document as the interfaces show it: the stored row, plus live embedding progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentView {
+    #[serde(flatten)]
+    pub doc: Document,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressView>,
+    /// On upload: whether the knowledge base already held the same content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+}
+
+/// One page of a knowledge base's documents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentPage {
+    pub documents: Vec<DocumentView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of a document's chunks.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChunkPage {
+    pub chunks: Vec<ChunkRow>,
+    pub total: i64,
+}
+
+/// Which documents to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub fn view(state: &State, doc: Document) -> DocumentView {
+    let progress = state
+        .progress_of(&doc.id)
+        .map(|(done, total)| ProgressView {
+            chunks_done: done,
+            chunks_total: total,
+        });
+    DocumentView {
+        doc,
+        progress,
+        duplicate: None,
+    }
+}
+
+/// Cleans a client-supplied file name: last path component, no control characters,
+/// at most 255 bytes; never used as a path on disk.
+pub fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let mut name = cleaned.trim().trim_start_matches('.').trim().to_string();
+    if name.is_empty() {
+        name = "unnamed".into();
+    }
+    while name.len() > 255 {
+        name.pop();
+    }
+    name
+}
+
+/// A file accepted for ingest: named, its format detected, its content hashed.
+#[derive(Debug)]
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub format: ingest::Format,
+    pub hash: String,
+}
+
+/// Validates one file (not empty, a supported format) and hashes it. Blocking: detection may
+/// open an archive and hashing reads every byte; [`accept`] runs it off the runtime.
+pub fn accept_file(name: &str, bytes: Vec<u8>) -> Result<Upload> {
+    let name = clean_file_name(name);
+    let format = ingest::load::detect(&bytes, &name).map_err(|e| match Error::from(e) {
+        Error::EmptyFile(m) => Error::EmptyFile(format!("{name}: {m}")),
+        Error::UnsupportedFormat(m) => Error::UnsupportedFormat(format!("{name}: {m}")),
+        other => other,
+    })?;
+    let hash = content_hash(&bytes);
+    Ok(Upload {
+        name,
+        bytes,
+        format,
+        hash,
+    })
+}
+
+/// [`accept_file`] on a blocking thread.
+pub async fn accept(name: String, bytes: Vec<u8>) -> Result<Upload> {
+    tokio::task::spawn_blocking(move || accept_file(&name, bytes)).await?
+}
+
+/// Stores the file and queues its ingest; a duplicate returns the existing document.
+pub async fn enqueue(state: &State, kb: &KnowledgeBase, upload: Upload) -> Result<DocumentView> {
+    state.files.put(&upload.hash, &upload.bytes).await?;
+    let new = NewDocument {
+        id: uuid::Uuid::now_v7().to_string(),
+        kb_id: kb.id.clone(),
+        name: upload.name,
+        content_hash: upload.hash,
+        size_bytes: upload.bytes.len() as i64,
+        format: upload.format.as_str().to_string(),
+    };
+    let (doc, created) = state.store.enqueue_document(&new).await?;
+    if created {
+        state.wake.notify_waiters();
+    }
+    let mut v = view(state, doc);
+    v.duplicate = Some(!created);
+    Ok(v)
+}
+
+/// Accepts and queues named files into `kb`; all are checked before any is queued.
+pub async fn upload(
+    state: &State,
+    kb: &str,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<DocumentView>> {
+    let kb = knowledge_bases::find(state, kb).await?;
+    if files.is_empty() {
+        return Err(Error::bad_request(
+            "no file: send one or more multipart parts named \"file\"",
+        ));
+    }
+    let mut accepted = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        accepted.push(accept(name, bytes).await?);
+    }
+    let mut documents = Vec::with_capacity(accepted.len());
+    for upload in accepted {
+        documents.push(enqueue(state, &kb, upload).await?);
+    }
+    Ok(documents)
+}
+
+pub async fn list(state: &State, kb: &str, q: ListQuery) -> Result<DocumentPage> {
+    let kb = knowledge_bases::find(state, kb).await?;
+    let status = match &q.status {
+        Some(s) => Some(DocStatus::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = DocStatus::ALL.iter().map(|d| d.as_str()).collect();
+            Error::bad_request(format!("status must be one of {}", all.join(", ")))
+        })?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=1000).contains(&limit) || offset < 0 {
+        return Err(Error::bad_request(
+            "limit must be 1 to 1000 and offset at least 0",
+        ));
+    }
+    let (docs, total) = state
+        .store
+        .list_documents(&kb.id, status, limit, offset)
+        .await?;
+    Ok(DocumentPage {
+        documents: docs.into_iter().map(|d| view(state, d)).collect(),
+        total,
+        limit,
+        offset,
+    })
+}
+
+/// A document of a knowledge base; another knowledge base's document is not found.
+pub async fn find(state: &State, kb: &str, id: &str) -> Result<(KnowledgeBase, Document)> {
+    let kb = knowledge_bases::find(state, kb).await?;
+    match state.store.get_document(id).await? {
+        Some(doc) if doc.kb_id == kb.id => Ok((kb, doc)),
+        _ => Err(Error::not_found("document", id)),
+    }
+}
+
+pub async fn get(state: &State, kb: &str, id: &str) -> Result<DocumentView> {
+    let (_, doc) = find(state, kb, id).await?;
+    Ok(view(state, doc))
+}
+
+/// The document and its original bytes.
+pub async fn file(state: &State, kb: &str, id: &str) -> Result<(Document, Vec<u8>)> {
+    let (_, doc) = find(state, kb, id).await?;
+    let bytes = state.files.get(&doc.content_hash).await?;
+    Ok((doc, bytes))
+}
+
+pub async fn chunks(
+    state: &State,
+    kb: &str,
+    id: &str,
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> Result<ChunkPage> {
+    let (_, doc) = find(state, kb, id).await?;
+    let limit = limit.unwrap_or(1000).clamp(1, 10_000);
+    let offset = offset.unwrap_or(0).max(0);
+    let chunks = state.store.list_chunks(&doc.id, limit, offset).await?;
+    Ok(ChunkPage {
+        chunks,
+        total: doc.chunk_count,
+    })
+}
+
+/// Queues a document again (parse, chunk, embed anew).
+pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> {
+    let (_, doc) = find(state, kb, id).await?;
+    if doc.status.is_pending() {
+        return Err(Error::Conflict(
+            "the document is already being processed".into(),
+        ));
+    }
+    state.store.requeue_document(&doc.id).await?;
+    state.wake.notify_waiters();
+    let doc = state
+        .store
+        .get_document(&doc.id)
+        .await?
+        .ok_or_else(|| Error::not_found("document", id))?;
+    Ok(view(state, doc))
+}
+
+pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
+    let (_, doc) = find(state, kb, id).await?;
+    remove(&state.store, &state.pipeline.index, &state.files, vec![doc.id]).await
+}
+
+/// Deletes documents, always in this order: their index points (flushed), then their rows
+/// (chunks and jobs go with them), then the original files no other document uses. A crash
+/// in between leaves rows whose points are gone (deleted again, or repaired at start by
+/// [`super::reconcile`]), never points that no row refers to.
+pub async fn remove(
+    store: &Store,
+    index: &Arc<retrieval::Index>,
+    files: &Files,
+    ids: Vec<String>,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    remove_points(index, ids.clone()).await?;
+    let hashes = store.delete_documents(&ids).await?;
+    remove_files_if_unused(store, files, hashes).await;
+    Ok(())
+}
+
+/// Deletes the points of documents and flushes, off the runtime.
+pub async fn remove_points(index: &Arc<retrieval::Index>, ids: Vec<String>) -> Result<()> {
+    let index = Arc::clone(index);
+    tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
+        for id in &ids {
+            index.delete(retrieval::filter::document(id))?;
+        }
+        index.flush()
+    })
+    .await??;
+    Ok(())
+}
+
+/// Removes the original files that no document refers to any more.
+pub async fn remove_files_if_unused(store: &Store, files: &Files, hashes: Vec<String>) {
+    for hash in hashes {
+        match store.hash_in_use(&hash).await {
+            Ok(false) => {
+                if let Err(e) = files.remove(&hash).await {
+                    tracing::warn!(hash, error = %e, "cannot remove file");
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::warn!(hash, error = %e, "cannot check file use"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\a\\doc.pdf"), "doc.pdf");
+        assert_eq!(clean_file_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(clean_file_name(".."), "unnamed");
+        assert_eq!(clean_file_name(".hidden"), "hidden");
+        assert_eq!(clean_file_name("中文名.md"), "中文名.md");
+        assert!(clean_file_name(&"x".repeat(400)).len() <= 255);
+    }
+
+    #[test]
+    fn accept_file_rejects_empty_and_unknown() {
+        assert!(matches!(
+            accept_file("a.txt", vec![]),
+            Err(Error::EmptyFile(_))
+        ));
+        assert!(matches!(
+            accept_file("a.png", b"\x89PNG....".to_vec()),
+            Err(Error::UnsupportedFormat(_))
+        ));
+        let ok = accept_file("dir/a.md", b"# hi".to_vec()).unwrap();
+        assert_eq!(ok.name, "a.md");
+        assert_eq!(ok.format, ingest::Format::Markdown);
+        assert_eq!(ok.hash, content_hash(b"# hi"));
+    }
+}

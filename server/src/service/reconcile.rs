@@ -1,0 +1,130 @@
+//! Start-up reconciliation: the index and the metadata brought back in line.
+//!
+//! Deletions take one order (points, then rows, then files), and a document is `ready` only
+//! after its points were flushed, so a crash leaves at worst rows whose points are missing.
+//! Damage from elsewhere (a restored index, a copied database, a bug) can leave either kind.
+//! At start, before the workers run, this pass compares the points per document in the
+//! index with the documents' rows and repairs what differs:
+//!
+//! - points of a document that has no row: deleted;
+//! - points of a `failed` document (which keeps none): deleted;
+//! - a `ready` document whose points are missing or fewer or more than its chunks: queued
+//!   again, so the worker rebuilds its points.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::documents;
+use super::State;
+use crate::error::Result;
+use crate::store::DocStatus;
+
+/// What the pass found to repair.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Repair {
+    /// Documents whose points must go: no row, or a failed document.
+    pub delete_points: Vec<String>,
+    /// Ready documents whose points do not match their chunks: ingest again.
+    pub requeue: Vec<String>,
+}
+
+impl Repair {
+    pub fn is_empty(&self) -> bool {
+        self.delete_points.is_empty() && self.requeue.is_empty()
+    }
+}
+
+/// The repair for `rows` (id, status, chunk count) against `points` (points per document id
+/// in the index). Pure: both sides are read by the caller.
+pub fn plan(rows: &[(String, DocStatus, i64)], points: &HashMap<String, usize>) -> Repair {
+    let known: HashSet<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+    let mut repair = Repair::default();
+    for id in points.keys() {
+        if !known.contains(id.as_str()) {
+            repair.delete_points.push(id.clone());
+        }
+    }
+    for (id, status, chunks) in rows {
+        let have = points.get(id).copied().unwrap_or(0);
+        match status {
+            DocStatus::Failed if have > 0 => repair.delete_points.push(id.clone()),
+            DocStatus::Ready if have != usize::try_from(*chunks).unwrap_or(0) => {
+                repair.requeue.push(id.clone())
+            }
+            _ => {}
+        }
+    }
+    repair.delete_points.sort();
+    repair.requeue.sort();
+    repair
+}
+
+/// Compares the index with the metadata and repairs the difference; logs what it did.
+pub async fn run(state: &State) -> Result<Repair> {
+    let index = state.pipeline.index.clone();
+    let points = tokio::task::spawn_blocking(move || index.document_counts()).await??;
+    let rows = state.store.document_states().await?;
+    let repair = plan(&rows, &points);
+    if repair.is_empty() {
+        tracing::info!(
+            documents = rows.len(),
+            "index and metadata agree"
+        );
+        return Ok(repair);
+    }
+    documents::remove_points(&state.pipeline.index, repair.delete_points.clone()).await?;
+    for id in &repair.requeue {
+        state.store.requeue_document(id).await?;
+    }
+    tracing::warn!(
+        deleted_points_of = repair.delete_points.len(),
+        requeued = repair.requeue.len(),
+        documents = ?repair.delete_points,
+        requeued_documents = ?repair.requeue,
+        "index and metadata repaired"
+    );
+    if !repair.requeue.is_empty() {
+        state.wake.notify_waiters();
+    }
+    Ok(repair)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<(String, DocStatus, i64)> {
+        vec![
+            ("a".into(), DocStatus::Ready, 3),
+            ("b".into(), DocStatus::Ready, 2),
+            ("c".into(), DocStatus::Failed, 0),
+            ("d".into(), DocStatus::Queued, 0),
+            ("e".into(), DocStatus::Ready, 0),
+        ]
+    }
+
+    #[test]
+    fn agreement_needs_no_repair() {
+        let points = HashMap::from([("a".into(), 3), ("b".into(), 2)]);
+        assert!(plan(&rows(), &points).is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_damage_is_repaired() {
+        let points = HashMap::from([
+            ("a".into(), 3),
+            // b lost a point; c failed but kept points; z has no row; d is queued (redone).
+            ("b".into(), 1),
+            ("c".into(), 4),
+            ("z".into(), 7),
+            ("d".into(), 2),
+        ]);
+        let r = plan(&rows(), &points);
+        assert_eq!(r.delete_points, ["c", "z"]);
+        assert_eq!(r.requeue, ["b"]);
+        // A ready document with all its points gone.
+        let r = plan(&rows(), &HashMap::from([("b".into(), 2)]));
+        assert_eq!(r.requeue, ["a"]);
+    }
+}

@@ -1,0 +1,314 @@
+//! Running one sync of a source (the `sync` job of a run).
+//!
+//! 1. List the folder (or take the URL list) and plan against what the source saw last.
+//! 2. Read and hash each file that may have changed, one at a time; apply it at once
+//!    (new → queued; changed → re-ingested in place; same content elsewhere → linked;
+//!    a vanished path's content → renamed). Each change is one transaction with its counter.
+//! 3. Remove vanished paths: points first, then rows, so a crash never leaves points of a
+//!    deleted document.
+//! 4. The run waits for the ingest jobs it queued; the worker ends it when the last one is
+//!    done ([`after_ingest`]).
+//!
+//! A run cut off by a crash is resumed by its requeued job: files it already handled carry
+//! its id and are neither redone nor counted twice.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::fetch::{self, Fetch, Fetcher};
+use super::scan::{self, Action, Entry, Filters};
+use super::{Kind, SourceRow};
+use crate::service::documents;
+use crate::service::AppState;
+use crate::store::{content_hash, DocStatus, Seen, Validators};
+
+/// Files between progress writes and cancellation checks.
+const PROGRESS_EVERY: usize = 50;
+
+/// Runs the scan of `run_id` to its end. Errors are the run's own (recorded as its error).
+pub async fn run(state: &AppState, run_id: i64) -> Result<(), String> {
+    let db = &state.store;
+    let Some(run) = db.get_run(run_id).await.map_err(internal)? else {
+        return Ok(());
+    };
+    if !matches!(run.status.as_str(), "queued" | "running") {
+        return Ok(());
+    }
+    let Some(source) = db.source_by_id(&run.source_id).await.map_err(internal)? else {
+        return Ok(());
+    };
+    db.run_scanning(run_id).await.map_err(internal)?;
+    let result = scan_and_apply(state, &source, run_id).await;
+    match result {
+        Ok(()) => {
+            db.finish_run_if_idle(run_id).await.map_err(internal)?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(run = run_id, source = %source.id, error = %e, "sync run failed");
+            db.fail_run(run_id, &e).await.map_err(internal)?;
+            Ok(())
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> String {
+    format!("internal error: {e}")
+}
+
+/// Where a run reads files from.
+enum Origin {
+    Folder(PathBuf),
+    Urls(Box<Fetcher>),
+}
+
+async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Result<(), String> {
+    let db = &state.store;
+    let config = &state.config.sources;
+    let kind = Kind::parse(&source.kind).ok_or("unknown source kind")?;
+    let (listing, list_errors, origin) = match kind {
+        Kind::Folder => {
+            let root = PathBuf::from(source.path.clone().unwrap_or_default());
+            let filters = Filters::new(&source.include(), &source.exclude())?;
+            let max = config.max_files;
+            let walk_root = root.clone();
+            let (entries, errors) =
+                tokio::task::spawn_blocking(move || scan::list_folder(&walk_root, &filters, max))
+                    .await
+                    .map_err(internal)??;
+            (entries, errors, Origin::Folder(root))
+        }
+        Kind::Urls => {
+            let entries = source
+                .urls()
+                .into_iter()
+                .map(|url| Entry {
+                    path: url,
+                    size: 0,
+                    mtime_ns: 0,
+                })
+                .collect();
+            let fetcher = Fetcher::new(config).map_err(internal)?;
+            (entries, Vec::new(), Origin::Urls(Box::new(fetcher)))
+        }
+    };
+    let total = listing.len() as i64;
+    db.run_progress(run_id, Some(total), 0)
+        .await
+        .map_err(internal)?;
+    let known = db.known_files(&source.id).await.map_err(internal)?;
+    let plan = scan::plan(listing, &known, run_id, kind == Kind::Folder);
+    // Paths that could not even be listed are failures, not deletions.
+    let unlisted: std::collections::HashSet<&str> =
+        list_errors.iter().map(|(p, _)| p.as_str()).collect();
+    let mut gone_by_hash: HashMap<String, Vec<String>> = HashMap::new();
+    for (path, hash) in &plan.gone {
+        if !hash.is_empty() && !unlisted.contains(path.as_str()) {
+            gone_by_hash
+                .entry(hash.clone())
+                .or_default()
+                .push(path.clone());
+        }
+    }
+    for (path, error) in &list_errors {
+        db.record_run_error(run_id, path, error)
+            .await
+            .map_err(internal)?;
+    }
+
+    let mut renamed = std::collections::HashSet::new();
+    let mut scanned = plan.unchanged + plan.already_done;
+    let mut unchanged = plan.unchanged;
+    db.run_progress(run_id, None, scanned as i64)
+        .await
+        .map_err(internal)?;
+    for (n, entry) in plan.to_check.into_iter().enumerate() {
+        if n % PROGRESS_EVERY == 0 && n > 0 {
+            db.run_progress(run_id, None, scanned as i64)
+                .await
+                .map_err(internal)?;
+            if !db.run_active(run_id).await.map_err(internal)? {
+                return Ok(());
+            }
+        }
+        scanned += 1;
+        let previous = known.get(&entry.path);
+        // Only a body whose content is still on record can be confirmed by a 304.
+        let validators = previous
+            .filter(|k| !k.hash.is_empty())
+            .map(|k| k.validators.clone())
+            .unwrap_or_default();
+        let Loaded {
+            bytes,
+            size,
+            format,
+            hash,
+            validators,
+        } = match load(&origin, &entry, config.max_file_bytes, &validators).await {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => {
+                // Not modified since the last fetch: nothing to read, nothing to record.
+                unchanged += 1;
+                continue;
+            }
+            Err(e) => {
+                db.record_run_error(run_id, &entry.path, &e)
+                    .await
+                    .map_err(internal)?;
+                continue;
+            }
+        };
+        let seen = Seen {
+            path: entry.path.clone(),
+            size: size as i64,
+            mtime_ns: entry.mtime_ns,
+            hash,
+            format: format.as_str().to_string(),
+            validators,
+        };
+        match scan::classify(previous, &seen.hash, &mut gone_by_hash) {
+            Action::Touch => {
+                db.touch_file(&source.id, &seen).await.map_err(internal)?;
+                unchanged += 1;
+            }
+            Action::Renamed { from } => {
+                db.rename_file(&source.id, run_id, &from, &seen)
+                    .await
+                    .map_err(internal)?;
+                renamed.insert(from);
+            }
+            Action::New | Action::Changed => {
+                state
+                    .files
+                    .put(&seen.hash, &bytes)
+                    .await
+                    .map_err(internal)?;
+                drop(bytes);
+                let applied = db
+                    .upsert_file(&source.kb_id, &source.id, run_id, &seen, previous)
+                    .await
+                    .map_err(internal)?;
+                if applied.queued {
+                    state.wake.notify_waiters();
+                }
+                remove_documents(state, applied.orphaned).await?;
+                if let Some(old) = previous.filter(|k| !k.hash.is_empty() && k.hash != seen.hash) {
+                    documents::remove_files_if_unused(&state.store, &state.files, vec![old.hash.clone()]).await;
+                }
+            }
+        }
+    }
+
+    // Whatever vanished and was not a rename is deleted.
+    let deleted: Vec<String> = plan
+        .gone
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| !renamed.contains(p) && !unlisted.contains(p.as_str()))
+        .collect();
+    if !db.run_active(run_id).await.map_err(internal)? {
+        return Ok(());
+    }
+    let orphaned = db
+        .remove_files(&source.id, run_id, &deleted)
+        .await
+        .map_err(internal)?;
+    remove_documents(state, orphaned).await?;
+    // Documents left behind by a run cut off between a change and its cleanup.
+    let leftover = db
+        .unreferenced_documents(&source.id)
+        .await
+        .map_err(internal)?;
+    remove_documents(state, leftover).await?;
+    db.run_scanned(run_id, unchanged as i64, scanned as i64)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// A file or URL body with its size, format, content hash and HTTP validators.
+struct Loaded {
+    bytes: Vec<u8>,
+    size: u64,
+    format: ingest::Format,
+    hash: String,
+    validators: Validators,
+}
+
+/// Reads one file or fetches one URL (conditionally, with the `known` validators), then
+/// detects its format and hashes it; `None`: the server says the URL is not modified.
+/// Reading, detection (which may open an archive) and hashing run off the async runtime.
+async fn load(
+    origin: &Origin,
+    entry: &Entry,
+    max_bytes: u64,
+    known: &Validators,
+) -> Result<Option<Loaded>, String> {
+    fn inspect(
+        bytes: Vec<u8>,
+        name: &str,
+        size: u64,
+        validators: Validators,
+    ) -> Result<Option<Loaded>, String> {
+        let format = ingest::load::detect(&bytes, name).map_err(|e| e.to_string())?;
+        let hash = content_hash(&bytes);
+        Ok(Some(Loaded {
+            bytes,
+            size,
+            format,
+            hash,
+            validators,
+        }))
+    }
+    match origin {
+        Origin::Folder(root) => {
+            let root = root.clone();
+            let rel = entry.path.clone();
+            let size = entry.size;
+            tokio::task::spawn_blocking(move || {
+                let bytes = fetch::read_file(&root, &rel, max_bytes)?;
+                inspect(bytes, &rel, size, Validators::default())
+            })
+            .await
+            .map_err(internal)?
+        }
+        Origin::Urls(fetcher) => {
+            let fetched = match fetcher.fetch(&entry.path, known).await? {
+                Fetch::NotModified => return Ok(None),
+                Fetch::Body(fetched) => fetched,
+            };
+            let name = fetch::detection_name(&entry.path, &fetched.content_type);
+            // A URL has no stat: its size is the body's.
+            let size = fetched.bytes.len() as u64;
+            tokio::task::spawn_blocking(move || {
+                inspect(fetched.bytes, &name, size, fetched.validators)
+            })
+            .await
+            .map_err(internal)?
+        }
+    }
+}
+
+/// Removes documents through the one delete path ([`documents::remove`]).
+pub async fn remove_documents(state: &AppState, ids: Vec<String>) -> Result<(), String> {
+    documents::remove(&state.store, &state.pipeline.index, &state.files, ids)
+        .await
+        .map_err(internal)
+}
+
+/// Called by the worker after an ingest job of a run: a failure goes into the run's record,
+/// and the last job ends the run.
+pub async fn after_ingest(state: &AppState, run_id: i64, doc_id: &str) {
+    let db = &state.store;
+    if let Ok(Some(doc)) = db.get_document(doc_id).await {
+        if doc.status == DocStatus::Failed {
+            let error = doc.error.unwrap_or_else(|| "ingest failed".into());
+            if let Err(e) = db.record_run_error(run_id, &doc.name, &error).await {
+                tracing::error!(run = run_id, error = %e, "cannot record a run error");
+            }
+        }
+    }
+    if let Err(e) = db.finish_run_if_idle(run_id).await {
+        tracing::error!(run = run_id, error = %e, "cannot finish a run");
+    }
+}

@@ -1,0 +1,124 @@
+//! The system's state: the index and its maintenance passes, and the configured LLM.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::answer::memory;
+use super::State;
+use crate::config::Provider;
+use crate::error::Result;
+
+/// What the last optimization passes did (`GET /api/v1/index`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OptimizeRecord {
+    pub runs: u64,
+    pub last_finished_at: Option<String>,
+    pub last_duration_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+/// Shared record of the optimization passes.
+#[derive(Debug, Default)]
+pub struct Maintenance {
+    record: Mutex<OptimizeRecord>,
+}
+
+impl Maintenance {
+    pub fn record(&self) -> OptimizeRecord {
+        self.record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn finished(&self, took: Duration, error: Option<String>) {
+        let mut r = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        r.runs += 1;
+        r.last_finished_at = Some(jiff::Timestamp::now().to_string());
+        r.last_duration_ms = Some(took.as_millis() as u64);
+        r.last_error = error;
+    }
+}
+
+/// The vector index: segments, points, indexed vectors, and the optimization passes.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStatus {
+    pub segments: usize,
+    pub points: usize,
+    pub indexed_vectors: usize,
+    pub changes_since_optimize: u64,
+    pub optimize: OptimizeRecord,
+}
+
+pub async fn index_status(state: &State) -> Result<IndexStatus> {
+    let index = state.searcher.index.clone();
+    let info = tokio::task::spawn_blocking(move || index.info()).await??;
+    Ok(IndexStatus {
+        segments: info.segments,
+        points: info.points,
+        indexed_vectors: info.indexed_vectors,
+        changes_since_optimize: info.changes_since_optimize,
+        optimize: state.maintenance.record(),
+    })
+}
+
+/// The configured model, whether its backend answers, and the GPU memory it needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LlmReport {
+    pub configured: bool,
+    pub reachable: bool,
+    /// Why there is nothing more to say (no LLM configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<usize>,
+    /// Why the backend does not answer.
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub gpu_memory_estimate: Option<memory::MemoryEstimate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+}
+
+pub async fn llm_report(state: &State) -> LlmReport {
+    let cfg = &state.llm.config;
+    if !cfg.is_configured() {
+        return LlmReport {
+            configured: false,
+            reachable: false,
+            message: Some("no llm is configured: set RAGD_LLM_BASE_URL and RAGD_LLM_MODEL (answers are extractive meanwhile)".into()),
+            provider: None,
+            base_url: None,
+            model: None,
+            context_window: None,
+            error: None,
+            gpu_memory_estimate: None,
+            formula: None,
+        };
+    }
+    let client = &state.llm;
+    let ping = client.ping().await;
+    let details = client.model_details().await;
+    let (params, quant) = details.unwrap_or((None, None));
+    LlmReport {
+        configured: true,
+        reachable: ping.is_ok(),
+        message: None,
+        provider: Some(cfg.provider),
+        base_url: Some(cfg.base_url.clone()),
+        model: Some(cfg.model.clone()),
+        context_window: Some(cfg.context_window),
+        error: ping.err().map(|e| e.to_string()),
+        gpu_memory_estimate: memory::estimate(&cfg.model, params.as_deref(), quant.as_deref()),
+        formula: Some("M = P × 4 bytes × 1.2 / (32 / Q)".into()),
+    }
+}

@@ -1,0 +1,406 @@
+//! The metadata store: knowledge bases, documents and their chunks, the job queue,
+//! conversations, sources and their runs. `sqlx` appears nowhere else in the server.
+//!
+//! This module holds what every dialect shares: the rows ([`KnowledgeBase`], [`Document`],
+//! ...), the typed states ([`DocStatus`], [`JobKind`]) and the error ([`StoreError`], with a
+//! kind). The SQL of a dialect sits in a folder of its own ([`sqlite`]: SQLite, the embedded
+//! default), so another engine is an added folder, not an edit of every query. Timestamps are
+//! made in Rust ([`now`]), never by the database. The original files live in [`files`].
+
+pub mod files;
+pub mod sqlite;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+pub use files::{content_hash, Files};
+pub use sqlite::Store;
+
+/// Now, as stored: RFC 3339 UTC with milliseconds (`2026-12-02T16:23:11.123Z`), which sorts
+/// as text.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// What kind of failure a store call met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// A unique constraint refused the write.
+    Conflict,
+    /// The database cannot be reached or is overloaded (pool timeout, i/o).
+    Unavailable,
+    Internal,
+}
+
+/// A failed store call.
+#[derive(Debug, thiserror::Error)]
+#[error("database: {source}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    source: sqlx::Error,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// A row that must exist was not found (a broken invariant, not a client's mistake).
+    pub(crate) fn missing() -> Self {
+        sqlx::Error::RowNotFound.into()
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(source: sqlx::Error) -> Self {
+        let kind = match &source {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreErrorKind::Conflict,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreErrorKind::Unavailable
+            }
+            _ => StoreErrorKind::Internal,
+        };
+        Self { kind, source }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        sqlx::Error::Migrate(Box::new(e)).into()
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where a document is in its pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum DocStatus {
+    Queued,
+    Parsing,
+    Embedding,
+    Ready,
+    Failed,
+}
+
+impl DocStatus {
+    pub const ALL: [DocStatus; 5] = [
+        DocStatus::Queued,
+        DocStatus::Parsing,
+        DocStatus::Embedding,
+        DocStatus::Ready,
+        DocStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocStatus::Queued => "queued",
+            DocStatus::Parsing => "parsing",
+            DocStatus::Embedding => "embedding",
+            DocStatus::Ready => "ready",
+            DocStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// Queued or somewhere in the pipeline: not to be queued again.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            DocStatus::Queued | DocStatus::Parsing | DocStatus::Embedding
+        )
+    }
+}
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum JobKind {
+    /// Parse, chunk, embed and store one document.
+    Ingest,
+    /// One run of a source.
+    Sync,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct KnowledgeBase {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub chunk_size: i64,
+    pub chunk_overlap: i64,
+    pub system_prompt: String,
+    /// Search defaults (JSON [`retrieval::SearchOptions`]).
+    #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
+    pub retrieval: String,
+    pub created_at: String,
+    pub document_count: i64,
+    pub chunk_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub kb_id: String,
+    pub name: String,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub format: Option<String>,
+    pub status: DocStatus,
+    pub error: Option<String>,
+    pub chunk_count: i64,
+    pub page_count: Option<i64>,
+    pub token_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The source that brought this document in; `None` for uploads.
+    pub source_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct ChunkRow {
+    pub id: String,
+    pub document_id: String,
+    pub ordinal: i64,
+    pub page: Option<i64>,
+    pub heading: String,
+    pub text: String,
+    pub token_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub title: String,
+    /// JSON array of knowledge-base ids.
+    #[serde(skip)]
+    pub knowledge_bases: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl KnowledgeBase {
+    /// The knowledge base's search defaults.
+    pub fn search_defaults(&self) -> retrieval::SearchOptions {
+        serde_json::from_str(&self.retrieval).unwrap_or_default()
+    }
+}
+
+/// The stored JSON text of a value sent as JSON.
+fn from_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.to_string())
+}
+
+fn as_json<S: serde::Serializer>(raw: &str, s: S) -> Result<S::Ok, S::Error> {
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or(serde_json::Value::Null);
+    serde::Serialize::serialize(&v, s)
+}
+
+impl Conversation {
+    pub fn kb_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.knowledge_bases).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+pub struct StoredMessage {
+    #[serde(skip)]
+    pub id: i64,
+    pub role: String,
+    pub content: String,
+    pub reasoning: Option<String>,
+    /// JSON array of citations.
+    #[serde(skip)]
+    pub citations: Option<String>,
+    pub created_at: String,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub document_id: Option<String>,
+    pub attempts: i64,
+    /// The source run this job belongs to.
+    pub run_id: Option<i64>,
+}
+
+/// A new document to queue.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: String,
+    pub kb_id: String,
+    pub name: String,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub format: String,
+}
+
+
+/// What kind of source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Folder,
+    Urls,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Folder => "folder",
+            SourceKind::Urls => "urls",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "folder" => Some(SourceKind::Folder),
+            "urls" => Some(SourceKind::Urls),
+            _ => None,
+        }
+    }
+}
+
+/// A source's settings, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub kind: SourceKind,
+    /// Canonical folder (folder sources).
+    pub path: Option<PathBuf>,
+    pub urls: Vec<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub enabled: bool,
+}
+
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct SourceRow {
+    pub id: String,
+    pub kb_id: String,
+    pub kind: String,
+    pub path: Option<String>,
+    pub urls: String,
+    pub include: String,
+    pub exclude: String,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub enabled: bool,
+    pub last_fire: Option<String>,
+    pub created_at: String,
+}
+
+impl SourceRow {
+    pub fn urls(&self) -> Vec<String> {
+        serde_json::from_str(&self.urls).unwrap_or_default()
+    }
+    pub fn include(&self) -> Vec<String> {
+        serde_json::from_str(&self.include).unwrap_or_default()
+    }
+    pub fn exclude(&self) -> Vec<String> {
+        serde_json::from_str(&self.exclude).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct Run {
+    pub id: i64,
+    pub source_id: String,
+    pub trigger: String,
+    pub status: String,
+    pub phase: Option<String>,
+    pub files_total: Option<i64>,
+    pub files_scanned: i64,
+    pub docs_pending: i64,
+    pub added: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub renamed: i64,
+    pub unchanged: i64,
+    pub failed: i64,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct RunError {
+    pub path: String,
+    pub error: String,
+}
+
+/// A run counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Added,
+    Updated,
+    Deleted,
+    Renamed,
+    Failed,
+}
+
+
+/// A file's new content, read and hashed.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub hash: String,
+    pub format: String,
+    /// HTTP validators of the body (URL sources).
+    pub validators: Validators,
+}
+
+/// What applying a change did to the index's documents.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// An ingest job was queued.
+    pub queued: bool,
+    /// Documents left without any path of the source: their points must go.
+    pub orphaned: Vec<String>,
+}
+
+
+/// What the source recorded for a path at its last sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub hash: String,
+    pub document_id: Option<String>,
+    /// The run that last added or changed this path.
+    pub changed_run: Option<i64>,
+    /// HTTP validators of the body behind `hash` (URL sources).
+    pub validators: Validators,
+}
+
+/// HTTP validators of a fetched body: `ETag` and `Last-Modified`, as the server sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
