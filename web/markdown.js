@@ -1,4 +1,4 @@
-// The block structure of Markdown answers, pure (no DOM): app.js turns it into elements.
+// The block structure of Markdown answers, pure (no DOM): views/answer.js turns it into elements.
 
 /** Splits Markdown into blocks: fenced code, headings, lists, paragraphs. Pure. */
 export function markdownBlocks(text) {

@@ -1,0 +1,88 @@
+// The knowledge base list, with the form that creates one.
+
+import { t } from '../i18n.js';
+import { api, enc, kbCache, loadKbs } from '../lib/api.js';
+import { confirmDialog, h, toast } from '../lib/dom.js';
+import { fmtDate } from '../lib/format.js';
+import { go, render } from '../lib/router.js';
+
+export async function kbListView(view, isCurrent) {
+  const listBox = h('div', { class: 'kb-list' }, h('p', { class: 'muted', text: t('common.loading') }));
+  const form = kbForm();
+  view.append(
+    h('div', { class: 'page-head' }, h('h1', { text: t('kb.title') })),
+    h('div', { class: 'split' }, listBox, form),
+  );
+  const { list, model } = await loadKbs();
+  if (!isCurrent()) return;
+  form.querySelector('.model-name').textContent = model;
+  if (!list.length) {
+    listBox.replaceChildren(h('p', { class: 'empty', text: t('kb.empty') }));
+    return;
+  }
+  const ul = h('ul', { class: 'cards', 'aria-label': t('kb.title') });
+  for (const kb of list) {
+    const del = h('button', {
+      type: 'button', class: 'danger small admin-only', text: t('common.delete'),
+      'aria-label': `${t('common.delete')} ${kb.name}`,
+      onclick: async () => {
+        if (!await confirmDialog(t('kb.confirmDelete', { name: kb.name, n: kb.document_count }))) return;
+        try {
+          await api(`/knowledge-bases/${enc(kb.id)}`, { method: 'DELETE' });
+          toast(t('kb.deleted', { name: kb.name }));
+          render();
+        } catch (e) { toast(e.message, 'error'); }
+      },
+    });
+    ul.append(h('li', { class: 'card kb-card' },
+      h('h2', null, h('a', { href: `#/kb/${enc(kb.id)}`, text: kb.name })),
+      kb.description ? h('p', { class: 'desc', text: kb.description }) : null,
+      h('p', { class: 'meta' },
+        h('span', { class: 'count', text: t('kb.docs', { n: kb.document_count }) }), ' · ',
+        h('span', { class: 'count', text: t('kb.chunks', { n: kb.chunk_count }) }), ' · ',
+        h('span', { text: t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }) })),
+      h('p', { class: 'meta', text: fmtDate(kb.created_at) }),
+      h('div', { class: 'row' },
+        h('a', { class: 'button small', href: `#/kb/${enc(kb.id)}`, text: t('kb.open') }), del)));
+  }
+  listBox.replaceChildren(ul);
+}
+
+function kbForm() {
+  const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
+  const field = (id, label, input, hint) => h('div', { class: 'field' },
+    h('label', { for: id, text: label }), input, hint ? h('p', { class: 'hint', text: hint }) : null);
+  const form = h('form', { class: 'card form admin-only', 'aria-labelledby': 'kb-new-title' },
+    h('h2', { id: 'kb-new-title', text: t('kb.new') }),
+    field('kb-name', t('kb.name'), h('input', { id: 'kb-name', name: 'name', required: true, maxlength: 100, autocomplete: 'off' })),
+    field('kb-desc', t('kb.description'), h('textarea', { id: 'kb-desc', name: 'description', rows: 2, maxlength: 2000 })),
+    h('div', { class: 'row fields' },
+      field('kb-size', t('kb.chunkSize'), h('input', { id: 'kb-size', name: 'chunk_size', type: 'number', min: 16, max: 8192, inputmode: 'numeric' })),
+      field('kb-overlap', t('kb.chunkOverlap'), h('input', { id: 'kb-overlap', name: 'chunk_overlap', type: 'number', min: 0, max: 4096, inputmode: 'numeric' }))),
+    h('p', { class: 'hint', text: t('kb.defaultHint') }),
+    h('p', { class: 'meta' }, `${t('kb.model')}: `, h('code', { class: 'model-name', text: kbCache.model })),
+    err,
+    h('div', { class: 'row end' }, h('button', { type: 'submit', text: t('kb.create') })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.replaceChildren();
+    const fd = new FormData(form);
+    const body = { name: String(fd.get('name')).trim(), description: String(fd.get('description') || '') };
+    for (const k of ['chunk_size', 'chunk_overlap']) {
+      const v = String(fd.get(k) || '').trim();
+      if (v !== '') body[k] = Number(v);
+    }
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const kb = await api('/knowledge-bases', { method: 'POST', body });
+      toast(t('kb.created', { name: kb.name }));
+      go(`#/kb/${enc(kb.id)}`);
+    } catch (ex) {
+      err.replaceChildren(h('p', { class: 'notice error', role: 'alert', text: ex.message }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
