@@ -10,9 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use server::config::{Config, Overrides};
 use server::service::documents::{accept_file, enqueue};
 use server::service::search::{hits as run_search, SearchRequest as SearchBody};
-use server::config::{Config, Overrides};
 use server::service::State;
 
 mod common;

@@ -14,7 +14,8 @@ use crate::service::State;
 const WORKER_GRACE: Duration = Duration::from_secs(20);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    crate::service::auth::check_exposure(&config.listen, &config.auth).map_err(|e| anyhow::anyhow!(e))?;
+    crate::service::auth::check_exposure(&config.listen, &config.auth)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state = State::open(config).await?;
     let recovered = state.store.recover().await?;
     if recovered > 0 {
@@ -39,7 +40,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = tokio::spawn(worker::run(state.clone(), stopped.clone()));
     let scheduler = tokio::spawn(scheduler::run(state.clone(), stopped.clone()));
     let maintenance = tokio::spawn(maintenance::run(state.clone(), stopped));
-    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = crate::http::app(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -122,9 +122,9 @@ pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response
             );
             resp
         }
-        Some(role) if !permits(role, action_of(req.method(), path)) => ApiError(
-            Error::Forbidden("this api key may only read, search and ask".into()),
-        )
+        Some(role) if !permits(role, action_of(req.method(), path)) => ApiError(Error::Forbidden(
+            "this api key may only read, search and ask".into(),
+        ))
         .into_response(),
         Some(_) => next.run(req).await,
     }

@@ -22,7 +22,10 @@ pub struct Backups {
 }
 
 async fn create(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<Backup>)> {
-    Ok((StatusCode::CREATED, Json(backup::create_backup(&state).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(backup::create_backup(&state).await?),
+    ))
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Backups>> {

@@ -18,17 +18,17 @@ use crate::service::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/knowledge-bases/{kb}/documents",
-            post(upload).get(list),
-        )
+        .route("/knowledge-bases/{kb}/documents", post(upload).get(list))
         .route(
             "/knowledge-bases/{kb}/documents/{id}",
             get(get_one).delete(delete),
         )
         .route("/knowledge-bases/{kb}/documents/{id}/chunks", get(chunks))
         .route("/knowledge-bases/{kb}/documents/{id}/file", get(download))
-        .route("/knowledge-bases/{kb}/documents/{id}/reparse", post(reparse))
+        .route(
+            "/knowledge-bases/{kb}/documents/{id}/reparse",
+            post(reparse),
+        )
 }
 
 /// The documents an upload queued (or found already there).

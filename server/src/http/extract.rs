@@ -16,9 +16,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
-                Error::PayloadTooLarge("request body is too large".into()).into(),
-            ),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::PayloadTooLarge("request body is too large".into()).into())
+            }
             Err(r) => Err(Error::bad_request(r.body_text().to_lowercase()).into()),
         }
     }

@@ -40,9 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(system::routes())
         .merge(sources::routes())
         .merge(auth::routes())
-        .fallback(|| async {
-            ApiError(Error::not_found("route", "no such api endpoint"))
-        });
+        .fallback(|| async { ApiError(Error::not_found("route", "no such api endpoint")) });
     let timed = Router::new()
         .merge(web::routes())
         .route("/healthz", get(system::healthz))

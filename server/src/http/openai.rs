@@ -96,10 +96,9 @@ async fn chat_completions(
     let question = match turns.pop() {
         Some(m) if m.role == "user" && !m.content.trim().is_empty() => m.content,
         _ => {
-            return Err(Error::bad_request(
-                "the last message must be a non-empty user message",
+            return Err(
+                Error::bad_request("the last message must be a non-empty user message").into(),
             )
-            .into())
         }
     };
     let ask = AskRequest {

@@ -9,8 +9,8 @@ use ingest::{DocumentRef, Event};
 use tokio::sync::watch;
 
 use crate::service::documents;
-use crate::store::{DocStatus, Job, JobKind};
 use crate::service::AppState;
+use crate::store::{DocStatus, Job, JobKind};
 
 /// Attempts before a job that never finishes (the process died each time) is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -94,7 +94,10 @@ async fn sync(state: &AppState, job: &Job) {
     if let Err(e) = &outcome {
         tracing::error!(run = run_id, error = %e, "sync run stopped");
     }
-    let _ = state.store.finish_job(job.id, outcome.err().as_deref()).await;
+    let _ = state
+        .store
+        .finish_job(job.id, outcome.err().as_deref())
+        .await;
 }
 
 async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
@@ -160,7 +163,8 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 Event::Embedding { chunks } => {
                     total = chunks;
                     st.set_progress(&id, Some((0, chunks)));
-                    if let Err(e) = handle.block_on(st.store.set_status(&id, DocStatus::Embedding)) {
+                    if let Err(e) = handle.block_on(st.store.set_status(&id, DocStatus::Embedding))
+                    {
                         tracing::error!(doc = %id, error = %e, "cannot set status");
                     }
                 }

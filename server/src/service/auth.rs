@@ -71,7 +71,6 @@ impl SignInLimiter {
     }
 }
 
-
 /// Refuses to serve without a key on an address other machines can reach.
 pub fn check_exposure(listen: &str, auth: &AuthConfig) -> Result<(), String> {
     let Ok(addr) = listen.parse::<SocketAddr>() else {

@@ -20,9 +20,9 @@ use serde::Serialize;
 
 use jiff::Timestamp;
 
+use super::{AppState, State};
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
-use super::{AppState, State};
 
 /// A finished backup.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -37,7 +37,6 @@ pub struct Backup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused_ms: Option<u64>,
 }
-
 
 /// Where backups go.
 pub fn root(state: &State) -> PathBuf {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
-use crate::store::{content_hash, ChunkRow, DocStatus, Document, Files, KnowledgeBase, NewDocument, Store};
+use crate::store::{
+    content_hash, ChunkRow, DocStatus, Document, Files, KnowledgeBase, NewDocument, Store,
+};
 
 /// A document as the interfaces show it: the stored row, plus live embedding progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,7 +245,13 @@ pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> 
 
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
     let (_, doc) = find(state, kb, id).await?;
-    remove(&state.store, &state.pipeline.index, &state.files, vec![doc.id]).await
+    remove(
+        &state.store,
+        &state.pipeline.index,
+        &state.files,
+        vec![doc.id],
+    )
+    .await
 }
 
 /// Deletes documents, always in this order: their index points (flushed), then their rows

@@ -144,9 +144,7 @@ pub struct EvalReport {
 pub async fn eval(state: &State, body: EvalBody) -> Result<EvalReport> {
     let kb = knowledge_bases::find(state, &body.knowledge_base).await?;
     if body.queries.is_empty() || body.queries.len() > 20_000 {
-        return Err(Error::bad_request(
-            "queries must hold 1 to 20000 queries",
-        ));
+        return Err(Error::bad_request("queries must hold 1 to 20000 queries"));
     }
     let settings = body
         .settings

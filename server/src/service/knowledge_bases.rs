@@ -34,7 +34,7 @@ pub struct KnowledgeBaseChanges {
 }
 
 /// Every knowledge base, and the embedding model they share.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KnowledgeBases {
     pub knowledge_bases: Vec<KnowledgeBase>,
     pub embedding_model: String,
@@ -42,7 +42,7 @@ pub struct KnowledgeBases {
 
 /// Consistency figures: documents per status and chunks in the metadata store, points in the
 /// index. `points == chunks` when nothing is duplicated, orphaned or missing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KnowledgeBaseStats {
     pub documents: BTreeMap<String, i64>,
     pub chunks: i64,

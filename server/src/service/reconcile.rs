@@ -67,10 +67,7 @@ pub async fn run(state: &State) -> Result<Repair> {
     let rows = state.store.document_states().await?;
     let repair = plan(&rows, &points);
     if repair.is_empty() {
-        tracing::info!(
-            documents = rows.len(),
-            "index and metadata agree"
-        );
+        tracing::info!(documents = rows.len(), "index and metadata agree");
         return Ok(repair);
     }
     documents::remove_points(&state.pipeline.index, repair.delete_points.clone()).await?;

@@ -7,7 +7,6 @@ use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
 
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
@@ -75,9 +74,7 @@ pub async fn hits(state: &State, body: SearchRequest) -> Result<Vec<SearchHit>> 
         return Err(Error::bad_request("query must not be empty"));
     }
     if body.query.chars().count() > 4000 {
-        return Err(Error::bad_request(
-            "query must be at most 4000 characters",
-        ));
+        return Err(Error::bad_request("query must be at most 4000 characters"));
     }
     if body.knowledge_bases.is_empty() {
         return Err(Error::bad_request(

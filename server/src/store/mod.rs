@@ -247,7 +247,6 @@ pub struct NewDocument {
     pub format: String,
 }
 
-
 /// What kind of source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -286,7 +285,6 @@ pub struct Spec {
     pub timezone: String,
     pub enabled: bool,
 }
-
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct SourceRow {
@@ -355,7 +353,6 @@ pub enum Counter {
     Failed,
 }
 
-
 /// A file's new content, read and hashed.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -376,7 +373,6 @@ pub struct Applied {
     /// Documents left without any path of the source: their points must go.
     pub orphaned: Vec<String>,
 }
-
 
 /// What the source recorded for a path at its last sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,4 +399,3 @@ impl Validators {
         self.etag.is_none() && self.last_modified.is_none()
     }
 }
-

@@ -154,11 +154,7 @@ pub async fn answer(state: AppState, req: AskRequest, tx: mpsc::Sender<AnswerEve
     }
 }
 
-async fn run(
-    state: &State,
-    req: AskRequest,
-    tx: &mpsc::Sender<AnswerEvent>,
-) -> Result<(), Error> {
+async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> Result<(), Error> {
     let started = Instant::now();
     let question = req.question.trim().to_string();
     if question.is_empty() {

@@ -193,7 +193,12 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                 }
                 remove_documents(state, applied.orphaned).await?;
                 if let Some(old) = previous.filter(|k| !k.hash.is_empty() && k.hash != seen.hash) {
-                    documents::remove_files_if_unused(&state.store, &state.files, vec![old.hash.clone()]).await;
+                    documents::remove_files_if_unused(
+                        &state.store,
+                        &state.files,
+                        vec![old.hash.clone()],
+                    )
+                    .await;
                 }
             }
         }

@@ -33,7 +33,6 @@ const DOC_COLUMNS: &str =
     "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
        page_count, token_count, created_at, updated_at, source_id";
 
-
 impl Store {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -78,7 +77,7 @@ impl Store {
         sqlx::query_as(&format!("{KB_SELECT} ORDER BY k.name"))
             .fetch_all(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     /// Finds a knowledge base by id or by its unique name.
@@ -121,10 +120,7 @@ impl Store {
 
     /// Inserts a document and its ingest job in one transaction. When the knowledge base
     /// already holds the same content, returns the existing document instead (`false`).
-    pub async fn enqueue_document(
-        &self,
-        doc: &NewDocument,
-    ) -> Result<(Document, bool)> {
+    pub async fn enqueue_document(&self, doc: &NewDocument) -> Result<(Document, bool)> {
         let now = crate::store::now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<Document> = sqlx::query_as(&format!(
@@ -178,8 +174,7 @@ impl Store {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     pub async fn get_document(&self, id: &str) -> Result<Option<Document>> {
@@ -187,7 +182,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     /// Documents of a knowledge base, newest first; returns the page and the total.
@@ -241,7 +236,7 @@ impl Store {
             .bind(kb_id)
             .fetch_all(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     pub async fn set_status(&self, id: &str, status: DocStatus) -> Result<()> {
@@ -315,12 +310,7 @@ impl Store {
     }
 
     /// Records a failed ingest: document `failed` with the error, no chunks, job failed.
-    pub async fn fail_ingest(
-        &self,
-        job_id: i64,
-        doc_id: &str,
-        error: &str,
-    ) -> Result<()> {
+    pub async fn fail_ingest(&self, job_id: i64, doc_id: &str, error: &str) -> Result<()> {
         let now = crate::store::now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM chunks WHERE document_id = ?")
@@ -343,8 +333,7 @@ impl Store {
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     pub async fn list_chunks(
@@ -405,7 +394,7 @@ impl Store {
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
             .fetch_one(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     pub async fn finish_job(&self, job_id: i64, error: Option<&str>) -> Result<()> {
@@ -492,10 +481,7 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    pub async fn list_messages(
-        &self,
-        conversation_id: &str,
-    ) -> Result<Vec<StoredMessage>> {
+    pub async fn list_messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>> {
         sqlx::query_as(
             "SELECT id, role, content, reasoning, citations, created_at FROM messages WHERE conversation_id = ? ORDER BY id",
         )
@@ -535,8 +521,7 @@ impl Store {
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     // ---- maintenance ----
@@ -567,5 +552,4 @@ impl Store {
                 .await?,
         )
     }
-
 }

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use crate::store::{
-    Applied, Counter, Known, NewDocument, Result, Run, RunError, Seen, SourceRow, Spec,
-    StoreError, Validators,
+    Applied, Counter, Known, NewDocument, Result, Run, RunError, Seen, SourceRow, Spec, StoreError,
+    Validators,
 };
 
 /// path, size, mtime, hash, document, changed run, etag, last-modified.
@@ -22,7 +22,6 @@ type KnownRow = (
     Option<String>,
     Option<String>,
 );
-
 
 const SOURCE_COLUMNS: &str = "id, kb_id, kind, path, urls, include, exclude, schedule, timezone, enabled, last_fire, created_at";
 const RUN_SELECT: &str = "SELECT r.id, r.source_id, r.trigger, r.status, r.phase, r.files_total, r.files_scanned,
@@ -40,12 +39,7 @@ fn json(list: &[String]) -> String {
 impl super::Store {
     // ---- sources ----
 
-    pub async fn create_source(
-        &self,
-        id: &str,
-        kb_id: &str,
-        spec: &Spec,
-    ) -> Result<SourceRow> {
+    pub async fn create_source(&self, id: &str, kb_id: &str, spec: &Spec) -> Result<SourceRow> {
         let now = crate::store::now();
         sqlx::query("INSERT INTO sources (id, kb_id, kind, path, urls, include, exclude, schedule, timezone, enabled, last_fire, created_at)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -68,11 +62,7 @@ impl super::Store {
             .ok_or_else(StoreError::missing)
     }
 
-    pub async fn get_source(
-        &self,
-        kb_id: &str,
-        id: &str,
-    ) -> Result<Option<SourceRow>> {
+    pub async fn get_source(&self, kb_id: &str, id: &str) -> Result<Option<SourceRow>> {
         sqlx::query_as(&format!(
             "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ? AND kb_id = ?"
         ))
@@ -114,12 +104,7 @@ impl super::Store {
     }
 
     /// Replaces a source's settings. A new schedule starts counting from now.
-    pub async fn update_source(
-        &self,
-        id: &str,
-        spec: &Spec,
-        schedule_changed: bool,
-    ) -> Result<()> {
+    pub async fn update_source(&self, id: &str, spec: &Spec, schedule_changed: bool) -> Result<()> {
         let now = crate::store::now();
         sqlx::query(
             "UPDATE sources SET path = ?, urls = ?, include = ?, exclude = ?, schedule = ?, timezone = ?, enabled = ?,
@@ -147,7 +132,7 @@ impl super::Store {
             .bind(source_id)
             .fetch_all(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     /// Deletes a source, its runs and its documents' rows (the caller removed their points).
@@ -223,7 +208,7 @@ impl super::Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-        .map_err(StoreError::from)
+            .map_err(StoreError::from)
     }
 
     pub async fn list_runs(&self, source_id: &str, limit: i64) -> Result<Vec<Run>> {
@@ -262,12 +247,7 @@ impl super::Store {
         Ok(())
     }
 
-    pub async fn run_progress(
-        &self,
-        run_id: i64,
-        total: Option<i64>,
-        scanned: i64,
-    ) -> Result<()> {
+    pub async fn run_progress(&self, run_id: i64, total: Option<i64>, scanned: i64) -> Result<()> {
         sqlx::query("UPDATE source_runs SET files_total = COALESCE(?, files_total), files_scanned = ? WHERE id = ?")
             .bind(total)
             .bind(scanned)
@@ -288,12 +268,7 @@ impl super::Store {
         Ok(n > 0)
     }
 
-    pub async fn record_run_error(
-        &self,
-        run_id: i64,
-        path: &str,
-        error: &str,
-    ) -> Result<()> {
+    pub async fn record_run_error(&self, run_id: i64, path: &str, error: &str) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO source_run_errors (run_id, path, error) VALUES (?, ?, ?)")
             .bind(run_id)
@@ -305,17 +280,11 @@ impl super::Store {
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     /// The scan is over: `unchanged` files counted; the run waits for its ingest jobs.
-    pub async fn run_scanned(
-        &self,
-        run_id: i64,
-        unchanged: i64,
-        scanned: i64,
-    ) -> Result<()> {
+    pub async fn run_scanned(&self, run_id: i64, unchanged: i64, scanned: i64) -> Result<()> {
         sqlx::query(&format!(
             "UPDATE source_runs SET phase = 'ingesting', unchanged = ?, files_scanned = ? WHERE id = ? AND status IN {ACTIVE}"
         ))
@@ -342,8 +311,7 @@ impl super::Store {
         .execute(&mut *tx)
         .await?;
         cancel_queued_jobs(&mut tx, run_id).await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     /// Ends the run as done when its scan is over and no ingest job of it is left.
@@ -389,10 +357,7 @@ impl super::Store {
 
     // ---- the files a source saw ----
 
-    pub async fn known_files(
-        &self,
-        source_id: &str,
-    ) -> Result<HashMap<String, Known>> {
+    pub async fn known_files(&self, source_id: &str) -> Result<HashMap<String, Known>> {
         let rows: Vec<KnownRow> = sqlx::query_as(
             "SELECT path, size_bytes, mtime_ns, content_hash, document_id, changed_run, etag, last_modified
              FROM source_files WHERE source_id = ?",
@@ -478,8 +443,7 @@ impl super::Store {
             .await?;
         }
         bump(&mut tx, run_id, Counter::Renamed).await?;
-        tx.commit().await
-        .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     /// A new path, or a known path whose content changed. The file is already in the blob
@@ -647,10 +611,7 @@ impl super::Store {
 
     /// The ids of documents of this source that no path uses (left over by a crash between
     /// a file change and its cleanup).
-    pub async fn unreferenced_documents(
-        &self,
-        source_id: &str,
-    ) -> Result<Vec<String>> {
+    pub async fn unreferenced_documents(&self, source_id: &str) -> Result<Vec<String>> {
         sqlx::query_scalar(
             "SELECT d.id FROM documents d WHERE d.source_id = ?
                AND NOT EXISTS (SELECT 1 FROM source_files f WHERE f.document_id = d.id)",
@@ -718,11 +679,7 @@ async fn follow_remaining_path(
     Ok(())
 }
 
-async fn queue_ingest(
-    tx: &mut sqlx::SqliteConnection,
-    doc: &str,
-    run_id: i64,
-) -> Result<()> {
+async fn queue_ingest(tx: &mut sqlx::SqliteConnection, doc: &str, run_id: i64) -> Result<()> {
     let now = crate::store::now();
     // A document has at most one pending ingest.
     sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE document_id = ? AND status = 'queued'")
@@ -730,20 +687,18 @@ async fn queue_ingest(
         .bind(doc)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO jobs (kind, document_id, run_id, created_at) VALUES ('ingest', ?, ?, ?)")
-        .bind(doc)
-        .bind(run_id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO jobs (kind, document_id, run_id, created_at) VALUES ('ingest', ?, ?, ?)",
+    )
+    .bind(doc)
+    .bind(run_id)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
-async fn bump(
-    tx: &mut sqlx::SqliteConnection,
-    run_id: i64,
-    counter: Counter,
-) -> Result<()> {
+async fn bump(tx: &mut sqlx::SqliteConnection, run_id: i64, counter: Counter) -> Result<()> {
     let column = counter_column(counter);
     sqlx::query(&format!(
         "UPDATE source_runs SET {column} = {column} + 1 WHERE id = ?"
@@ -756,10 +711,7 @@ async fn bump(
 
 /// Drops a run's queued jobs. Their documents keep the chunks they had; their paths get an
 /// empty hash so the next run checks them again.
-async fn cancel_queued_jobs(
-    tx: &mut sqlx::SqliteConnection,
-    run_id: i64,
-) -> Result<()> {
+async fn cancel_queued_jobs(tx: &mut sqlx::SqliteConnection, run_id: i64) -> Result<()> {
     let now = crate::store::now();
     let docs: Vec<String> = sqlx::query_scalar(
         "UPDATE jobs SET status = 'cancelled', finished_at = ?
@@ -809,7 +761,9 @@ mod tests {
 
     async fn setup() -> (tempfile::TempDir, super::super::Store, i64) {
         let dir = tempfile::tempdir().unwrap();
-        let db = super::super::Store::open(&dir.path().join("t.sqlite")).await.unwrap();
+        let db = super::super::Store::open(&dir.path().join("t.sqlite"))
+            .await
+            .unwrap();
         db.create_kb("kb", "kb", "", 256, 32).await.unwrap();
         let spec = Spec {
             kind: Kind::Folder,
