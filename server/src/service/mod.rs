@@ -30,4 +30,4 @@ pub mod sources;
 pub mod state;
 pub mod system;
 
-pub use state::{AppState, Progress, State};
+pub use state::{AppState, Models, Progress, State};

@@ -18,6 +18,13 @@ use crate::store::{Files, Store};
 /// Embedding progress of a document: (chunks embedded, chunks in total).
 pub type Progress = (usize, usize);
 
+/// The models a state runs with.
+pub struct Models {
+    pub embedder: Arc<Embedder>,
+    pub bm25: Arc<Bm25>,
+    pub cross_encoder: Option<Arc<retrieval::rerank::CrossEncoder>>,
+}
+
 /// The shared state; cheap to clone.
 pub type AppState = Arc<State>;
 
@@ -56,13 +63,8 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// Locks the data folder, opens the database, loads the models and the index.
+    /// Loads the configured models, then opens everything else ([`State::with_models`]).
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
-        let lock = DataLock::acquire(&config.data_dir)?;
-        let store = Store::open(&config.data_dir.join("ragd.sqlite"))
-            .await
-            .context("cannot open the metadata database")?;
-        let files = Files::new(config.data_dir.join("files"));
         let embedding = config.embedding.clone();
         let dictionary = match &config.search.user_dictionary {
             Some(path) => {
@@ -74,29 +76,46 @@ impl State {
             None => Default::default(),
         };
         let cross_encoder_config = config.search.cross_encoder.clone();
+        let models = tokio::task::spawn_blocking(move || -> anyhow::Result<Models> {
+            let embedder = Embedder::load(&embedding)?;
+            let bm25 = Bm25::with_dictionary(dictionary)?;
+            let cross_encoder = retrieval::rerank::CrossEncoder::load(&cross_encoder_config)?;
+            Ok(Models {
+                embedder: Arc::new(embedder),
+                bm25: Arc::new(bm25),
+                cross_encoder: cross_encoder.map(Arc::new),
+            })
+        })
+        .await??;
+        tracing::info!(
+            model = models.embedder.name(),
+            dim = models.embedder.dim(),
+            "embedding model loaded"
+        );
+        Self::with_models(config, models).await
+    }
+
+    /// Locks the data folder, opens the metadata store and the index, with these models
+    /// (tests pass a small deterministic embedder here).
+    pub async fn with_models(config: Config, models: Models) -> anyhow::Result<AppState> {
+        let lock = DataLock::acquire(&config.data_dir)?;
+        let store = Store::open(&config.data_dir.join("ragd.sqlite"))
+            .await
+            .context("cannot open the metadata database")?;
+        let files = Files::new(config.data_dir.join("files"));
         let index_config = IndexConfig {
             path: config.data_dir.join("vectors"),
             server: config.index.server(),
         };
-        let (embedder, bm25, index, cross_encoder) =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let embedder = Embedder::load(&embedding)?;
-                let bm25 = Bm25::with_dictionary(dictionary)?;
-                let index = Index::open(&index_config, embedder.name(), embedder.dim())?;
-                let cross_encoder = retrieval::rerank::CrossEncoder::load(&cross_encoder_config)?;
-                Ok((
-                    Arc::new(embedder),
-                    Arc::new(bm25),
-                    Arc::new(index),
-                    cross_encoder.map(Arc::new),
-                ))
-            })
-            .await??;
-        tracing::info!(
-            model = embedder.name(),
-            dim = embedder.dim(),
-            "embedding model loaded"
-        );
+        let Models {
+            embedder,
+            bm25,
+            cross_encoder,
+        } = models;
+        let (name, dim) = (embedder.name().to_string(), embedder.dim());
+        let index =
+            tokio::task::spawn_blocking(move || Index::open(&index_config, &name, dim)).await??;
+        let index = Arc::new(index);
         let searcher = Searcher {
             embedder: embedder.clone(),
             bm25: bm25.clone(),

@@ -86,15 +86,19 @@ pub enum DocStatus {
     Embedding,
     Ready,
     Failed,
+    /// Queued by a source run that was cancelled before it got to it (it had no chunks yet);
+    /// the source's next run takes it up again.
+    Cancelled,
 }
 
 impl DocStatus {
-    pub const ALL: [DocStatus; 5] = [
+    pub const ALL: [DocStatus; 6] = [
         DocStatus::Queued,
         DocStatus::Parsing,
         DocStatus::Embedding,
         DocStatus::Ready,
         DocStatus::Failed,
+        DocStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +108,7 @@ impl DocStatus {
             DocStatus::Embedding => "embedding",
             DocStatus::Ready => "ready",
             DocStatus::Failed => "failed",
+            DocStatus::Cancelled => "cancelled",
         }
     }
 
