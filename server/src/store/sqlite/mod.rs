@@ -162,9 +162,9 @@ impl Store {
     pub async fn requeue_document(&self, id: &str) -> Result<()> {
         let now = crate::store::now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(&format!(
-            "UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?"
-        ))
+        sqlx::query(
+            "UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?",
+        )
         .bind(&now)
         .bind(id)
         .execute(&mut *tx)
@@ -241,14 +241,12 @@ impl Store {
 
     pub async fn set_status(&self, id: &str, status: DocStatus) -> Result<()> {
         let now = crate::store::now();
-        sqlx::query(&format!(
-            "UPDATE documents SET status = ?, updated_at = ? WHERE id = ?"
-        ))
-        .bind(status)
-        .bind(&now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE documents SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(status)
+            .bind(&now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -286,10 +284,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&format!(
-            "UPDATE documents SET status = 'ready', error = NULL, format = ?, chunk_count = ?, page_count = ?,
-                    token_count = ?, updated_at = ? WHERE id = ?"
-        ))
+        sqlx::query("UPDATE documents SET status = 'ready', error = NULL, format = ?, chunk_count = ?, page_count = ?,
+                    token_count = ?, updated_at = ? WHERE id = ?")
         .bind(outcome.format.as_str())
         .bind(outcome.chunks.len() as i64)
         .bind(i64::from(outcome.pages))
@@ -298,13 +294,11 @@ impl Store {
         .bind(doc_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!(
-            "UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?"
-        ))
-        .bind(&now)
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -317,22 +311,18 @@ impl Store {
             .bind(doc_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
-            "UPDATE documents SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? WHERE id = ?"
-        ))
+        sqlx::query("UPDATE documents SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? WHERE id = ?")
         .bind(error)
         .bind(&now)
         .bind(doc_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!(
-            "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?"
-        ))
-        .bind(error)
-        .bind(&now)
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(&now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await.map_err(StoreError::from)
     }
 
@@ -364,9 +354,7 @@ impl Store {
         let r = sqlx::query("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
-            "UPDATE documents SET status = 'queued', updated_at = ? WHERE status IN ('parsing', 'embedding')"
-        ))
+        sqlx::query("UPDATE documents SET status = 'queued', updated_at = ? WHERE status IN ('parsing', 'embedding')")
         .bind(&now)
         .execute(&mut *tx)
         .await?;
@@ -378,11 +366,9 @@ impl Store {
     /// sync never holds up a file a user just sent.
     pub async fn claim_job(&self) -> Result<Option<Job>> {
         let now = crate::store::now();
-        sqlx::query_as(&format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?
+        sqlx::query_as("UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?
               WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY run_id IS NOT NULL, id LIMIT 1)
-              RETURNING id, kind, document_id, attempts, run_id"
-        ))
+              RETURNING id, kind, document_id, attempts, run_id")
         .bind(&now)
         .fetch_optional(&self.pool)
         .await
@@ -400,15 +386,13 @@ impl Store {
     pub async fn finish_job(&self, job_id: i64, error: Option<&str>) -> Result<()> {
         let now = crate::store::now();
         let status = if error.is_some() { "failed" } else { "done" };
-        sqlx::query(&format!(
-            "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?"
-        ))
-        .bind(status)
-        .bind(error)
-        .bind(&now)
-        .bind(job_id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+            .bind(status)
+            .bind(error)
+            .bind(&now)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -512,9 +496,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let title: String = content.chars().take(60).collect();
-        sqlx::query(&format!(
-            "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END WHERE id = ?"
-        ))
+        sqlx::query("UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' AND ? = 'user' THEN ? ELSE title END WHERE id = ?")
         .bind(&now)
         .bind(role)
         .bind(title)

@@ -317,11 +317,9 @@ impl super::Store {
     /// Ends the run as done when its scan is over and no ingest job of it is left.
     pub async fn finish_run_if_idle(&self, run_id: i64) -> Result<bool> {
         let now = crate::store::now();
-        let r = sqlx::query(&format!(
-            "UPDATE source_runs SET status = 'done', phase = NULL, finished_at = ?, duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, created_at))) * 86400000 AS INTEGER)
+        let r = sqlx::query("UPDATE source_runs SET status = 'done', phase = NULL, finished_at = ?, duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, created_at))) * 86400000 AS INTEGER)
               WHERE id = ? AND status = 'running' AND phase = 'ingesting'
-                AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND kind = 'ingest' AND status IN ('queued', 'running'))"
-        ))
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND kind = 'ingest' AND status IN ('queued', 'running'))")
         .bind(&now)
         .bind(&now)
         .bind(run_id)
@@ -432,15 +430,13 @@ impl super::Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(Some(doc)) = doc {
-            sqlx::query(&format!(
-                "UPDATE documents SET name = ?, updated_at = ? WHERE id = ? AND name = ?"
-            ))
-            .bind(&seen.path)
-            .bind(&now)
-            .bind(doc)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE documents SET name = ?, updated_at = ? WHERE id = ? AND name = ?")
+                .bind(&seen.path)
+                .bind(&now)
+                .bind(doc)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
         }
         bump(&mut tx, run_id, Counter::Renamed).await?;
         tx.commit().await.map_err(StoreError::from)
@@ -492,9 +488,7 @@ impl super::Store {
             // The path's own document already holds this content, but its indexing was
             // interrupted (a cancelled run): ingest it again.
             (Some(doc), Some(old)) if doc == *old => {
-                sqlx::query(&format!(
-                    "UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?"
-                ))
+                sqlx::query("UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?")
                 .bind(&now)
                 .bind(&doc)
                 .execute(&mut *tx)
@@ -505,10 +499,8 @@ impl super::Store {
             }
             (Some(doc), _) => doc,
             (None, Some(doc)) if sole_owner => {
-                sqlx::query(&format!(
-                    "UPDATE documents SET content_hash = ?, size_bytes = ?, format = ?, status = 'queued', error = NULL,
-                            updated_at = ? WHERE id = ?"
-                ))
+                sqlx::query("UPDATE documents SET content_hash = ?, size_bytes = ?, format = ?, status = 'queued', error = NULL,
+                            updated_at = ? WHERE id = ?")
                 .bind(&seen.hash)
                 .bind(seen.size)
                 .bind(&seen.format)
@@ -666,11 +658,9 @@ async fn follow_remaining_path(
     left: &str,
 ) -> Result<()> {
     let now = crate::store::now();
-    sqlx::query(&format!(
-        "UPDATE documents SET name = (SELECT path FROM source_files WHERE document_id = ?1 ORDER BY path LIMIT 1),
+    sqlx::query("UPDATE documents SET name = (SELECT path FROM source_files WHERE document_id = ?1 ORDER BY path LIMIT 1),
                 updated_at = ?3
-          WHERE id = ?1 AND name = ?2 AND EXISTS (SELECT 1 FROM source_files WHERE document_id = ?1)"
-    ))
+          WHERE id = ?1 AND name = ?2 AND EXISTS (SELECT 1 FROM source_files WHERE document_id = ?1)")
     .bind(doc)
     .bind(left)
     .bind(&now)
@@ -730,11 +720,9 @@ async fn cancel_queued_jobs(tx: &mut sqlx::SqliteConnection, run_id: i64) -> Res
             .bind(&doc)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
-            "UPDATE documents SET status = CASE WHEN chunk_count > 0 THEN 'ready' ELSE 'cancelled' END,
+        sqlx::query("UPDATE documents SET status = CASE WHEN chunk_count > 0 THEN 'ready' ELSE 'cancelled' END,
                     error = CASE WHEN chunk_count > 0 THEN NULL ELSE 'sync run cancelled before this file was ingested' END,
-                    updated_at = ? WHERE id = ?"
-        ))
+                    updated_at = ? WHERE id = ?")
         .bind(&now)
         .bind(&doc)
         .execute(&mut *tx)
