@@ -1,6 +1,7 @@
 //! Retrieval quality features end to end: explain, rerankers (weighted and a cross-encoder
 //! fixture — plumbing only, never quality), per-request and per-knowledge-base options,
-//! Chinese normalization, the user dictionary, and the evaluation endpoint.
+//! Chinese normalization, the user dictionary, and the evaluation endpoint (on the four
+//! documents and forty generated distractors, so that its scores can come out wrong).
 
 use std::path::PathBuf;
 
@@ -21,19 +22,77 @@ fn cache_dir() -> PathBuf {
     PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".cache/ragd")
 }
 
+/// Neighbours of the four documents, each template (`{}`: the subject) once per subject:
+/// other languages' memory and references, houseplant care, other dishes, computer parts.
+const NEIGHBOURS: [([&str; 5], [&str; 2]); 4] = [
+    (
+        ["Go", "Python", "Java", "Haskell", "Kotlin"],
+        [
+            "{} frees memory with a garbage collector: a value lives while something references it.",
+            "In {} a function receives references to its arguments and may share them with threads.",
+        ],
+    ),
+    (
+        ["Cacti", "Ferns", "Orchids", "Tomato seedlings", "Mosses"],
+        [
+            "{} kept indoors need a pot with drainage holes and water once the soil is dry.",
+            "{} lean towards the window: turn the pot every week so each side gets light.",
+        ],
+    ),
+    (
+        ["宫保鸡丁", "麻婆豆腐", "鱼香肉丝", "糖醋排骨", "清蒸鲈鱼"],
+        [
+            "{}的做法：食材切好后大火快炒，最后加盐调味。",
+            "做{}需要准备酱油、醋、糖和葱姜蒜。",
+        ],
+    ),
+    (
+        ["显卡", "内存条", "固态硬盘", "处理器", "主板"],
+        [
+            "{}的价格近年来波动很大，选购时要看参数和散热。",
+            "安装{}之前要先断电，并确认接口和电源功率是否匹配。",
+        ],
+    ),
+];
+
+/// The forty distractors of [`NEIGHBOURS`], `d01.txt` to `d40.txt` (the recipes are d21 to
+/// d30). With them the knowledge base holds 44 documents, so a top 10 can miss the right one.
+fn distractors() -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    for (subjects, templates) in NEIGHBOURS {
+        for subject in subjects {
+            for t in templates {
+                texts.push(t.replace("{}", subject));
+            }
+        }
+    }
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (format!("d{:02}.txt", i + 1), t))
+        .collect()
+}
+
+/// Uploads (name, text) files to `kb` and waits until each is ready.
+async fn upload_ready(server: &Server, kb: &str, docs: &[(&str, &str)]) -> anyhow::Result<()> {
+    let files: Vec<(&str, Vec<u8>)> = docs
+        .iter()
+        .map(|(n, t)| (*n, t.as_bytes().to_vec()))
+        .collect();
+    let (status, body) = server.upload(kb, &files).await?;
+    assert_eq!(status, 202, "{body}");
+    for d in body["documents"].as_array().unwrap() {
+        let doc = server.wait_done(kb, d["id"].as_str().unwrap()).await?;
+        assert_eq!(doc["status"], "ready", "{doc}");
+    }
+    Ok(())
+}
+
 async fn setup(envs: &[(&str, &str)]) -> anyhow::Result<(tempfile::TempDir, Server)> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(&dir.path().join("data"), envs)?;
     server.create_kb("kb").await?;
-    let files: Vec<(&str, Vec<u8>)> = DOCS
-        .iter()
-        .map(|(n, t)| (*n, t.as_bytes().to_vec()))
-        .collect();
-    let (_, body) = server.upload("kb", &files).await?;
-    for d in body["documents"].as_array().unwrap() {
-        let doc = server.wait_done("kb", d["id"].as_str().unwrap()).await?;
-        assert_eq!(doc["status"], "ready", "{doc}");
-    }
+    upload_ready(&server, "kb", &DOCS).await?;
     Ok((dir, server))
 }
 
@@ -196,6 +255,12 @@ async fn explain_rerank_options_and_chinese() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_endpoint_scores_settings_side_by_side() -> anyhow::Result<()> {
     let (_d, server) = setup(&[]).await?;
+    let distractors = distractors();
+    let refs: Vec<(&str, &str)> = distractors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    upload_ready(&server, "kb", &refs).await?;
     let body = json!({
         "knowledge_base": "kb",
         "queries": [
@@ -231,6 +296,26 @@ async fn evaluation_endpoint_scores_settings_side_by_side() -> anyhow::Result<()
     let hybrid = &rows[2];
     assert_eq!(hybrid["recall_at_10"], 1.0, "{hybrid}");
     assert_eq!(hybrid["mrr_at_10"], 1.0, "{hybrid}");
+
+    // The corpus is large enough for recall@10 to miss: with all ten recipe distractors
+    // judged relevant to a Rust question, no setting finds them all in its top 10.
+    let recipes: serde_json::Map<String, Value> =
+        (21..=30).map(|i| (format!("d{i:02}"), json!(1))).collect();
+    let (s, r) = server
+        .post(
+            "/eval",
+            json!({
+                "knowledge_base": "kb",
+                "queries": [{"_id": "q", "text": "how does the borrow checker work"}],
+                "qrels": {"q": recipes},
+            }),
+        )
+        .await?;
+    assert_eq!(s, 200, "{r}");
+    for row in r["results"].as_array().unwrap() {
+        let recall = row["recall_at_10"].as_f64().unwrap();
+        assert!(recall < 1.0, "{row}");
+    }
     let (s, _) = server
         .post(
             "/eval",
