@@ -28,13 +28,13 @@ run: setup release
 test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
-	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test -p e2e --test answers -- --ignored real_llm
+	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test --workspace --test answers -- --ignored real_llm
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	[ -z "$$QDRANT_URL" ] || $(CARGO) test --workspace -- --ignored qdrant
 	@[ -n "$$QDRANT_URL" ] || echo "note: QDRANT_URL is not set: the Qdrant server backend tests were skipped (set it to a server's gRPC address, e.g. http://localhost:6334)"
 	@if $(PYTHON) -c "import openai" 2>/dev/null; then \
-	  echo "PYTHON=$(PYTHON) $(CARGO) test -p e2e --test answers -- --ignored openai_python_sdk"; \
-	  PYTHON=$(PYTHON) $(CARGO) test -p e2e --test answers -- --ignored openai_python_sdk; \
+	  echo "PYTHON=$(PYTHON) $(CARGO) test --workspace --test answers -- --ignored openai_python_sdk"; \
+	  PYTHON=$(PYTHON) $(CARGO) test --workspace --test answers -- --ignored openai_python_sdk; \
 	else echo "note: the python openai package is not installed: the OpenAI SDK check was skipped"; fi
 	$(MAKE) browser-test
 

@@ -256,3 +256,108 @@ pub async fn drain(state: &AppState) -> Result<(), crate::store::StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::testing::{self, points_of};
+    use crate::service::{documents, State};
+
+    async fn upload(state: &State, kb: &str, name: &str, text: &str) -> String {
+        let docs = documents::upload(state, kb, vec![(name.into(), text.as_bytes().to_vec())])
+            .await
+            .unwrap();
+        docs[0].doc.id.clone()
+    }
+
+    async fn status(state: &State, id: &str) -> (DocStatus, Option<String>, i64) {
+        let d = state.store.get_document(id).await.unwrap().unwrap();
+        (d.status, d.error, d.chunk_count)
+    }
+
+    #[tokio::test]
+    async fn a_document_goes_from_queued_to_ready_with_its_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::kb(&state, "kb").await;
+        let id = upload(
+            &state,
+            &kb.id,
+            "a.md",
+            "# Harbour\n\nThe harbour opens at six.",
+        )
+        .await;
+        assert_eq!(status(&state, &id).await.0, DocStatus::Queued);
+        let job = state
+            .store
+            .claim_job()
+            .await
+            .unwrap()
+            .expect("a queued job");
+        assert_eq!(
+            (job.kind, job.document_id.as_deref()),
+            (JobKind::Ingest, Some(id.as_str()))
+        );
+        process(&state, job).await;
+        let (s, error, chunks) = status(&state, &id).await;
+        assert_eq!((s, error), (DocStatus::Ready, None));
+        assert!(chunks > 0);
+        assert_eq!(points_of(&state, &kb.id, &id), chunks as usize);
+        assert!(
+            state.store.claim_job().await.unwrap().is_none(),
+            "queue drained"
+        );
+        // Re-parse replaces the points instead of adding to them.
+        documents::reparse(&state, &kb.id, &id).await.unwrap();
+        drain(&state).await.unwrap();
+        assert_eq!(points_of(&state, &kb.id, &id), chunks as usize);
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_fails_the_document_and_keeps_no_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::kb(&state, "kb").await;
+        let id = upload(&state, &kb.id, "a.md", "# Gone\n\nThis file will vanish.").await;
+        let doc = state.store.get_document(&id).await.unwrap().unwrap();
+        state.files.remove(&doc.content_hash).await.unwrap();
+        drain(&state).await.unwrap();
+        let (s, error, chunks) = status(&state, &id).await;
+        assert_eq!(s, DocStatus::Failed);
+        assert_eq!(error.as_deref(), Some("the original file is missing"));
+        assert_eq!((chunks, points_of(&state, &kb.id, &id)), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_keeps_killing_the_process_is_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::kb(&state, "kb").await;
+        let id = upload(&state, &kb.id, "a.md", "# Crash\n\nEvery attempt dies.").await;
+        // Each claim is an attempt; a crash leaves the job running, and start-up requeues it.
+        for _ in 0..MAX_ATTEMPTS {
+            state.store.claim_job().await.unwrap().unwrap();
+            assert_eq!(state.store.recover().await.unwrap(), 1);
+        }
+        let job = state.store.claim_job().await.unwrap().unwrap();
+        assert_eq!(job.attempts, MAX_ATTEMPTS + 1);
+        process(&state, job).await;
+        let (s, error, _) = status(&state, &id).await;
+        assert_eq!(s, DocStatus::Failed);
+        assert!(error.unwrap().starts_with("gave up after 3 attempts"));
+    }
+
+    #[tokio::test]
+    async fn a_document_deleted_before_its_job_runs_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::kb(&state, "kb").await;
+        let id = upload(&state, &kb.id, "a.md", "# Short-lived\n\nDeleted at once.").await;
+        let job = state.store.claim_job().await.unwrap().unwrap();
+        documents::delete(&state, &kb.id, &id).await.unwrap();
+        process(&state, job).await;
+        assert!(state.store.get_document(&id).await.unwrap().is_none());
+        assert_eq!(points_of(&state, &kb.id, &id), 0);
+        assert_eq!(state.store.pending_jobs().await.unwrap(), 0);
+    }
+}

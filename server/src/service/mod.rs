@@ -29,5 +29,7 @@ pub mod search;
 pub mod sources;
 pub mod state;
 pub mod system;
+#[cfg(test)]
+pub mod testing;
 
 pub use state::{AppState, Models, Progress, State};

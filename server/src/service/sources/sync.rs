@@ -317,3 +317,102 @@ pub async fn after_ingest(state: &AppState, run_id: i64, doc_id: &str) {
         tracing::error!(run = run_id, error = %e, "cannot finish a run");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::jobs::worker::drain;
+    use crate::service::sources::manage::{self, NewSource, RunView};
+    use crate::service::{documents, testing, State};
+    use crate::store::DocStatus;
+
+    async fn sync(state: &State, source: &str) -> RunView {
+        let run = manage::run_now(state, "kb", source).await.unwrap();
+        drain(state).await.unwrap();
+        manage::run(state, "kb", source, run.run.id).await.unwrap()
+    }
+
+    fn counts(v: &RunView) -> [i64; 5] {
+        let r = &v.run;
+        [r.added, r.updated, r.deleted, r.renamed, r.unchanged]
+    }
+
+    async fn names(state: &State) -> Vec<(String, DocStatus)> {
+        let page = documents::list(state, "kb", Default::default())
+            .await
+            .unwrap();
+        let mut names: Vec<_> = page
+            .documents
+            .into_iter()
+            .map(|d| (d.doc.name, d.doc.status))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_folder_sync_adds_changes_renames_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let root_path = root.path().canonicalize().unwrap();
+        let folder = root_path.clone();
+        let state = testing::state_with(dir.path(), |c| {
+            c.sources.folder_roots = vec![folder];
+        })
+        .await;
+        let kb = testing::kb(&state, "kb").await;
+        let write = |name: &str, text: &str| std::fs::write(root_path.join(name), text).unwrap();
+        write("a.md", "# A\n\nAlpha harbour notes.");
+        write("b.md", "# B\n\nBravo garden notes.");
+        write("c.md", "# C\n\nCharlie kitchen notes.");
+        let source = manage::create(
+            &state,
+            "kb",
+            NewSource {
+                kind: "folder".into(),
+                path: Some(root_path.to_string_lossy().into_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        let first = sync(&state, &source.id).await;
+        assert_eq!(first.run.status, "done", "{first:?}");
+        assert_eq!(counts(&first), [3, 0, 0, 0, 0]);
+        let ready = |n: &str| (n.to_string(), DocStatus::Ready);
+        assert_eq!(
+            names(&state).await,
+            [ready("a.md"), ready("b.md"), ready("c.md")]
+        );
+
+        // Nothing changed: nothing is read again.
+        assert_eq!(counts(&sync(&state, &source.id).await), [0, 0, 0, 0, 3]);
+
+        // b changes, c is renamed to d, a is deleted.
+        write("b.md", "# B\n\nBravo garden notes, revised with roses.");
+        std::fs::rename(root_path.join("c.md"), root_path.join("d.md")).unwrap();
+        std::fs::remove_file(root_path.join("a.md")).unwrap();
+        let third = sync(&state, &source.id).await;
+        assert_eq!(third.run.status, "done", "{third:?}");
+        assert_eq!(counts(&third), [0, 1, 1, 1, 0]);
+        assert_eq!(names(&state).await, [ready("b.md"), ready("d.md")]);
+
+        // Points follow: one document per file, each with as many points as chunks.
+        for d in documents::list(&state, "kb", Default::default())
+            .await
+            .unwrap()
+            .documents
+        {
+            assert_eq!(
+                testing::points_of(&state, &kb.id, &d.doc.id),
+                d.doc.chunk_count as usize,
+                "{}",
+                d.doc.name
+            );
+        }
+        let stats = crate::service::knowledge_bases::stats(&state, "kb")
+            .await
+            .unwrap();
+        assert_eq!(stats.points as i64, stats.chunks);
+    }
+}
