@@ -2,8 +2,8 @@
 //!
 //! Stage order of a search:
 //! 1. [`embed`]: the query becomes a dense vector (fastembed) and a sparse BM25 vector ([`sparse`]);
-//! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge, each restricted by
-//!    the knowledge-base and document [`filter`]s;
+//! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge (or on a Qdrant
+//!    server), each restricted by the knowledge-base and document [`filter`]s;
 //! 3. [`fusion`]: the two ranked lists are fused (reciprocal rank fusion, or
 //!    distribution-based score fusion);
 //! 4. [`rerank`]: optionally reordered (model-free weighted hybrid, or a cross-encoder);
@@ -23,7 +23,6 @@ pub mod fusion;
 pub mod index;
 pub mod normalize;
 pub mod priority;
-pub mod qdrant_server;
 pub mod rerank;
 pub mod search;
 pub mod sparse;
@@ -31,9 +30,15 @@ pub mod sparse;
 pub use embed::{Embedder, EmbeddingConfig};
 pub use error::{Error, Result};
 pub use filter::Scope;
-pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo};
+pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig};
 pub use qdrant_edge::SparseVector;
 pub use search::{
     FusionMethod, Hit, HitScores, SearchConfig, SearchMode, SearchOptions, SearchRequest, Searcher,
 };
 pub use sparse::Bm25;
+
+/// The Qdrant server backend's settings, at their earlier path; the backend itself is
+/// `index/server.rs`, its settings [`index::QdrantServerConfig`].
+pub mod qdrant_server {
+    pub use crate::index::QdrantServerConfig;
+}

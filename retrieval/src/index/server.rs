@@ -1,11 +1,13 @@
 //! The index on a Qdrant server or cluster (qdrant-client over gRPC), for deployments that
 //! outgrow one machine: `[index] qdrant_url`. The collection has the same shape as the
-//! embedded shard: a named dense vector (`dense`, cosine), a named sparse vector (`bm25`, IDF
-//! modifier: the server computes the same BM25 as Qdrant Edge) and keyword indexes on `kb_id`
-//! and `doc_id`, so search results mean the same on both backends.
+//! embedded shard ([`super::edge`]): a named dense vector (`dense`, cosine), a named sparse
+//! vector (`bm25`, IDF modifier: the server computes the same BM25 as Qdrant Edge) and keyword
+//! indexes on `kb_id` and `doc_id`, so search results mean the same on both backends. A
+//! [`Selection`] becomes the server's filter here ([`filter`]).
 //!
-//! The calls are synchronous for [`crate::Index`]: each runs on a small runtime of its own, so
-//! they may be made from any blocking thread. Writes wait until the server has applied them.
+//! The calls are synchronous for [`super::Index`]: each runs on a small runtime of its own, so
+//! they may be made from any blocking thread. Writes wait until the server has applied them,
+//! so a flush has nothing to do.
 //!
 //! Tested against a live server when `QDRANT_URL` is set (`retrieval/tests/index_backends.rs`
 //! runs the embedded index's scenario on it); without one the test says so and skips.
@@ -19,13 +21,15 @@ use qdrant_client::qdrant::{
     QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder,
     Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
-use qdrant_client::{Payload, Qdrant};
+use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::filter::{Selection, DOC_ID, KB_ID};
-use crate::index::{ChunkPayload, ScoredChunk, DENSE, SPARSE};
-use crate::SparseVector;
+use crate::index::backend::{
+    Backend, ChunkPayload, ChunkPoint, Query, ScoredChunk, Shape, Upsert, DENSE, SPARSE,
+    UPSERT_BATCH,
+};
 
 /// `[index]` settings of the server backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +42,7 @@ pub struct QdrantServerConfig {
 }
 
 /// A collection on a Qdrant server.
-pub struct Remote {
+pub(crate) struct Remote {
     client: Qdrant,
     collection: String,
     /// Always `Some` until dropped.
@@ -54,7 +58,12 @@ impl Drop for Remote {
     }
 }
 
-fn remote_error(e: impl std::fmt::Display) -> Error {
+fn remote_error(e: QdrantError) -> Error {
+    Error::Index(format!("qdrant server: {e}"))
+}
+
+/// An error of this side, not the server's.
+fn local_error(e: impl std::fmt::Display) -> Error {
     Error::Index(format!("qdrant server: {e}"))
 }
 
@@ -68,13 +77,13 @@ impl Remote {
 
     /// Connects, and creates the collection (with its payload indexes) if it is missing.
     /// An existing collection must have a dense vector of `dim` dimensions.
-    pub fn open(config: &QdrantServerConfig, dim: usize) -> Result<Self> {
+    pub(crate) fn open(config: &QdrantServerConfig, dim: usize) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("ragd-qdrant")
             .enable_all()
             .build()
-            .map_err(remote_error)?;
+            .map_err(local_error)?;
         let client = Qdrant::from_url(&config.url)
             .api_key(config.api_key.clone())
             .timeout(config.timeout)
@@ -152,10 +161,37 @@ impl Remote {
         })
     }
 
-    /// Upserts points: (id, dense, sparse, payload).
-    pub fn upsert(&self, points: Vec<(Uuid, Vec<f32>, SparseVector, ChunkPayload)>) -> Result<()> {
+    /// Nearest neighbours of `query` on the named vector `using` among the points of
+    /// `selection`.
+    fn query(
+        &self,
+        query: VectorInput,
+        using: &str,
+        selection: &Selection,
+        limit: usize,
+        with_payload: bool,
+    ) -> Result<Vec<qdrant_client::qdrant::ScoredPoint>> {
+        let request = QueryPointsBuilder::new(&self.collection)
+            .query(qdrant_client::qdrant::Query::new_nearest(query))
+            .using(using)
+            .filter(filter(selection))
+            .limit(limit.max(1) as u64)
+            .with_payload(with_payload);
+        let points =
+            self.block_on(async { self.client.query(request).await.map_err(remote_error) })?;
+        Ok(points.result)
+    }
+}
+
+impl Backend for Remote {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn prepare(&self, points: Vec<ChunkPoint>) -> Result<Upsert<'_>> {
         let mut structs = Vec::with_capacity(points.len());
-        for (id, dense, sparse, payload) in points {
+        for p in points {
+            let (id, dense, sparse, payload) = p.into_parts();
             let payload = Payload::try_from(
                 serde_json::to_value(payload).map_err(|e| Error::Index(e.to_string()))?,
             )
@@ -165,21 +201,23 @@ impl Remote {
                 .add_vector(SPARSE, Vector::new_sparse(sparse.indices, sparse.values));
             structs.push(PointStruct::new(id.to_string(), vectors, payload));
         }
-        self.block_on(async {
-            for chunk in structs.chunks(256) {
-                self.client
-                    .upsert_points(
-                        UpsertPointsBuilder::new(&self.collection, chunk.to_vec()).wait(true),
-                    )
-                    .await
-                    .map_err(remote_error)?;
-            }
-            Ok(())
-        })
+        Ok(Box::new(move || {
+            self.block_on(async {
+                for chunk in structs.chunks(UPSERT_BATCH) {
+                    self.client
+                        .upsert_points(
+                            UpsertPointsBuilder::new(&self.collection, chunk.to_vec()).wait(true),
+                        )
+                        .await
+                        .map_err(remote_error)?;
+                }
+                Ok(())
+            })
+        }))
     }
 
-    pub fn delete(&self, selection: &Selection) -> Result<()> {
-        let filter = to_filter(selection);
+    fn delete(&self, selection: &Selection) -> Result<()> {
+        let filter = filter(selection);
         self.block_on(async {
             self.client
                 .delete_points(
@@ -193,8 +231,38 @@ impl Remote {
         })
     }
 
-    pub fn count(&self, selection: &Selection) -> Result<usize> {
-        let filter = to_filter(selection);
+    /// The server has applied each write before answering.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// A Qdrant server optimizes by itself: nothing to do.
+    fn optimize(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn settle(&self) -> Result<()> {
+        Err(Error::Index(
+            "the points are on a qdrant server: back its collection up with qdrant's snapshots"
+                .into(),
+        ))
+    }
+
+    fn shape(&self) -> Result<Shape> {
+        let info = self
+            .block_on(async { self.client.collection_info(&self.collection).await })
+            .map_err(remote_error)?
+            .result
+            .ok_or_else(|| local_error("no collection info"))?;
+        Ok(Shape {
+            segments: info.segments_count as usize,
+            points: info.points_count.unwrap_or(0) as usize,
+            indexed_vectors: info.indexed_vectors_count.unwrap_or(0) as usize,
+        })
+    }
+
+    fn count(&self, selection: &Selection) -> Result<usize> {
+        let filter = filter(selection);
         self.block_on(async {
             let r = self
                 .client
@@ -209,24 +277,17 @@ impl Remote {
         })
     }
 
-    /// Nearest neighbours on the named vector `using`, with payloads.
-    pub fn search(
+    fn search(
         &self,
-        query: VectorInput,
-        using: &str,
+        query: Query,
         selection: &Selection,
         limit: usize,
     ) -> Result<Vec<ScoredChunk>> {
-        let request = QueryPointsBuilder::new(&self.collection)
-            .query(qdrant_client::qdrant::Query::new_nearest(query))
-            .using(using)
-            .filter(to_filter(selection))
-            .limit(limit.max(1) as u64)
-            .with_payload(true);
-        let points =
-            self.block_on(async { self.client.query(request).await.map_err(remote_error) })?;
-        points
-            .result
+        let (query, using) = match query {
+            Query::Dense(v) => (VectorInput::new_dense(v), DENSE),
+            Query::Sparse(v) => (VectorInput::new_sparse(v.indices, v.values), SPARSE),
+        };
+        self.query(query, using, selection, limit, true)?
             .into_iter()
             .map(|p| {
                 let id = point_uuid(p.id)?;
@@ -242,37 +303,17 @@ impl Remote {
             .collect()
     }
 
-    /// Scores of the given points for `query` (no payloads).
-    pub fn scores(&self, query: Vec<f32>, selection: &Selection) -> Result<HashMap<Uuid, f32>> {
-        let limit = selection.ids.as_ref().map_or(0, Vec::len).max(1) as u64;
-        let request = QueryPointsBuilder::new(&self.collection)
-            .query(qdrant_client::qdrant::Query::new_nearest(
-                VectorInput::new_dense(query),
-            ))
-            .using(DENSE)
-            .filter(to_filter(selection))
-            .limit(limit);
-        let points =
-            self.block_on(async { self.client.query(request).await.map_err(remote_error) })?;
-        points
-            .result
+    fn dense_scores(
+        &self,
+        vector: Vec<f32>,
+        selection: &Selection,
+        limit: usize,
+    ) -> Result<HashMap<Uuid, f32>> {
+        let query = VectorInput::new_dense(vector);
+        self.query(query, DENSE, selection, limit, false)?
             .into_iter()
             .map(|p| Ok((point_uuid(p.id)?, p.score)))
             .collect()
-    }
-
-    /// (segments, points, indexed vectors) as the server reports them.
-    pub fn info(&self) -> Result<(usize, usize, usize)> {
-        let info = self
-            .block_on(async { self.client.collection_info(&self.collection).await })
-            .map_err(remote_error)?
-            .result
-            .ok_or_else(|| remote_error("no collection info"))?;
-        Ok((
-            info.segments_count as usize,
-            info.points_count.unwrap_or(0) as usize,
-            info.indexed_vectors_count.unwrap_or(0) as usize,
-        ))
     }
 }
 
@@ -287,7 +328,7 @@ fn point_uuid(id: Option<qdrant_client::qdrant::PointId>) -> Result<Uuid> {
 }
 
 /// The server's filter for a selection: every condition must hold.
-pub fn to_filter(selection: &Selection) -> Filter {
+pub(crate) fn filter(selection: &Selection) -> Filter {
     use qdrant_client::qdrant::r#match::MatchValue;
     let mut must: Vec<Condition> = selection
         .fields
@@ -319,7 +360,7 @@ mod tests {
             knowledge_bases: vec!["kb1".into(), "kb2".into()],
             documents: Some(vec!["d1".into()]),
         };
-        let f = to_filter(&scope.selection().unwrap());
+        let f = filter(&scope.selection().unwrap());
         let text = format!("{f:?}");
         assert_eq!(f.must.len(), 2, "{text}");
         assert!(
@@ -328,7 +369,7 @@ mod tests {
         );
         assert!(text.contains("Keyword(\"d1\")"), "{text}");
         let id = Uuid::new_v4();
-        let f = to_filter(&crate::filter::document("d9").with_ids(&[id]));
+        let f = filter(&crate::filter::document("d9").with_ids(&[id]));
         assert_eq!(f.must.len(), 2);
         assert!(format!("{f:?}").contains(&id.to_string()));
     }
