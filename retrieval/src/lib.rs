@@ -28,7 +28,7 @@ pub mod search;
 pub mod sparse;
 
 pub use embed::{Embedder, EmbeddingConfig};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use filter::Scope;
 pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig};
 pub use qdrant_edge::SparseVector;

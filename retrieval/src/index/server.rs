@@ -7,7 +7,9 @@
 //!
 //! The calls are synchronous for [`super::Index`]: each runs on a small runtime of its own, so
 //! they may be made from any blocking thread. Writes wait until the server has applied them,
-//! so a flush has nothing to do.
+//! so a flush has nothing to do. Failures say what kind they are ([`crate::ErrorKind`]): a
+//! server that cannot be reached is [`Error::Unavailable`], one that does not answer in time
+//! [`Error::Timeout`].
 //!
 //! Tested against a live server when `QDRANT_URL` is set (`retrieval/tests/index_backends.rs`
 //! runs the embedded index's scenario on it); without one the test says so and skips.
@@ -58,8 +60,28 @@ impl Drop for Remote {
     }
 }
 
+/// A failure of the client or the server, by its kind: a server that cannot be reached (no
+/// connection, or overloaded) is unavailable; a call past its deadline timed out; anything
+/// else is an index error.
 fn remote_error(e: QdrantError) -> Error {
-    Error::Index(format!("qdrant server: {e}"))
+    use tonic::Code;
+    let message = format!("qdrant server: {e}");
+    let status = match &e {
+        QdrantError::ResponseError { status } => status,
+        QdrantError::ResourceExhaustedError { .. } => return Error::Unavailable(message),
+        _ => return Error::Index(message),
+    };
+    match status.code() {
+        Code::Unavailable | Code::ResourceExhausted => Error::Unavailable(message),
+        // qdrant-client reports a failed connection as an internal error of its own.
+        Code::Internal if status.message().starts_with("Failed to connect") => {
+            Error::Unavailable(message)
+        }
+        Code::DeadlineExceeded => Error::Timeout(message),
+        // tonic cancels a call that outlives the channel's timeout.
+        Code::Cancelled if status.message().contains("Timeout expired") => Error::Timeout(message),
+        _ => Error::Index(message),
+    }
 }
 
 /// An error of this side, not the server's.
@@ -353,6 +375,7 @@ pub(crate) fn filter(selection: &Selection) -> Filter {
 mod tests {
     use super::*;
     use crate::filter::Scope;
+    use crate::ErrorKind;
 
     #[test]
     fn selections_become_keyword_filters() {
@@ -372,5 +395,68 @@ mod tests {
         let f = filter(&crate::filter::document("d9").with_ids(&[id]));
         assert_eq!(f.must.len(), 2);
         assert!(format!("{f:?}").contains(&id.to_string()));
+    }
+
+    fn config(url: String, timeout: Duration) -> QdrantServerConfig {
+        QdrantServerConfig {
+            url,
+            api_key: None,
+            collection: "ragd-test".into(),
+            timeout,
+        }
+    }
+
+    #[test]
+    fn a_closed_port_is_unavailable() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let err = Remote::open(&config(url, Duration::from_secs(5)), 3)
+            .err()
+            .expect("nothing listens there");
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_times_out() {
+        // The kernel accepts the connection; nobody ever reads or answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let started = std::time::Instant::now();
+        let err = Remote::open(&config(url, Duration::from_millis(300)), 3)
+            .err()
+            .expect("nothing answers there");
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+        drop(listener);
+    }
+
+    #[test]
+    fn server_answers_map_to_kinds() {
+        use tonic::Status;
+        let kind = |status: Status| remote_error(QdrantError::from(status)).kind();
+        assert_eq!(kind(Status::unavailable("gone")), ErrorKind::Unavailable);
+        assert_eq!(
+            kind(Status::internal("Failed to connect to http://x: refused")),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            kind(Status::resource_exhausted("busy")),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(kind(Status::deadline_exceeded("late")), ErrorKind::Timeout);
+        assert_eq!(
+            kind(Status::cancelled("Timeout expired")),
+            ErrorKind::Timeout
+        );
+        assert_eq!(kind(Status::internal("disk full")), ErrorKind::Internal);
+        assert_eq!(kind(Status::invalid_argument("bad")), ErrorKind::Internal);
+        assert_eq!(
+            remote_error(QdrantError::ConversionError("x".into())).kind(),
+            ErrorKind::Internal
+        );
     }
 }
