@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::embed::Embedder;
+use crate::embed::Embed;
 use crate::error::{Error, Result};
 use crate::filter::Scope;
 use crate::fusion::{distribution_based_score_fusion, reciprocal_rank_fusion, Fused};
@@ -249,7 +249,9 @@ pub fn embed_text(heading: &str, text: &str) -> String {
 /// Runs hybrid searches over an index with the query-side models.
 #[derive(Debug, Clone)]
 pub struct Searcher {
-    pub embedder: Arc<Embedder>,
+    /// The dense model: the fastembed [`crate::Embedder`] when serving, or any [`Embed`] (a
+    /// [`crate::embed::HashEmbed`] in tests).
+    pub embedder: Arc<dyn Embed>,
     pub bm25: Arc<Bm25>,
     pub index: Arc<Index>,
     pub config: SearchConfig,
@@ -539,6 +541,89 @@ mod tests {
         .validate()
         .is_err());
         assert!(SearchOptions::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_searcher_on_the_hash_embedder_finds_the_right_chunk() {
+        use crate::embed::HashEmbed;
+        use crate::index::{ChunkPoint, IndexConfig};
+
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbed::new(64));
+        let index = Index::open(
+            &IndexConfig {
+                path: dir.path().join("vectors"),
+                server: None,
+            },
+            embedder.name(),
+            embedder.dim(),
+        )
+        .unwrap();
+        let bm25 = Bm25::new().unwrap();
+        let texts = [
+            (
+                "kb",
+                "sourdough bread needs a starter, flour, water and patience",
+            ),
+            (
+                "kb",
+                "the rust borrow checker rejects two mutable references",
+            ),
+            ("kb", "tomatoes ripen faster next to bananas"),
+            (
+                "other",
+                "the borrow checker of rust, in another knowledge base",
+            ),
+        ];
+        let dense = embedder.embed_batch(&texts.map(|(_, t)| t)).unwrap();
+        let points = texts
+            .iter()
+            .zip(dense)
+            .enumerate()
+            .map(|(i, ((kb, text), dense))| ChunkPoint {
+                id: Uuid::new_v4(),
+                kb_id: kb.to_string(),
+                doc_id: format!("d{i}"),
+                doc_name: format!("d{i}.txt"),
+                ordinal: 0,
+                page: None,
+                heading: String::new(),
+                text: text.to_string(),
+                dense,
+                sparse: bm25.embed_document(text),
+            })
+            .collect();
+        index.upsert(points).unwrap();
+        index.flush().unwrap();
+        let searcher = Searcher {
+            embedder,
+            bm25: Arc::new(bm25),
+            index: Arc::new(index),
+            config: SearchConfig::default(),
+            cross_encoder: None,
+        };
+        for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Sparse] {
+            let hits = searcher
+                .search(&SearchRequest {
+                    query: "Rust borrow checker".into(),
+                    scope: Scope {
+                        knowledge_bases: vec!["kb".into()],
+                        documents: None,
+                    },
+                    top_k: Some(2),
+                    options: SearchOptions {
+                        mode: Some(mode),
+                        ..Default::default()
+                    },
+                    explain: true,
+                })
+                .unwrap();
+            assert_eq!(hits[0].chunk.doc_id, "d1", "{mode:?}: {hits:?}");
+            assert!(hits.iter().all(|h| h.chunk.kb_id == "kb"), "{hits:?}");
+            assert_eq!(hits[0].scores.dense.is_some(), mode != SearchMode::Sparse);
+            let terms = hits[0].matched_terms.as_ref().unwrap();
+            assert!(terms.iter().any(|t| t.contains("borrow")), "{terms:?}");
+        }
     }
 
     #[test]
