@@ -486,17 +486,77 @@ mod tests {
         assert_eq!(only_sparse.scores.dense, None);
     }
 
+    /// Chunk 1 leads the dense branch by far and trails the sparse one narrowly; chunk 2 is
+    /// second in dense and first in sparse. Ranks favour 2, scores favour 1.
+    fn branches() -> (Vec<ScoredChunk>, Vec<ScoredChunk>) {
+        (
+            vec![
+                chunk(1, 0.95),
+                chunk(2, 0.40),
+                chunk(3, 0.38),
+                chunk(4, 0.36),
+            ],
+            vec![
+                chunk(2, 12.0),
+                chunk(3, 11.5),
+                chunk(1, 11.0),
+                chunk(4, 2.0),
+            ],
+        )
+    }
+
+    fn order(hits: &[Hit]) -> Vec<u128> {
+        hits.iter().map(|h| h.chunk_id.as_u128()).collect()
+    }
+
     #[test]
-    fn dbsf_fusion_is_selectable() {
-        let hits = fuse(
-            vec![chunk(1, 0.9), chunk(2, 0.1)],
-            vec![chunk(2, 9.0), chunk(1, 1.0)],
-            &resolved(FusionMethod::Dbsf),
+    fn rrf_fuses_by_rank_with_the_given_k() {
+        let (dense, sparse) = branches();
+        let o = SearchConfig {
+            fusion: FusionMethod::Rrf,
+            rrf_k: 10.0,
+            ..SearchConfig::default()
+        }
+        .resolve(&SearchOptions::default());
+        let hits = fuse(dense, sparse, &o);
+        assert_eq!(order(&hits), [2, 1, 3, 4]);
+        for h in &hits {
+            let expected: f32 = [h.scores.dense_rank, h.scores.sparse_rank]
+                .into_iter()
+                .flatten()
+                .map(|rank| 1.0 / (10.0 + rank as f32 + 1.0))
+                .sum();
+            assert!((h.scores.fused - expected).abs() < 1e-6, "{h:?}");
+        }
+        // chunk 2: ranks 1 and 0
+        assert!((hits[0].scores.fused - (1.0 / 12.0 + 1.0 / 11.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dbsf_fuses_by_score_distribution() {
+        let (dense, sparse) = branches();
+        // Each branch's scores mapped to [0, 1] between μ − 3σ and μ + 3σ of the branch.
+        let normalizer = |list: &[ScoredChunk]| {
+            let scores: Vec<f32> = list.iter().map(|c| c.score).collect();
+            let n = scores.len() as f32;
+            let mean = scores.iter().sum::<f32>() / n;
+            let sd = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
+            move |s: f32| ((s - (mean - 3.0 * sd)) / (6.0 * sd)).clamp(0.0, 1.0)
+        };
+        let (in_dense, in_sparse) = (normalizer(&dense), normalizer(&sparse));
+        let hits = fuse(dense, sparse, &resolved(FusionMethod::Dbsf));
+        assert_eq!(order(&hits), [1, 2, 3, 4], "scores, not ranks, decide");
+        for h in &hits {
+            let expected = in_dense(h.scores.dense.unwrap()) + in_sparse(h.scores.sparse.unwrap());
+            assert!((h.scores.fused - expected).abs() < 1e-5, "{h:?}");
+        }
+        // By hand for chunk 1 (dense μ − 3σ = −0.2192, 6σ = 1.4833; sparse −3.2614, 24.7727):
+        // (0.95 + 0.2192) / 1.4833 + (11 + 3.2614) / 24.7727 ≈ 0.788 + 0.576 = 1.364.
+        assert!(
+            (hits[0].scores.fused - 1.3639).abs() < 1e-3,
+            "{:?}",
+            hits[0]
         );
-        assert_eq!(hits.len(), 2);
-        assert!(hits
-            .iter()
-            .all(|h| h.scores.fused > 0.0 && h.scores.fused <= 2.0));
     }
 
     #[test]
