@@ -1,10 +1,10 @@
-//! Stage 4, embed: each chunk gets a dense vector (fastembed, ingest instance) and a sparse
-//! BM25 vector. Chunks are sorted by length and embedded in small batches, so padding is
-//! minimal and memory stays flat (a batch of 256 long texts peaked at 11 GB; 8 to 32 stays
-//! under 2 GB at the same speed).
+//! Stage 4, embed: each chunk gets a dense vector (the [`Embed`] model's `embed_batch`; for
+//! fastembed, its ingest instance) and a sparse BM25 vector. Chunks are sorted by length and
+//! embedded in small batches, so padding is minimal and memory stays flat (a batch of 256
+//! long texts peaked at 11 GB; 8 to 32 stays under 2 GB at the same speed).
 
 use retrieval::SparseVector;
-use retrieval::{Bm25, Embedder};
+use retrieval::{Bm25, Embed};
 
 use crate::chunk::Chunk;
 use crate::error::Result;
@@ -26,7 +26,7 @@ pub fn length_sorted_batches(lens: &[usize], batch: usize) -> Vec<Vec<usize>> {
 /// Embeds every chunk; `progress(done)` is called after each batch. Blocking.
 pub fn embed(
     chunks: &[Chunk],
-    embedder: &Embedder,
+    embedder: &dyn Embed,
     bm25: &Bm25,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<ChunkVectors>> {

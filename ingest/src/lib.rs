@@ -4,7 +4,8 @@
 //! 2. [`parse`]: PDF (lopdf, per page), Markdown and HTML (heading paths), plain text
 //!    (encoding detection) into sections;
 //! 3. [`chunk`]: sections into token-sized chunks (text-splitter, the model's tokenizer);
-//! 4. [`embed`]: dense vectors (fastembed) in length-sorted batches and BM25 sparse vectors;
+//! 4. [`embed`]: dense vectors (the pipeline's [`retrieval::Embed`]: fastembed when serving)
+//!    in length-sorted batches and BM25 sparse vectors;
 //! 5. [`store`]: replace the document's points in the index and flush.
 //!
 //! Everything here is synchronous and CPU-bound; the server runs [`Pipeline::run`] on
@@ -20,7 +21,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use retrieval::{Bm25, Embedder, Index};
+use retrieval::{Bm25, Embed, Index};
 use uuid::Uuid;
 
 pub use chunk::{Chunk, ChunkConfig};
@@ -62,7 +63,9 @@ pub struct Outcome {
 /// The models and index one pipeline writes to.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    pub embedder: Arc<Embedder>,
+    /// The dense model: the fastembed `retrieval::Embedder` when serving, or any
+    /// [`Embed`] (a `retrieval::embed::HashEmbed` in tests). Chunks are sized in its tokens.
+    pub embedder: Arc<dyn Embed>,
     pub bm25: Arc<Bm25>,
     pub index: Arc<Index>,
     pub limits: ParseLimits,
@@ -114,5 +117,62 @@ impl Pipeline {
             embed_time,
             store_time,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retrieval::{HashEmbed, IndexConfig, Scope};
+
+    #[test]
+    fn a_pipeline_on_the_hash_embedder_stores_searchable_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbed::new(32));
+        let config = IndexConfig {
+            path: dir.path().join("vectors"),
+            server: None,
+        };
+        let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
+        let pipeline = Pipeline {
+            embedder,
+            bm25: Arc::new(Bm25::new().unwrap()),
+            index: index.clone(),
+            limits: ParseLimits::default(),
+        };
+        let doc = DocumentRef {
+            kb_id: "kb".into(),
+            doc_id: "d1".into(),
+            doc_name: "notes.md".into(),
+            format: None,
+        };
+        let text = "# Bread\n\nSourdough needs a starter.\n\n\
+                    # Rust\n\nThe borrow checker rejects two mutable references.\n";
+        let mut events = Vec::new();
+        let outcome = pipeline
+            .run(&doc, text.as_bytes(), ChunkConfig::default(), |e| {
+                events.push(e)
+            })
+            .unwrap();
+        assert_eq!(outcome.format, Format::Markdown);
+        assert_eq!(
+            events,
+            [
+                Event::Parsing,
+                Event::Embedding { chunks: 2 },
+                Event::Embedded { done: 2 }
+            ]
+        );
+        // Sized by the embedder's tokenizer: "rust" (the heading), 7 words and a period.
+        let rust = &outcome.chunks[1].chunk;
+        assert_eq!((rust.heading_path().as_str(), rust.tokens), ("Rust", 9));
+        let scope = Scope {
+            knowledge_bases: vec!["kb".into()],
+            documents: None,
+        };
+        assert_eq!(index.count(&scope).unwrap(), 2);
+        let query = HashEmbed::new(32).vector("borrow checker");
+        let hits = index.search_dense(query, &scope, 1).unwrap();
+        assert_eq!(hits[0].id, outcome.chunks[1].id);
     }
 }

@@ -1,4 +1,6 @@
-//! The retrieval crate's one error type.
+//! The retrieval crate's one error type, and its kind: what a caller should make of it
+//! ([`Error::kind`]: a bad request, an index that cannot be reached now, one that answered too
+//! late, or a fault).
 
 use std::path::PathBuf;
 
@@ -24,6 +26,12 @@ pub enum Error {
     },
     #[error("vector index error: {0}")]
     Index(String),
+    /// The index's service (a Qdrant server) cannot be reached, or is overloaded.
+    #[error("vector index unavailable: {0}")]
+    Unavailable(String),
+    /// The index's service did not answer in time.
+    #[error("vector index timed out: {0}")]
+    Timeout(String),
     #[error("bm25 error: {0}")]
     Bm25(String),
     #[error("io error at {path}: {source}")]
@@ -37,8 +45,72 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What kind of failure an [`Error`] is, for callers that answer for it (an HTTP status, a
+/// retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request itself is wrong (a bad option, an empty query, a vector of the wrong
+    /// size): asking again the same way fails again.
+    Invalid,
+    /// Something the index needs cannot be reached now (a Qdrant server that refuses
+    /// connections or is overloaded): asking again later may work.
+    Unavailable,
+    /// Something the index needs did not answer in time.
+    Timeout,
+    /// Anything else: missing models or runtime, a model mismatch, an index or disk fault.
+    Internal,
+}
+
+impl Error {
+    /// The kind of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Unavailable(_) => ErrorKind::Unavailable,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::OrtMissing(_)
+            | Error::OrtLoad { .. }
+            | Error::ModelMissing(_)
+            | Error::Model(_)
+            | Error::ModelMismatch { .. }
+            | Error::Index(_)
+            | Error::Bm25(_)
+            | Error::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 impl From<qdrant_edge::OperationError> for Error {
     fn from(e: qdrant_edge::OperationError) -> Self {
         Error::Index(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_kind() {
+        let cases = [
+            (Error::Invalid("query is empty".into()), ErrorKind::Invalid),
+            (Error::Unavailable("qdrant".into()), ErrorKind::Unavailable),
+            (Error::Timeout("qdrant".into()), ErrorKind::Timeout),
+            (Error::Index("flush failed".into()), ErrorKind::Internal),
+            (Error::Model("x".into()), ErrorKind::Internal),
+            (Error::OrtMissing(PathBuf::from("/x")), ErrorKind::Internal),
+            (
+                Error::ModelMismatch {
+                    stored: "a".into(),
+                    stored_dim: 3,
+                    configured: "b".into(),
+                    configured_dim: 4,
+                },
+                ErrorKind::Internal,
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
     }
 }

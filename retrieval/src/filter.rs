@@ -1,10 +1,9 @@
 //! Filters on the point payload: which knowledge bases and documents a search may see.
 //!
-//! A [`Selection`] describes the points; it becomes Qdrant's own filter JSON for Qdrant Edge,
-//! and the same conditions for a Qdrant server.
+//! A [`Selection`] describes the points; each index backend turns it into its own filter
+//! (`index/edge.rs`: Qdrant's filter JSON for Qdrant Edge; `index/server.rs`: the same
+//! conditions for a Qdrant server). This module knows neither backend.
 
-use qdrant_edge::Filter;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -35,16 +34,11 @@ impl Scope {
         }
         Ok(Selection { fields, ids: None })
     }
-
-    /// The Qdrant Edge filter of [`Scope::selection`].
-    pub fn to_filter(&self) -> Result<Filter> {
-        self.selection()?.to_edge()
-    }
 }
 
 /// Which points an operation applies to: each field must hold one of its values, and the
-/// point's id must be one of `ids` when given. One description for both backends: Qdrant
-/// Edge's filter here ([`Selection::to_edge`]), the server's in [`crate::qdrant_server`].
+/// point's id must be one of `ids` when given. One description for both index backends,
+/// each of which converts it to its own filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
     pub fields: Vec<(&'static str, Vec<String>)>,
@@ -56,23 +50,6 @@ impl Selection {
     pub fn with_ids(mut self, ids: &[Uuid]) -> Self {
         self.ids = Some(ids.to_vec());
         self
-    }
-
-    /// As Qdrant's filter JSON, parsed by Qdrant Edge.
-    pub fn to_edge(&self) -> Result<Filter> {
-        let mut must: Vec<serde_json::Value> = self
-            .fields
-            .iter()
-            .map(|(key, values)| match values.as_slice() {
-                [one] => json!({"key": key, "match": {"value": one}}),
-                many => json!({"key": key, "match": {"any": many}}),
-            })
-            .collect();
-        if let Some(ids) = &self.ids {
-            must.push(json!({ "has_id": ids }));
-        }
-        serde_json::from_value(json!({ "must": must }))
-            .map_err(|e| Error::Index(format!("bad filter: {e}")))
     }
 }
 
@@ -97,26 +74,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scope_builds_kb_and_doc_conditions() {
+    fn scope_selects_kb_and_doc_fields() {
         let scope = Scope {
             knowledge_bases: vec!["a".into(), "b".into()],
             documents: Some(vec!["d1".into()]),
         };
-        let f = scope.to_filter().unwrap();
-        assert_eq!(f.must.as_ref().map(Vec::len), Some(2));
+        let s = scope.selection().unwrap();
+        assert_eq!(
+            s.fields,
+            vec![
+                (KB_ID, vec!["a".to_string(), "b".to_string()]),
+                (DOC_ID, vec!["d1".to_string()])
+            ]
+        );
+        assert_eq!(s.ids, None);
     }
 
     #[test]
     fn empty_scope_is_rejected() {
-        assert!(Scope::default().to_filter().is_err());
+        assert!(Scope::default().selection().is_err());
     }
 
     #[test]
-    fn document_filter_parses() {
-        assert!(document("x").to_edge().unwrap().must.is_some());
-        assert!(knowledge_base("x").to_edge().unwrap().must.is_some());
+    fn ids_narrow_a_selection() {
         let ids = [Uuid::new_v4(), Uuid::new_v4()];
-        let f = document("x").with_ids(&ids).to_edge().unwrap();
-        assert_eq!(f.must.as_ref().map(Vec::len), Some(2));
+        let s = document("x").with_ids(&ids);
+        assert_eq!(s.fields, vec![(DOC_ID, vec!["x".to_string()])]);
+        assert_eq!(s.ids.as_deref(), Some(&ids[..]));
+        assert_eq!(knowledge_base("k").fields[0].0, KB_ID);
     }
 }

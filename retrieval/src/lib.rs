@@ -1,9 +1,10 @@
 //! The ragd index: everything that turns text into vectors and vectors into ranked chunks.
 //!
 //! Stage order of a search:
-//! 1. [`embed`]: the query becomes a dense vector (fastembed) and a sparse BM25 vector ([`sparse`]);
-//! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge, each restricted by
-//!    the knowledge-base and document [`filter`]s;
+//! 1. [`embed`]: the query becomes a dense vector (an [`Embed`]: fastembed when serving) and a
+//!    sparse BM25 vector ([`sparse`]);
+//! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge (or on a Qdrant
+//!    server), each restricted by the knowledge-base and document [`filter`]s;
 //! 3. [`fusion`]: the two ranked lists are fused (reciprocal rank fusion, or
 //!    distribution-based score fusion);
 //! 4. [`rerank`]: optionally reordered (model-free weighted hybrid, or a cross-encoder);
@@ -13,7 +14,8 @@
 //! dictionary); [`eval`] measures rankings (nDCG, recall, MRR).
 //!
 //! The ingest crate writes through the same [`index::Index`] (one writer) and the same
-//! [`embed::Embedder`], so indexing and querying always agree on models and tokenizers.
+//! [`Embed`], so indexing and querying always agree on models and tokenizers. Every failure
+//! is an [`Error`] with an [`ErrorKind`].
 
 pub mod embed;
 pub mod error;
@@ -23,15 +25,14 @@ pub mod fusion;
 pub mod index;
 pub mod normalize;
 pub mod priority;
-pub mod qdrant_server;
 pub mod rerank;
 pub mod search;
 pub mod sparse;
 
-pub use embed::{Embedder, EmbeddingConfig};
-pub use error::{Error, Result};
+pub use embed::{Embed, Embedder, EmbeddingConfig, HashEmbed};
+pub use error::{Error, ErrorKind, Result};
 pub use filter::Scope;
-pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo};
+pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig};
 pub use qdrant_edge::SparseVector;
 pub use search::{
     FusionMethod, Hit, HitScores, SearchConfig, SearchMode, SearchOptions, SearchRequest, Searcher,

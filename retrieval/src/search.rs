@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::embed::Embedder;
+use crate::embed::Embed;
 use crate::error::{Error, Result};
 use crate::filter::Scope;
 use crate::fusion::{distribution_based_score_fusion, reciprocal_rank_fusion, Fused};
@@ -249,7 +249,9 @@ pub fn embed_text(heading: &str, text: &str) -> String {
 /// Runs hybrid searches over an index with the query-side models.
 #[derive(Debug, Clone)]
 pub struct Searcher {
-    pub embedder: Arc<Embedder>,
+    /// The dense model: the fastembed [`crate::Embedder`] when serving, or any [`Embed`] (a
+    /// [`crate::embed::HashEmbed`] in tests).
+    pub embedder: Arc<dyn Embed>,
     pub bm25: Arc<Bm25>,
     pub index: Arc<Index>,
     pub config: SearchConfig,
@@ -484,17 +486,77 @@ mod tests {
         assert_eq!(only_sparse.scores.dense, None);
     }
 
+    /// Chunk 1 leads the dense branch by far and trails the sparse one narrowly; chunk 2 is
+    /// second in dense and first in sparse. Ranks favour 2, scores favour 1.
+    fn branches() -> (Vec<ScoredChunk>, Vec<ScoredChunk>) {
+        (
+            vec![
+                chunk(1, 0.95),
+                chunk(2, 0.40),
+                chunk(3, 0.38),
+                chunk(4, 0.36),
+            ],
+            vec![
+                chunk(2, 12.0),
+                chunk(3, 11.5),
+                chunk(1, 11.0),
+                chunk(4, 2.0),
+            ],
+        )
+    }
+
+    fn order(hits: &[Hit]) -> Vec<u128> {
+        hits.iter().map(|h| h.chunk_id.as_u128()).collect()
+    }
+
     #[test]
-    fn dbsf_fusion_is_selectable() {
-        let hits = fuse(
-            vec![chunk(1, 0.9), chunk(2, 0.1)],
-            vec![chunk(2, 9.0), chunk(1, 1.0)],
-            &resolved(FusionMethod::Dbsf),
+    fn rrf_fuses_by_rank_with_the_given_k() {
+        let (dense, sparse) = branches();
+        let o = SearchConfig {
+            fusion: FusionMethod::Rrf,
+            rrf_k: 10.0,
+            ..SearchConfig::default()
+        }
+        .resolve(&SearchOptions::default());
+        let hits = fuse(dense, sparse, &o);
+        assert_eq!(order(&hits), [2, 1, 3, 4]);
+        for h in &hits {
+            let expected: f32 = [h.scores.dense_rank, h.scores.sparse_rank]
+                .into_iter()
+                .flatten()
+                .map(|rank| 1.0 / (10.0 + rank as f32 + 1.0))
+                .sum();
+            assert!((h.scores.fused - expected).abs() < 1e-6, "{h:?}");
+        }
+        // chunk 2: ranks 1 and 0
+        assert!((hits[0].scores.fused - (1.0 / 12.0 + 1.0 / 11.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dbsf_fuses_by_score_distribution() {
+        let (dense, sparse) = branches();
+        // Each branch's scores mapped to [0, 1] between μ − 3σ and μ + 3σ of the branch.
+        let normalizer = |list: &[ScoredChunk]| {
+            let scores: Vec<f32> = list.iter().map(|c| c.score).collect();
+            let n = scores.len() as f32;
+            let mean = scores.iter().sum::<f32>() / n;
+            let sd = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n).sqrt();
+            move |s: f32| ((s - (mean - 3.0 * sd)) / (6.0 * sd)).clamp(0.0, 1.0)
+        };
+        let (in_dense, in_sparse) = (normalizer(&dense), normalizer(&sparse));
+        let hits = fuse(dense, sparse, &resolved(FusionMethod::Dbsf));
+        assert_eq!(order(&hits), [1, 2, 3, 4], "scores, not ranks, decide");
+        for h in &hits {
+            let expected = in_dense(h.scores.dense.unwrap()) + in_sparse(h.scores.sparse.unwrap());
+            assert!((h.scores.fused - expected).abs() < 1e-5, "{h:?}");
+        }
+        // By hand for chunk 1 (dense μ − 3σ = −0.2192, 6σ = 1.4833; sparse −3.2614, 24.7727):
+        // (0.95 + 0.2192) / 1.4833 + (11 + 3.2614) / 24.7727 ≈ 0.788 + 0.576 = 1.364.
+        assert!(
+            (hits[0].scores.fused - 1.3639).abs() < 1e-3,
+            "{:?}",
+            hits[0]
         );
-        assert_eq!(hits.len(), 2);
-        assert!(hits
-            .iter()
-            .all(|h| h.scores.fused > 0.0 && h.scores.fused <= 2.0));
     }
 
     #[test]
@@ -539,6 +601,89 @@ mod tests {
         .validate()
         .is_err());
         assert!(SearchOptions::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_searcher_on_the_hash_embedder_finds_the_right_chunk() {
+        use crate::embed::HashEmbed;
+        use crate::index::{ChunkPoint, IndexConfig};
+
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbed::new(64));
+        let index = Index::open(
+            &IndexConfig {
+                path: dir.path().join("vectors"),
+                server: None,
+            },
+            embedder.name(),
+            embedder.dim(),
+        )
+        .unwrap();
+        let bm25 = Bm25::new().unwrap();
+        let texts = [
+            (
+                "kb",
+                "sourdough bread needs a starter, flour, water and patience",
+            ),
+            (
+                "kb",
+                "the rust borrow checker rejects two mutable references",
+            ),
+            ("kb", "tomatoes ripen faster next to bananas"),
+            (
+                "other",
+                "the borrow checker of rust, in another knowledge base",
+            ),
+        ];
+        let dense = embedder.embed_batch(&texts.map(|(_, t)| t)).unwrap();
+        let points = texts
+            .iter()
+            .zip(dense)
+            .enumerate()
+            .map(|(i, ((kb, text), dense))| ChunkPoint {
+                id: Uuid::new_v4(),
+                kb_id: kb.to_string(),
+                doc_id: format!("d{i}"),
+                doc_name: format!("d{i}.txt"),
+                ordinal: 0,
+                page: None,
+                heading: String::new(),
+                text: text.to_string(),
+                dense,
+                sparse: bm25.embed_document(text),
+            })
+            .collect();
+        index.upsert(points).unwrap();
+        index.flush().unwrap();
+        let searcher = Searcher {
+            embedder,
+            bm25: Arc::new(bm25),
+            index: Arc::new(index),
+            config: SearchConfig::default(),
+            cross_encoder: None,
+        };
+        for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Sparse] {
+            let hits = searcher
+                .search(&SearchRequest {
+                    query: "Rust borrow checker".into(),
+                    scope: Scope {
+                        knowledge_bases: vec!["kb".into()],
+                        documents: None,
+                    },
+                    top_k: Some(2),
+                    options: SearchOptions {
+                        mode: Some(mode),
+                        ..Default::default()
+                    },
+                    explain: true,
+                })
+                .unwrap();
+            assert_eq!(hits[0].chunk.doc_id, "d1", "{mode:?}: {hits:?}");
+            assert!(hits.iter().all(|h| h.chunk.kb_id == "kb"), "{hits:?}");
+            assert_eq!(hits[0].scores.dense.is_some(), mode != SearchMode::Sparse);
+            let terms = hits[0].matched_terms.as_ref().unwrap();
+            assert!(terms.iter().any(|t| t.contains("borrow")), "{terms:?}");
+        }
     }
 
     #[test]

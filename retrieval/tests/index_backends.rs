@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use retrieval::qdrant_server::QdrantServerConfig;
-use retrieval::{Bm25, ChunkPoint, Error, Index, IndexConfig, Scope};
+use retrieval::{Bm25, ChunkPoint, Error, Index, IndexConfig, QdrantServerConfig, Scope};
 use uuid::Uuid;
 
 fn point(bm25: &Bm25, kb: &str, doc: &str, text: &str, dense: Vec<f32>) -> ChunkPoint {

@@ -97,11 +97,20 @@ impl From<StoreError> for Error {
     }
 }
 
+/// The index's errors by kind: a Qdrant server that is down is 503, a slow one 503 too (the
+/// request may be retried), bad input 400.
 impl From<retrieval::Error> for Error {
     fn from(e: retrieval::Error) -> Self {
-        match e {
-            retrieval::Error::Invalid(m) => Error::BadRequest(m),
-            other => Error::internal(other),
+        match e.kind() {
+            retrieval::ErrorKind::Invalid => match e {
+                retrieval::Error::Invalid(m) => Error::BadRequest(m),
+                other => Error::BadRequest(other.to_string()),
+            },
+            retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout => {
+                tracing::error!(error = %e, "vector index unavailable");
+                Error::Unavailable("the vector index is unavailable, retry shortly".into())
+            }
+            retrieval::ErrorKind::Internal => Error::internal(e),
         }
     }
 }
@@ -157,6 +166,16 @@ mod tests {
             Error::from(ingest::Error::UnsupportedFormat("x".into())).code(),
             "unsupported_format"
         );
+    }
+
+    #[test]
+    fn index_failures_by_kind() {
+        let down = retrieval::Error::Unavailable("qdrant server: connection refused".into());
+        assert_eq!(Error::from(down).code(), "unavailable");
+        let slow = retrieval::Error::Timeout("deadline".into());
+        assert_eq!(Error::from(slow).code(), "unavailable");
+        let bad = retrieval::Error::Invalid("top_k".into());
+        assert_eq!(Error::from(bad).code(), "bad_request");
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub struct IndexSettings {
 
 impl IndexSettings {
     /// The server backend's settings, when one is configured.
-    pub fn server(&self) -> Option<retrieval::qdrant_server::QdrantServerConfig> {
-        (!self.qdrant_url.is_empty()).then(|| retrieval::qdrant_server::QdrantServerConfig {
+    pub fn server(&self) -> Option<retrieval::QdrantServerConfig> {
+        (!self.qdrant_url.is_empty()).then(|| retrieval::QdrantServerConfig {
             url: self.qdrant_url.clone(),
             api_key: (!self.qdrant_api_key.is_empty()).then(|| self.qdrant_api_key.clone()),
             collection: self.qdrant_collection.clone(),

@@ -20,7 +20,7 @@ pub type Progress = (usize, usize);
 
 /// The models a state runs with.
 pub struct Models {
-    pub embedder: Arc<Embedder>,
+    pub embedder: Arc<dyn retrieval::Embed>,
     pub bm25: Arc<Bm25>,
     pub cross_encoder: Option<Arc<retrieval::rerank::CrossEncoder>>,
 }

@@ -322,10 +322,10 @@ pub async fn after_ingest(state: &AppState, run_id: i64, doc_id: &str) {
 mod tests {
     use crate::jobs::worker::drain;
     use crate::service::sources::manage::{self, NewSource, RunView};
-    use crate::service::{documents, testing, State};
+    use crate::service::{documents, testing, AppState, State};
     use crate::store::DocStatus;
 
-    async fn sync(state: &State, source: &str) -> RunView {
+    async fn sync(state: &AppState, source: &str) -> RunView {
         let run = manage::run_now(state, "kb", source).await.unwrap();
         drain(state).await.unwrap();
         manage::run(state, "kb", source, run.run.id).await.unwrap()
@@ -345,7 +345,7 @@ mod tests {
             .into_iter()
             .map(|d| (d.doc.name, d.doc.status))
             .collect();
-        names.sort();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         names
     }
 

@@ -1,0 +1,58 @@
+//! Test support: a whole [`State`] on a temporary data folder with a small deterministic
+//! embedder ([`retrieval::embed::HashEmbed`]) instead of the ONNX models, so services, the
+//! worker and source sync are tested without model files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use retrieval::embed::HashEmbed;
+use retrieval::Bm25;
+
+use super::{knowledge_bases, AppState, Models, State};
+use crate::config::{Config, Overrides};
+use crate::store::KnowledgeBase;
+
+/// A state on `dir` with the test embedder; `adjust` changes the configuration first.
+pub async fn state_with(dir: &Path, adjust: impl FnOnce(&mut Config)) -> AppState {
+    let overrides = Overrides {
+        listen: None,
+        data_dir: Some(dir.to_path_buf()),
+    };
+    let mut config = Config::load(None, &overrides).expect("default configuration");
+    adjust(&mut config);
+    let models = Models {
+        embedder: Arc::new(HashEmbed::new(64)),
+        bm25: Arc::new(Bm25::with_dictionary(Default::default()).expect("bm25")),
+        cross_encoder: None,
+    };
+    State::with_models(config, models).await.expect("state")
+}
+
+pub async fn state(dir: &Path) -> AppState {
+    state_with(dir, |_| {}).await
+}
+
+/// A knowledge base named `name`.
+pub async fn kb(state: &State, name: &str) -> KnowledgeBase {
+    knowledge_bases::create(
+        state,
+        knowledge_bases::NewKnowledgeBase {
+            name: name.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("knowledge base")
+}
+
+/// Points in the index for one document of a knowledge base.
+pub fn points_of(state: &State, kb_id: &str, doc_id: &str) -> usize {
+    state
+        .pipeline
+        .index
+        .count(&retrieval::Scope {
+            knowledge_bases: vec![kb_id.to_string()],
+            documents: Some(vec![doc_id.to_string()]),
+        })
+        .expect("count")
+}
