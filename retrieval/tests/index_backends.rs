@@ -1,7 +1,8 @@
 //! One scenario for both index backends: the embedded Qdrant Edge shard (always), and a
 //! Qdrant server at `QDRANT_URL` (its gRPC address, e.g. `http://localhost:6334`;
-//! `QDRANT_API_KEY` if it needs one). Without `QDRANT_URL` the server run prints that it was
-//! skipped: no Qdrant server can be installed on the development machine.
+//! `QDRANT_API_KEY` if it needs one). The server run is `#[ignore]`d (counted as ignored, never as
+//! passed); `make test` runs it when `QDRANT_URL` is set. No Qdrant server can be installed on the
+//! development machine.
 
 use std::time::Duration;
 
@@ -135,11 +136,12 @@ fn the_embedded_index() {
 }
 
 #[test]
+#[ignore = "needs QDRANT_URL"]
 fn a_qdrant_server() {
-    let Some(url) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: QDRANT_URL is not set; the Qdrant server backend was not tested");
-        return;
-    };
+    let url = std::env::var("QDRANT_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("QDRANT_URL is not set: run this test with a Qdrant server's gRPC address");
     let api_key = std::env::var("QDRANT_API_KEY")
         .ok()
         .filter(|k| !k.is_empty());

@@ -60,8 +60,8 @@ async fn orphan_points_and_missing_points_are_repaired() {
         .unwrap();
 
     let repair = reconcile::run(&state).await.unwrap();
-    assert_eq!(repair.delete_points, [orphan.clone()]);
-    assert_eq!(repair.requeue, [missing.clone()]);
+    assert_eq!(repair.delete_points, std::slice::from_ref(&orphan));
+    assert_eq!(repair.requeue, std::slice::from_ref(&missing));
     server::jobs::worker::drain(&state).await.unwrap();
 
     let counts = index.document_counts().unwrap();

@@ -216,19 +216,7 @@ fn session_cookie(token: &str, max_age: u64, secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AuthConfig;
-
-    const ADMIN: &str = "0123456789abcdef-key";
-    const READER: &str = "reader-key-0123456789";
-
-    fn guard() -> Guard {
-        Guard::from_config(&AuthConfig {
-            api_key: ADMIN.into(),
-            reader_keys: vec![READER.into()],
-            ..AuthConfig::default()
-        })
-        .unwrap()
-    }
+    use crate::service::auth::test_keys::{guard, ADMIN};
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

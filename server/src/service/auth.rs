@@ -216,14 +216,15 @@ impl Guard {
     }
 }
 
+/// An admin key, a reader key and their guard, for tests here and in `http::auth`.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_keys {
     use super::*;
 
-    const ADMIN: &str = "0123456789abcdef-key";
-    const READER: &str = "reader-key-0123456789";
+    pub const ADMIN: &str = "0123456789abcdef-key";
+    pub const READER: &str = "reader-key-0123456789";
 
-    fn guard() -> Guard {
+    pub fn guard() -> Guard {
         Guard::from_config(&AuthConfig {
             api_key: ADMIN.into(),
             reader_keys: vec![READER.into()],
@@ -231,6 +232,12 @@ mod tests {
         })
         .unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_keys::{guard, ADMIN, READER};
+    use super::*;
 
     #[test]
     fn session_tokens_expire_and_cannot_be_forged() {
