@@ -32,6 +32,13 @@ pub enum Error {
     /// The index's service did not answer in time.
     #[error("vector index timed out: {0}")]
     Timeout(String),
+    /// The embedding server cannot be reached, refuses the load (429) or fails (5xx), after
+    /// the configured retries.
+    #[error("embedding server unavailable: {0}")]
+    EmbeddingUnavailable(String),
+    /// The embedding server did not answer in time, after the configured retries.
+    #[error("embedding server timed out: {0}")]
+    EmbeddingTimeout(String),
     #[error("bm25 error: {0}")]
     Bm25(String),
     #[error("io error at {path}: {source}")]
@@ -62,12 +69,21 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// Whether this is an embedding server that is down or slow now: the work that needed it
+    /// waits and is retried later; a search may fall back to BM25.
+    pub fn is_embedding_outage(&self) -> bool {
+        matches!(
+            self,
+            Error::EmbeddingUnavailable(_) | Error::EmbeddingTimeout(_)
+        )
+    }
+
     /// The kind of this failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Invalid(_) => ErrorKind::Invalid,
-            Error::Unavailable(_) => ErrorKind::Unavailable,
-            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Unavailable(_) | Error::EmbeddingUnavailable(_) => ErrorKind::Unavailable,
+            Error::Timeout(_) | Error::EmbeddingTimeout(_) => ErrorKind::Timeout,
             Error::OrtMissing(_)
             | Error::OrtLoad { .. }
             | Error::ModelMissing(_)

@@ -1,8 +1,8 @@
 //! The ragd index: everything that turns text into vectors and vectors into ranked chunks.
 //!
 //! Stage order of a search:
-//! 1. [`embed`]: the query becomes a dense vector (an [`Embed`]: fastembed when serving) and a
-//!    sparse BM25 vector ([`sparse`]);
+//! 1. [`embed`]: the query becomes a dense vector (an [`Embed`]: fastembed in process, or a
+//!    model server over HTTP) and a sparse BM25 vector ([`sparse`]);
 //! 2. [`index`]: dense ∥ sparse nearest-neighbour searches in Qdrant Edge (or on a Qdrant
 //!    server), each restricted by the knowledge-base and document [`filter`]s;
 //! 3. [`fusion`]: the two ranked lists are fused (reciprocal rank fusion, or
@@ -29,12 +29,14 @@ pub mod rerank;
 pub mod search;
 pub mod sparse;
 
-pub use embed::{Embed, Embedder, EmbeddingConfig, HashEmbed};
+pub use embed::{connect, Embed, Embedder, EmbeddingConfig, HashEmbed, Provider, Remote};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Scope;
 pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig};
 pub use qdrant_edge::SparseVector;
 pub use search::{
-    FusionMethod, Hit, HitScores, SearchConfig, SearchMode, SearchOptions, SearchRequest, Searcher,
+    FusionMethod, Hit, HitScores, Report, SearchConfig, SearchMode, SearchOptions, SearchRequest,
+    Searcher,
 };
 pub use sparse::Bm25;
+pub use tokenizers::Tokenizer;

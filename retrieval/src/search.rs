@@ -208,6 +208,20 @@ pub struct SearchRequest {
     pub options: SearchOptions,
     /// Also report the query terms each hit matched.
     pub explain: bool,
+    /// When the embedding server is down or slow, rank by BM25 alone instead of failing.
+    pub bm25_fallback: bool,
+}
+
+/// A search's hits, and how they were found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub hits: Vec<Hit>,
+    /// Whether the dense branch could count: its model knows the query's language and the
+    /// query was embedded.
+    pub dense_used: bool,
+    /// Why the dense branch could not run (the embedding server's error), when the request
+    /// allowed falling back to BM25.
+    pub degraded: Option<String>,
 }
 
 /// The scores behind one hit.
@@ -262,6 +276,11 @@ impl Searcher {
     /// Blocking: embeds the query, runs the branches, fuses and reranks. Call from
     /// `spawn_blocking`.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
+        self.search_report(request).map(|r| r.hits)
+    }
+
+    /// [`Searcher::search`], with what it found out on the way.
+    pub fn search_report(&self, request: &SearchRequest) -> Result<Report> {
         let query = request.query.trim();
         if query.is_empty() {
             return Err(Error::Invalid("query is empty".into()));
@@ -275,11 +294,24 @@ impl Searcher {
         }
         let top_k = request.top_k.unwrap_or(self.config.top_k).clamp(1, 1000);
         let prefetch = o.prefetch.max(top_k);
+        let mut degraded = None;
         let dense_query = if o.mode != SearchMode::Sparse || o.rerank == RerankKind::Weighted {
-            Some(self.embedder.embed_query(query)?)
+            match self.embedder.embed_query(query) {
+                Ok(v) => Some(v),
+                Err(e) if request.bm25_fallback && e.is_embedding_outage() => {
+                    degraded = Some(e.to_string());
+                    None
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
+        let mut o = o;
+        if degraded.is_some() {
+            o.mode = SearchMode::Sparse;
+            o.vector_weight = 0.0;
+        }
         let sparse_query = self.bm25.embed_query(query);
         // Every branch reads the same version of every document.
         let view = self.index.view();
@@ -299,7 +331,6 @@ impl Searcher {
         };
         // A model that does not understand the query's language gives noise, not evidence:
         // its branch still runs (explain shows it) but weighs nothing.
-        let mut o = o;
         let dense_understood = self.embedder.covers(crate::normalize::language(query));
         if !dense_understood {
             o.weights[0] = 0.0;
@@ -385,7 +416,11 @@ impl Searcher {
                 );
             }
         }
-        Ok(hits)
+        Ok(Report {
+            hits,
+            dense_used: dense_understood && degraded.is_none(),
+            degraded,
+        })
     }
 }
 
@@ -676,6 +711,7 @@ mod tests {
                         ..Default::default()
                     },
                     explain: true,
+                    bm25_fallback: false,
                 })
                 .unwrap();
             assert_eq!(hits[0].chunk.doc_id, "d1", "{mode:?}: {hits:?}");
@@ -683,6 +719,57 @@ mod tests {
             assert_eq!(hits[0].scores.dense.is_some(), mode != SearchMode::Sparse);
             let terms = hits[0].matched_terms.as_ref().unwrap();
             assert!(terms.iter().any(|t| t.contains("borrow")), "{terms:?}");
+        }
+
+        // An embedding server that is down: an error by default, BM25 alone when allowed.
+        let down = Searcher {
+            embedder: Arc::new(Down(HashEmbed::new(32))),
+            ..searcher
+        };
+        let mut request = SearchRequest {
+            query: "Rust borrow checker".into(),
+            scope: Scope {
+                knowledge_bases: vec!["kb".into()],
+                documents: None,
+            },
+            top_k: Some(2),
+            ..Default::default()
+        };
+        let err = down.search(&request).unwrap_err();
+        assert!(err.is_embedding_outage(), "{err}");
+        request.bm25_fallback = true;
+        let report = down.search_report(&request).unwrap();
+        assert_eq!(report.hits[0].chunk.doc_id, "d1");
+        assert!(report.hits.iter().all(|h| h.scores.dense.is_none()));
+        assert!(!report.dense_used);
+        assert!(report.degraded.unwrap().contains("connection refused"));
+    }
+
+    /// A model server that refuses every connection.
+    #[derive(Debug)]
+    struct Down(crate::embed::HashEmbed);
+
+    impl Embed for Down {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn covers(&self, language: &str) -> bool {
+            self.0.covers(language)
+        }
+        fn batch_size(&self) -> usize {
+            1
+        }
+        fn tokenizer(&self) -> &tokenizers::Tokenizer {
+            self.0.tokenizer()
+        }
+        fn embed_query(&self, _: &str) -> Result<Vec<f32>> {
+            Err(Error::EmbeddingUnavailable("connection refused".into()))
+        }
+        fn embed_batch(&self, _: &[&str]) -> Result<Vec<Vec<f32>>> {
+            Err(Error::EmbeddingUnavailable("connection refused".into()))
         }
     }
 

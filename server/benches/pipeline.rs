@@ -171,10 +171,17 @@ async fn run() -> anyhow::Result<()> {
 
     // 2. Ingest the search corpus end to end through the server's queue, until 10,000 chunks.
     let state = State::open(config.clone()).await?;
-    let kb = state
-        .store
-        .create_kb("bench-kb", "bench", "", SEARCH_CHUNK_SIZE, 4)
-        .await?;
+    let kb = server::service::knowledge_bases::create(
+        &state,
+        server::service::knowledge_bases::NewKnowledgeBase {
+            name: "bench".into(),
+            chunk_size: Some(SEARCH_CHUNK_SIZE as usize),
+            chunk_overlap: Some(4),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
     let mut total_chunks = 0i64;
     let mut total_tokens = 0i64;
@@ -222,7 +229,7 @@ async fn run() -> anyhow::Result<()> {
     let peak_ingest = proc_status_kb("self", "VmHWM:");
 
     // 3. Embed stage alone at the default chunk size (256 tokens): length-sorted batches.
-    let embedder = state.searcher.embedder.clone();
+    let embedder = state.default_space().embedder.clone();
     let long_docs: Vec<String> = docs
         .chunks(4)
         .take(400)
@@ -251,7 +258,7 @@ async fn run() -> anyhow::Result<()> {
     }
     chunks.truncate(600);
     let tokens: usize = chunks.iter().map(|c| c.tokens).sum();
-    let bm25 = state.searcher.bm25.clone();
+    let bm25 = state.bm25.clone();
     let e = embedder.clone();
     let started = Instant::now();
     let n = chunks.len();
@@ -267,7 +274,7 @@ async fn run() -> anyhow::Result<()> {
     let searches: Vec<String> = queries.iter().take(500).cloned().collect();
     for phase in ["brute force (no HNSW yet)", "after optimize (HNSW)"] {
         if phase.starts_with("after") {
-            let index = state.pipeline.index.clone();
+            let index = state.default_space().index.clone();
             let t = Instant::now();
             tokio::task::spawn_blocking(move || index.optimize()).await??;
             rows.push((

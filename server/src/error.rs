@@ -106,6 +106,18 @@ impl From<retrieval::Error> for Error {
                 retrieval::Error::Invalid(m) => Error::BadRequest(m),
                 other => Error::BadRequest(other.to_string()),
             },
+            // The cause (a server's address) is logged, not told to every client.
+            retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout
+                if e.is_embedding_outage() =>
+            {
+                tracing::error!(error = %e, "embedding server unavailable");
+                Error::Unavailable(match e.kind() {
+                    retrieval::ErrorKind::Timeout => {
+                        "the embedding server did not answer in time, retry shortly".into()
+                    }
+                    _ => "the embedding server is unavailable, retry shortly".into(),
+                })
+            }
             retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout => {
                 tracing::error!(error = %e, "vector index unavailable");
                 Error::Unavailable("the vector index is unavailable, retry shortly".into())

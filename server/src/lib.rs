@@ -7,8 +7,8 @@
 //!            │     │      │
 //!            └─ service ──┘       typed operations: no HTTP types, errors by kind
 //!                  │
-//!   store · llm · retrieval · ingest · lock     metadata (sqlx only in store/), files,
-//!                  │                            the LLM client, index and pipeline
+//!   store · llm · spaces · retrieval · ingest · lock   metadata (sqlx only in store/),
+//!                  │                 files, the LLM client, each embedding model's index
 //!   config · error · schedule                   leaves: settings, the domain error, cron
 //! ```
 //!
@@ -21,6 +21,8 @@
 //!   evaluation, backups, the authorization decision.
 //! - [`store`]: the metadata store behind one seam (SQLite today), and the original files.
 //! - [`llm`]: the chat model's client (Ollama and OpenAI-compatible protocols).
+//! - [`spaces`]: each embedding model (local, or a model server) with the index of its
+//!   vectors; knowledge bases choose their model.
 //! - [`config`], [`error`], [`schedule`], [`lock`]: shared leaves.
 
 pub mod cli;
@@ -33,6 +35,7 @@ pub mod lock;
 pub mod schedule;
 pub mod serve;
 pub mod service;
+pub mod spaces;
 pub mod store;
 
 pub use http::app;

@@ -37,7 +37,7 @@ async fn orphan_points_and_missing_points_are_repaired() {
     let docs = documents::upload(&state, &kb.id, files).await.unwrap();
     server::jobs::worker::drain(&state).await.unwrap();
     let (orphan, missing) = (docs[0].doc.id.clone(), docs[1].doc.id.clone());
-    let index = state.pipeline.index.clone();
+    let index = state.default_space().index.clone();
     let counts = index.document_counts().unwrap();
     let chunks_of_missing = documents::get(&state, &kb.id, &missing)
         .await

@@ -63,7 +63,9 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
     await page.getByRole('heading', { level: 1, name: 'Knowledge bases' }).waitFor();
     await page.getByText('No knowledge bases yet').waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'en');
-    assert.match(await page.locator('.model-name').textContent(), /minilm/i, 'the embedding model is shown');
+    const preset = page.getByLabel('Embedding model');
+    assert.match(await preset.locator('option').first().textContent(), /minilm.*server default/i, 'the default embedding model is offered');
+    assert.equal(await preset.inputValue(), 'default');
     await shot(page, '01-empty');
   });
 
@@ -75,6 +77,7 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
     await page.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('heading', { level: 1, name: 'botany' }).waitFor();
     await page.getByText('Chunks of 64 tokens, 8 overlap').waitFor();
+    assert.match(await page.locator('.page-head .meta').textContent(), /Embedding model: local:all-minilm-l6-v2-int8 \(384\)/);
     assert.match(page.url(), /#\/kb\//);
   });
 

@@ -323,6 +323,11 @@ pub async fn serve_local(
 ) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
+    // TCP_NODELAY, as real model servers (Ollama, vLLM) set it: small streamed lines go out
+    // at once instead of waiting for the client's delayed ACK on a kept-alive connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -56,6 +56,10 @@ export let kbCache = { list: [], model: '' };
 
 export async function loadKbs() {
   const data = await api('/knowledge-bases');
-  kbCache = { list: data.knowledge_bases || [], model: data.embedding_model || '' };
+  kbCache = {
+    list: data.knowledge_bases || [],
+    model: data.embedding_model || '',
+    presets: data.embedding_presets || [],
+  };
   return kbCache;
 }

@@ -107,7 +107,7 @@ export async function kbView(view, kbId, isCurrent) {
     h('div', { class: 'page-head' },
       h('h1', { text: kb.name }),
       h('p', { class: 'meta' }, t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
-        kbCache.model ? ` · ${t('kb.model')}: ${kbCache.model}` : '')),
+        kb.embedding_model ? ` · ${t('kb.model')}: ${kb.embedding_model} (${kb.embedding_dim})` : '')),
     desc,
     kbSettings(kb, (next) => {
       desc.textContent = next.description;

@@ -13,9 +13,13 @@ export async function kbListView(view, isCurrent) {
     h('div', { class: 'page-head' }, h('h1', { text: t('kb.title') })),
     h('div', { class: 'split' }, listBox, form),
   );
-  const { list, model } = await loadKbs();
+  const { list, presets } = await loadKbs();
   if (!isCurrent()) return;
-  form.querySelector('.model-name').textContent = model;
+  const select = form.querySelector('#kb-embedding');
+  select.replaceChildren(...presets.map((p) => h('option', {
+    value: p.name,
+    text: p.name === 'default' ? `${p.model} (${t('kb.defaultModel')})` : `${p.name}: ${p.model}`,
+  })));
   if (!list.length) {
     listBox.replaceChildren(h('p', { class: 'empty', text: t('kb.empty') }));
     return;
@@ -41,6 +45,7 @@ export async function kbListView(view, isCurrent) {
         h('span', { class: 'count', text: t('kb.docs', { n: kb.document_count }) }), ' · ',
         h('span', { class: 'count', text: t('kb.chunks', { n: kb.chunk_count }) }), ' · ',
         h('span', { text: t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }) })),
+      h('p', { class: 'meta' }, `${t('kb.model')}: `, h('code', { class: 'kb-model', text: kb.embedding_model })),
       h('p', { class: 'meta', text: fmtDate(kb.created_at) }),
       h('div', { class: 'row' },
         h('a', { class: 'button small', href: `#/kb/${enc(kb.id)}`, text: t('kb.open') }), del)));
@@ -60,7 +65,8 @@ function kbForm() {
       field('kb-size', t('kb.chunkSize'), h('input', { id: 'kb-size', name: 'chunk_size', type: 'number', min: 16, max: 8192, inputmode: 'numeric' })),
       field('kb-overlap', t('kb.chunkOverlap'), h('input', { id: 'kb-overlap', name: 'chunk_overlap', type: 'number', min: 0, max: 4096, inputmode: 'numeric' }))),
     h('p', { class: 'hint', text: t('kb.defaultHint') }),
-    h('p', { class: 'meta' }, `${t('kb.model')}: `, h('code', { class: 'model-name', text: kbCache.model })),
+    field('kb-embedding', t('kb.model'), h('select', { id: 'kb-embedding', name: 'embedding' },
+      h('option', { value: 'default', text: kbCache.model })), t('kb.modelHint')),
     err,
     h('div', { class: 'row end' }, h('button', { type: 'submit', text: t('kb.create') })));
   form.addEventListener('submit', async (e) => {
@@ -72,6 +78,8 @@ function kbForm() {
       const v = String(fd.get(k) || '').trim();
       if (v !== '') body[k] = Number(v);
     }
+    const embedding = String(fd.get('embedding') || 'default');
+    if (embedding !== 'default') body.embedding = embedding;
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
     try {

@@ -2,31 +2,52 @@
 
 use super::backend::Backend;
 use super::KbCommand;
-use crate::service::knowledge_bases::NewKnowledgeBase;
+use crate::service::knowledge_bases::{EmbeddingChoice, NewKnowledgeBase};
 
 pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
     match command {
         KbCommand::List => {
-            let kbs = backend.list_kbs().await?.knowledge_bases;
-            if kbs.is_empty() {
+            let all = backend.list_kbs().await?;
+            if all.knowledge_bases.is_empty() {
                 println!("no knowledge bases yet: ragd kb create NAME");
             }
-            for k in kbs {
+            for k in all.knowledge_bases {
                 println!(
-                    "{}\t{} documents\t{} chunks\t{}",
-                    k.name, k.document_count, k.chunk_count, k.description
+                    "{}\t{} documents\t{} chunks\t{} ({} dims)\t{}",
+                    k.name,
+                    k.document_count,
+                    k.chunk_count,
+                    k.embedding_model,
+                    k.embedding_dim,
+                    k.description
                 );
             }
+            let presets: Vec<String> = all
+                .embedding_presets
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.model))
+                .collect();
+            println!("embedding presets: {}", presets.join(", "));
         }
-        KbCommand::Create { name, description } => {
+        KbCommand::Create {
+            name,
+            description,
+            embedding,
+            chunk_size,
+        } => {
             let kb = backend
                 .create_kb(NewKnowledgeBase {
                     name,
                     description,
+                    chunk_size,
+                    embedding: embedding.map(EmbeddingChoice::Preset),
                     ..Default::default()
                 })
                 .await?;
-            println!("created knowledge base {} ({})", kb.name, kb.id);
+            println!(
+                "created knowledge base {} ({}) on {} ({} dims)",
+                kb.name, kb.id, kb.embedding_model, kb.embedding_dim
+            );
         }
         KbCommand::Delete { name } => {
             backend.delete_kb(&name).await?;

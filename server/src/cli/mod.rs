@@ -191,11 +191,19 @@ pub enum LlmCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KbCommand {
+    /// The knowledge bases, with the embedding model of each, and the presets offered.
     List,
     Create {
         name: String,
         #[arg(long)]
         description: Option<String>,
+        /// The embedding model: a preset's name (`default`, or one of
+        /// `[embedding_presets]`); unset: the server default.
+        #[arg(long)]
+        embedding: Option<String>,
+        /// Chunk size in tokens.
+        #[arg(long)]
+        chunk_size: Option<usize>,
     },
     Delete {
         name: String,

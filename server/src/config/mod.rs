@@ -46,7 +46,11 @@ pub struct Config {
     pub pdf_timeout_secs: u64,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
     pub web_dir: Option<PathBuf>,
+    /// The server's default embedding model, for knowledge bases that do not choose one.
     pub embedding: retrieval::EmbeddingConfig,
+    /// Named embedding models a knowledge base may choose (`[embedding_presets.NAME]`), e.g.
+    /// a multilingual model on the GPU host.
+    pub embedding_presets: std::collections::BTreeMap<String, retrieval::EmbeddingConfig>,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
     pub llm: LlmConfig,
@@ -95,6 +99,7 @@ impl Default for Config {
             pdf_timeout_secs: 60,
             web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
+            embedding_presets: Default::default(),
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
             llm: LlmConfig::default(),
@@ -139,7 +144,22 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_BACKUP_SCHEDULE", "backup.schedule"),
     ("RAGD_BACKUP_TIMEZONE", "backup.timezone"),
     ("RAGD_BACKUP_KEEP", "backup.keep"),
+    ("RAGD_EMBEDDING_PROVIDER", "embedding.provider"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
+    ("RAGD_EMBEDDING_BASE_URL", "embedding.base_url"),
+    ("RAGD_EMBEDDING_API_KEY", "embedding.api_key"),
+    ("RAGD_EMBEDDING_CONCURRENCY", "embedding.concurrency"),
+    ("RAGD_EMBEDDING_TIMEOUT_SECS", "embedding.timeout_secs"),
+    ("RAGD_EMBEDDING_RETRIES", "embedding.retries"),
+    ("RAGD_EMBEDDING_MAX_LENGTH", "embedding.max_length"),
+    ("RAGD_EMBEDDING_QUERY_PREFIX", "embedding.query_prefix"),
+    (
+        "RAGD_EMBEDDING_DOCUMENT_PREFIX",
+        "embedding.document_prefix",
+    ),
+    ("RAGD_EMBEDDING_INPUT_TYPE", "embedding.input_type"),
+    ("RAGD_EMBEDDING_LANGUAGES", "embedding.languages"),
+    ("RAGD_EMBEDDING_TOKENIZER", "embedding.tokenizer"),
     ("RAGD_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
     ("RAGD_ORT_LIBRARY", "embedding.ort_library"),
     ("RAGD_EMBEDDING_THREADS", "embedding.threads"),
@@ -192,7 +212,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.
-const LIST_KEYS: &[&str] = &["sources.folder_roots", "auth.reader_keys"];
+const LIST_KEYS: &[&str] = &[
+    "sources.folder_roots",
+    "auth.reader_keys",
+    "embedding.languages",
+];
 
 /// Overrides from the command line, applied last.
 #[derive(Debug, Default, Clone)]
@@ -268,6 +292,17 @@ impl Config {
         if self.max_upload_bytes < 1024 {
             bail!("max_upload_bytes must be at least 1024");
         }
+        self.embedding
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[embedding]: {e}"))?;
+        for (name, preset) in &self.embedding_presets {
+            if !valid_preset_name(name) {
+                bail!("embedding_presets: {name:?} is not a valid name (1 to 64 letters, digits, '-' or '_'; not \"default\")");
+            }
+            preset
+                .validate()
+                .map_err(|e| anyhow::anyhow!("[embedding_presets.{name}]: {e}"))?;
+        }
         self.chunking
             .validate()
             .map_err(|e| anyhow::anyhow!("chunking: {e}"))?;
@@ -297,10 +332,33 @@ impl Config {
                 *p = cache.join(&*p);
             }
         };
-        under_cache(&mut self.embedding.model_dir, &self.cache_dir);
-        under_cache(&mut self.embedding.ort_library, &self.cache_dir);
-        under_cache(&mut self.embedding.cache_dir, &self.cache_dir);
+        for e in std::iter::once(&mut self.embedding).chain(self.embedding_presets.values_mut()) {
+            under_cache(&mut e.model_dir, &self.cache_dir);
+            under_cache(&mut e.ort_library, &self.cache_dir);
+            under_cache(&mut e.cache_dir, &self.cache_dir);
+        }
     }
+
+    /// The embedding preset called `name` (`default` is `[embedding]`).
+    pub fn embedding_preset(&self, name: &str) -> Option<&retrieval::EmbeddingConfig> {
+        if name == DEFAULT_PRESET {
+            Some(&self.embedding)
+        } else {
+            self.embedding_presets.get(name)
+        }
+    }
+}
+
+/// The name under which `[embedding]` is offered as a preset.
+pub const DEFAULT_PRESET: &str = "default";
+
+/// 1 to 64 ASCII letters, digits, `-` or `_`, and not `default`.
+pub fn valid_preset_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name != DEFAULT_PRESET
 }
 
 /// A raw environment value as a TOML scalar: integer, float, boolean, else string.
@@ -426,6 +484,37 @@ mod tests {
             &Overrides::default()
         )
         .is_err());
+    }
+
+    #[test]
+    fn embedding_presets_and_variables() {
+        let file = "[embedding_presets.e5]\nprovider = \"openai\"\nbase_url = \"http://gpu:8000/v1\"\nmodel = \"multilingual-e5-small\"\ninput_type = true\n";
+        let e = env(&[
+            ("RAGD_EMBEDDING_PROVIDER", "ollama"),
+            ("RAGD_EMBEDDING_BASE_URL", "http://gpu:11434"),
+            ("RAGD_EMBEDDING_MODEL", "bge-m3"),
+            ("RAGD_EMBEDDING_QUERY_PREFIX", "query: "),
+            ("RAGD_EMBEDDING_LANGUAGES", "en:zh"),
+        ]);
+        let c = Config::layered(Some(file), &e, &Overrides::default()).unwrap();
+        assert_eq!(c.embedding.provider, retrieval::Provider::Ollama);
+        assert_eq!(
+            c.embedding.model_name(),
+            c.embedding_preset("default").unwrap().model_name()
+        );
+        assert_eq!(c.embedding.query_prefix, "query: ");
+        assert_eq!(c.embedding.languages, Some(vec!["en".into(), "zh".into()]));
+        let e5 = c.embedding_preset("e5").unwrap();
+        assert_eq!(
+            (e5.provider, e5.input_type),
+            (retrieval::Provider::Openai, true)
+        );
+        assert!(c.embedding_preset("nope").is_none());
+        // A remote model without a URL, and a bad preset name, are refused.
+        let bad = "[embedding]\nprovider = \"openai\"\nmodel = \"m\"\n";
+        assert!(Config::layered(Some(bad), &env(&[]), &Overrides::default()).is_err());
+        let bad = "[embedding_presets.\"a b\"]\nmodel = \"local\"\n";
+        assert!(Config::layered(Some(bad), &env(&[]), &Overrides::default()).is_err());
     }
 
     #[test]

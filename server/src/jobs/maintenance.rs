@@ -21,7 +21,7 @@ pub fn due(quiet_since: Option<Instant>, now: Instant, idle: Duration, changes: 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let idle_secs = state.config.index.optimize_idle_secs;
     // A Qdrant server optimizes its collections by itself.
-    if idle_secs == 0 || state.searcher.index.is_remote() {
+    if idle_secs == 0 || state.default_space().index.is_remote() {
         return;
     }
     let idle = Duration::from_secs(idle_secs);
@@ -45,16 +45,18 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 continue;
             }
         }
-        let changes = state.searcher.index.changes_since_optimize();
-        if due(quiet_since, Instant::now(), idle, changes) {
-            optimize(&state).await;
+        for space in state.spaces.all() {
+            let changes = space.index.changes_since_optimize();
+            if due(quiet_since, Instant::now(), idle, changes) {
+                optimize(&state, space.index.clone()).await;
+            }
         }
     }
 }
 
-/// One optimization pass on its own lower-priority thread; the outcome is recorded and logged.
-pub async fn optimize(state: &AppState) {
-    let index = state.searcher.index.clone();
+/// One optimization pass of one index on its own lower-priority thread; the outcome is
+/// recorded and logged.
+pub async fn optimize(state: &AppState, index: std::sync::Arc<retrieval::Index>) {
     let nice = state.config.index.optimize_nice;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let started = Instant::now();

@@ -8,8 +8,8 @@ use std::time::Duration;
 use ingest::{DocumentRef, Event};
 use tokio::sync::watch;
 
-use crate::service::documents;
 use crate::service::AppState;
+use crate::service::{documents, knowledge_bases};
 use crate::store::{DocStatus, Job, JobKind};
 
 /// Attempts before a job that never finishes (the process died each time) is failed.
@@ -128,6 +128,15 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             return;
         }
     };
+    let space = match knowledge_bases::space(state, &kb).await {
+        Ok(space) => space,
+        Err(e) => {
+            let message = format!("cannot use the embedding model: {e}");
+            tracing::error!(doc = doc_id, error = %e, "cannot open the knowledge base's embedding model");
+            let _ = db.fail_ingest(job.id, doc_id, &message).await;
+            return;
+        }
+    };
     let bytes = match state.files.get(&doc.content_hash).await {
         Ok(b) => b,
         Err(e) => {
@@ -155,21 +164,20 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let handle = tokio::runtime::Handle::current();
     let st = state.clone();
     let id = doc_id.to_string();
+    let pipeline = state.pipeline(&space);
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;
-        st.pipeline
-            .run(&docref, &bytes, chunking, |event| match event {
-                Event::Parsing => {}
-                Event::Embedding { chunks } => {
-                    total = chunks;
-                    st.set_progress(&id, Some((0, chunks)));
-                    if let Err(e) = handle.block_on(st.store.set_status(&id, DocStatus::Embedding))
-                    {
-                        tracing::error!(doc = %id, error = %e, "cannot set status");
-                    }
+        pipeline.run(&docref, &bytes, chunking, |event| match event {
+            Event::Parsing => {}
+            Event::Embedding { chunks } => {
+                total = chunks;
+                st.set_progress(&id, Some((0, chunks)));
+                if let Err(e) = handle.block_on(st.store.set_status(&id, DocStatus::Embedding)) {
+                    tracing::error!(doc = %id, error = %e, "cannot set status");
                 }
-                Event::Embedded { done } => st.set_progress(&id, Some((done, total))),
-            })
+            }
+            Event::Embedded { done } => st.set_progress(&id, Some((done, total))),
+        })
     })
     .await;
     state.set_progress(doc_id, None);
@@ -192,7 +200,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                     // Deleted while it was being processed: drop what was just written.
                     if let Err(e) = documents::remove(
                         &state.store,
-                        &state.pipeline.index,
+                        &space.index,
                         &state.files,
                         vec![doc_id.to_string()],
                     )
@@ -204,23 +212,38 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 }
                 Err(e) => {
                     tracing::error!(doc = doc_id, error = %e, "cannot record ingest");
-                    remove_points(state, doc_id).await;
+                    remove_points(&space, doc_id).await;
                     let _ = db
                         .fail_ingest(job.id, doc_id, "internal error while saving")
                         .await;
                 }
             }
         }
+        Ok(Err(ingest::Error::Retrieval(e))) if e.is_embedding_outage() => {
+            // Nothing was written: the document keeps what it had and waits for the server.
+            let wait = wait_after(job.waits);
+            let reason = format!(
+                "waiting for the embedding server, next try in {}s: {e}",
+                wait.as_secs()
+            );
+            tracing::warn!(doc = doc_id, waits = job.waits + 1, wait_secs = wait.as_secs(), error = %e, "embedding server unavailable, the document waits");
+            if let Err(e) = db
+                .wait_job(job.id, doc_id, &reason, &crate::store::after(wait))
+                .await
+            {
+                tracing::error!(doc = doc_id, error = %e, "cannot put the job back");
+            }
+        }
         Ok(Err(e)) => {
             let message = e.to_string();
             tracing::warn!(doc = doc_id, error = %message, "document failed");
             // A failed document must not keep points from an earlier version or attempt.
-            remove_points(state, doc_id).await;
+            remove_points(&space, doc_id).await;
             let _ = db.fail_ingest(job.id, doc_id, &message).await;
         }
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "ingest task panicked");
-            remove_points(state, doc_id).await;
+            remove_points(&space, doc_id).await;
             let _ = db
                 .fail_ingest(job.id, doc_id, "internal error while ingesting")
                 .await;
@@ -228,10 +251,19 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     }
 }
 
+/// How long a document waits for an embedding server that was down, after `waits` earlier
+/// waits: 2 s, doubling, at most 2 minutes.
+pub fn wait_after(waits: i64) -> Duration {
+    let exp = u32::try_from(waits.clamp(0, 16)).unwrap_or(16);
+    Duration::from_secs(2u64.saturating_mul(1 << exp)).min(MAX_WAIT)
+}
+
+/// The longest wait for an embedding server.
+const MAX_WAIT: Duration = Duration::from_secs(120);
+
 /// Deletes a document's points (a failed document keeps none).
-async fn remove_points(state: &AppState, doc_id: &str) {
-    if let Err(e) = documents::remove_points(&state.pipeline.index, vec![doc_id.to_string()]).await
-    {
+async fn remove_points(space: &crate::spaces::Space, doc_id: &str) {
+    if let Err(e) = documents::remove_points(&space.index, vec![doc_id.to_string()]).await {
         tracing::error!(doc = doc_id, error = %e, "cannot delete points");
     }
 }
@@ -359,5 +391,51 @@ mod tests {
         assert!(state.store.get_document(&id).await.unwrap().is_none());
         assert_eq!(points_of(&state, &kb.id, &id), 0);
         assert_eq!(state.store.pending_jobs().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_document_waits_for_a_model_server_that_is_down_and_finishes_after() {
+        let server = retrieval::embed::fake::FakeServer::start(retrieval::Provider::Openai, 32);
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::remote_kb(&state, "remote", &server).await;
+        server.set_status(503);
+        let id = upload(
+            &state,
+            &kb.id,
+            "a.md",
+            "# Tides\n\nThe tide turns twice a day. Boats wait for it.",
+        )
+        .await;
+        let job = state.store.claim_job().await.unwrap().unwrap();
+        process(&state, job).await;
+        let (s, error, chunks) = status(&state, &id).await;
+        assert_eq!((s, chunks), (DocStatus::Queued, 0), "not failed, not ready");
+        let error = error.unwrap();
+        assert!(
+            error.starts_with("waiting for the embedding server, next try in 2s"),
+            "{error}"
+        );
+        assert!(
+            state.store.claim_job().await.unwrap().is_none(),
+            "not before its backoff"
+        );
+        assert_eq!(testing::points_in_space(&state, &kb).await, 0);
+        // Back up: after the wait the document finishes by itself, every chunk once.
+        server.set_status(0);
+        tokio::time::sleep(wait_after(0) + Duration::from_millis(100)).await;
+        let job = state.store.claim_job().await.unwrap().expect("due again");
+        assert_eq!((job.attempts, job.waits), (1, 1), "a wait is not a crash");
+        process(&state, job).await;
+        let (s, error, chunks) = status(&state, &id).await;
+        assert_eq!((s, error), (DocStatus::Ready, None));
+        assert_eq!(testing::points_in_space(&state, &kb).await, chunks as usize);
+    }
+
+    #[test]
+    fn waits_double_up_to_two_minutes() {
+        assert_eq!(wait_after(0), Duration::from_secs(2));
+        assert_eq!(wait_after(3), Duration::from_secs(16));
+        assert_eq!(wait_after(40), MAX_WAIT);
     }
 }

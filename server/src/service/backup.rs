@@ -117,9 +117,22 @@ pub async fn tick(state: &AppState, schedule: &Schedule, last: &mut Timestamp, n
     });
 }
 
+/// Runs `f` while every index in `indexes` holds its writes.
+fn with_all_writes_paused<T>(
+    indexes: &[std::sync::Arc<retrieval::Index>],
+    f: &dyn Fn() -> T,
+) -> retrieval::Result<T> {
+    match indexes {
+        [] => Ok(f()),
+        [first, rest @ ..] => first
+            .with_writes_paused(|_| with_all_writes_paused(rest, f))
+            .and_then(|r| r),
+    }
+}
+
 /// Takes one backup, then prunes the old ones.
 pub async fn create_backup(state: &AppState) -> Result<Backup> {
-    if state.searcher.index.is_remote() {
+    if state.default_space().index.is_remote() {
         return Err(Error::Conflict(
             "the points are on a qdrant server: back its collection up with qdrant's snapshots, \
              and the data folder while ragd is stopped"
@@ -142,21 +155,22 @@ pub async fn create_backup(state: &AppState) -> Result<Backup> {
     let result = tokio::task::spawn_blocking(move || -> Result<u64, String> {
         std::fs::create_dir_all(&work)
             .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-        let index = st.searcher.index.clone();
+        // Every embedding model's index holds its writes; all of them lie under `vectors`.
+        let indexes: Vec<_> = st.spaces.all().iter().map(|s| s.index.clone()).collect();
+        let vectors = st.config.data_dir.join("vectors");
         let started = Instant::now();
-        index
-            .with_writes_paused(|index_dir| -> Result<(), String> {
-                let db = work.join("ragd.sqlite");
-                handle
-                    .block_on(st.store.copy_to(&db))
-                    .map_err(|e| format!("metadata copy: {e}"))?;
-                copy_tree(index_dir, &work.join("vectors"), false)
-                    .map_err(|e| format!("index copy: {e}"))?;
-                copy_tree(st.files.root(), &work.join("files"), true)
-                    .map_err(|e| format!("files copy: {e}"))?;
-                Ok(())
-            })
-            .map_err(|e| e.to_string())??;
+        with_all_writes_paused(&indexes, &|| -> Result<(), String> {
+            let db = work.join("ragd.sqlite");
+            handle
+                .block_on(st.store.copy_to(&db))
+                .map_err(|e| format!("metadata copy: {e}"))?;
+            copy_tree(&vectors, &work.join("vectors"), false)
+                .map_err(|e| format!("index copy: {e}"))?;
+            copy_tree(st.files.root(), &work.join("files"), true)
+                .map_err(|e| format!("files copy: {e}"))?;
+            Ok(())
+        })
+        .map_err(|e| e.to_string())??;
         Ok(started.elapsed().as_millis() as u64)
     })
     .await?;

@@ -244,14 +244,9 @@ pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> 
 }
 
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
-    let (_, doc) = find(state, kb, id).await?;
-    remove(
-        &state.store,
-        &state.pipeline.index,
-        &state.files,
-        vec![doc.id],
-    )
-    .await
+    let (kb, doc) = find(state, kb, id).await?;
+    let space = super::knowledge_bases::space(state, &kb).await?;
+    remove(&state.store, &space.index, &state.files, vec![doc.id]).await
 }
 
 /// Deletes documents, always in this order: their index points (flushed), then their rows

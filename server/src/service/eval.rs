@@ -148,15 +148,16 @@ pub async fn eval(state: &State, body: EvalBody) -> Result<EvalReport> {
     }
     let settings = body
         .settings
-        .unwrap_or_else(|| default_settings(state.searcher.cross_encoder.is_some()));
+        .unwrap_or_else(|| default_settings(state.cross_encoder.is_some()));
     let defaults = kb.search_defaults();
+    let space = knowledge_bases::space(state, &kb).await?;
     // One evaluation at a time; each setting's blocking run holds the turn while it works.
     let turn = std::sync::Arc::new(state.evals.enter().await?);
     let mut rows = Vec::new();
     for setting in settings {
         let options = setting.options.or(&defaults);
         options.validate()?;
-        let searcher = state.searcher.clone();
+        let searcher = state.searcher(&space);
         let queries = body.queries.clone();
         let kb_id = kb.id.clone();
         let started = Instant::now();
@@ -180,6 +181,7 @@ pub async fn eval(state: &State, body: EvalBody) -> Result<EvalReport> {
                         top_k: Some(200),
                         options: o,
                         explain: false,
+                        bm25_fallback: false,
                     })?;
                     let mut ranked: Vec<String> = Vec::new();
                     for h in hits {

@@ -1,13 +1,17 @@
 //! Knowledge bases: create, list, find (by id or name), change, delete, statistics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use retrieval::{EmbeddingConfig, Provider};
 use serde::{Deserialize, Serialize};
 
 use super::documents;
 use super::State;
+use crate::config::DEFAULT_PRESET;
 use crate::error::{Error, Result};
-use crate::store::KnowledgeBase;
+use crate::spaces::Space;
+use crate::store::{KbEmbedding, KnowledgeBase, NewKbRow};
 
 /// A new knowledge base.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -20,6 +24,182 @@ pub struct NewKnowledgeBase {
     pub chunk_size: Option<usize>,
     #[serde(default)]
     pub chunk_overlap: Option<usize>,
+    /// The embedding model: a preset's name, inline settings, or (unset) the server default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingChoice>,
+}
+
+/// How a new knowledge base chooses its embedding model.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum EmbeddingChoice {
+    /// `default` or a name from `[embedding_presets]`.
+    Preset(String),
+    /// A model of its own. Creating knowledge bases takes the admin key, so only an admin can
+    /// point ragd at a model server.
+    Inline(Box<InlineEmbedding>),
+}
+
+impl<'de> Deserialize<'de> for EmbeddingChoice {
+    /// A string is a preset's name; an object, inline settings (unknown fields are errors).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(name) => Ok(Self::Preset(name)),
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+                .map(|i| Self::Inline(Box::new(i)))
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "embedding must be a preset's name or an object of settings",
+            )),
+        }
+    }
+}
+
+/// Inline embedding settings; what is not given comes from the server's `[embedding]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InlineEmbedding {
+    pub provider: Provider,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_type: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub languages: Option<Vec<String>>,
+}
+
+impl InlineEmbedding {
+    /// The full settings: these, over the server's `[embedding]` (its local paths and thread
+    /// counts; a remote model starts from the remote defaults).
+    pub fn settings(&self, base: &EmbeddingConfig) -> EmbeddingConfig {
+        let defaults = EmbeddingConfig::default();
+        let remote = self.provider != Provider::Local;
+        let pick = |v: Option<usize>, server: usize, plain: usize| {
+            v.unwrap_or(if remote { plain } else { server })
+        };
+        EmbeddingConfig {
+            provider: self.provider,
+            model: self.model.trim().to_string(),
+            base_url: self.base_url.clone().unwrap_or_default(),
+            api_key: self.api_key.clone(),
+            batch_size: pick(self.batch_size, base.batch_size, defaults.batch_size),
+            concurrency: pick(self.concurrency, base.concurrency, defaults.concurrency),
+            timeout_secs: self.timeout_secs.unwrap_or(defaults.timeout_secs),
+            retries: self.retries.unwrap_or(defaults.retries),
+            backoff_ms: self.backoff_ms.unwrap_or(defaults.backoff_ms),
+            max_length: pick(self.max_length, base.max_length, 512),
+            query_prefix: self.query_prefix.clone().unwrap_or_default(),
+            document_prefix: self.document_prefix.clone().unwrap_or_default(),
+            input_type: self.input_type.unwrap_or(false),
+            languages: self.languages.clone(),
+            ..base.clone()
+        }
+    }
+}
+
+/// A knowledge base's chosen model, before it is stored.
+struct Chosen {
+    preset: Option<String>,
+    settings: EmbeddingConfig,
+}
+
+/// What `choice` means on this server.
+fn choose(state: &State, choice: Option<&EmbeddingChoice>) -> Result<Chosen> {
+    match choice {
+        None => Ok(Chosen {
+            preset: Some(DEFAULT_PRESET.into()),
+            settings: state.config.embedding.clone(),
+        }),
+        Some(EmbeddingChoice::Preset(name)) => {
+            let settings = state.config.embedding_preset(name).ok_or_else(|| {
+                let mut known: Vec<&str> = vec![DEFAULT_PRESET];
+                known.extend(state.config.embedding_presets.keys().map(String::as_str));
+                Error::bad_request(format!(
+                    "unknown embedding preset {name:?} (known: {})",
+                    known.join(", ")
+                ))
+            })?;
+            Ok(Chosen {
+                preset: Some(name.clone()),
+                settings: settings.clone(),
+            })
+        }
+        Some(EmbeddingChoice::Inline(inline)) => {
+            let settings = inline.settings(&state.config.embedding);
+            settings
+                .validate()
+                .map_err(|e| Error::bad_request(e.to_string()))?;
+            Ok(Chosen {
+                preset: None,
+                settings,
+            })
+        }
+    }
+}
+
+/// The settings a knowledge base's model runs with now: its preset's, while the preset still
+/// names the same model (so a moved server or a new key reaches it), else any preset of that
+/// model, else the settings it was created with.
+pub fn settings_of(state: &State, kb: &KnowledgeBase) -> Result<EmbeddingConfig> {
+    let same = |c: &&EmbeddingConfig| c.model_name() == kb.embedding_model;
+    if let Some(c) = kb
+        .embedding_preset
+        .as_deref()
+        .and_then(|p| state.config.embedding_preset(p))
+        .filter(same)
+    {
+        return Ok(c.clone());
+    }
+    if let Some(c) = std::iter::once(&state.config.embedding)
+        .chain(state.config.embedding_presets.values())
+        .find(same)
+    {
+        return Ok(c.clone());
+    }
+    serde_json::from_str(&kb.embedding_config).map_err(|_| {
+        Error::Unavailable(format!(
+            "the embedding model {} of knowledge base {:?} has no settings here: add it to [embedding_presets]",
+            kb.embedding_model, kb.name
+        ))
+    })
+}
+
+/// The space (embedding model and index) of a knowledge base, opened on first use.
+pub async fn space(state: &State, kb: &KnowledgeBase) -> Result<Arc<Space>> {
+    if let Some(space) = state.spaces.get(&kb.embedding_model) {
+        return Ok(space);
+    }
+    let settings = settings_of(state, kb)?;
+    let dim = usize::try_from(kb.embedding_dim).unwrap_or(0);
+    let spaces = state.spaces.clone();
+    let space = tokio::task::spawn_blocking(move || spaces.open_space(&settings, dim)).await??;
+    Ok(space)
+}
+
+/// The space of the knowledge base with this id.
+pub async fn space_of_id(state: &State, kb_id: &str) -> Result<Arc<Space>> {
+    let kb = find(state, kb_id).await?;
+    space(state, &kb).await
 }
 
 /// Changes to a knowledge base's settings; what is `None` stays.
@@ -33,11 +213,26 @@ pub struct KnowledgeBaseChanges {
     pub retrieval: Option<retrieval::SearchOptions>,
 }
 
-/// Every knowledge base, and the embedding model they share.
+/// Every knowledge base, the server's default embedding model, and the presets a new one
+/// may choose.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KnowledgeBases {
     pub knowledge_bases: Vec<KnowledgeBase>,
+    /// The default model's name.
     pub embedding_model: String,
+    #[serde(default)]
+    pub embedding_presets: Vec<EmbeddingPreset>,
+}
+
+/// A preset as the API shows it (no secrets).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmbeddingPreset {
+    pub name: String,
+    pub provider: Provider,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base_url: String,
+    pub languages: Vec<String>,
 }
 
 /// Consistency figures: documents per status and chunks in the metadata store, points in the
@@ -90,16 +285,51 @@ pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBas
     }
     let description = req.description.unwrap_or_default();
     check_description(Some(&description))?;
+    let chosen = choose(state, req.embedding.as_ref())?;
+    let remote = chosen.settings.provider != Provider::Local;
+    if remote && chunking.size > chosen.settings.max_length {
+        return Err(Error::bad_request(format!(
+            "chunk_size {} is larger than the embedding model takes (max_length {})",
+            chunking.size, chosen.settings.max_length
+        )));
+    }
+    // The vector size: the default's is known; another model is asked once (a probe).
+    let (model, dim) = if chosen.preset.as_deref() == Some(DEFAULT_PRESET) {
+        let space = state.default_space();
+        (space.model().to_string(), space.embedder.dim())
+    } else {
+        let settings = chosen.settings.clone();
+        let spaces = state.spaces.clone();
+        let space =
+            tokio::task::spawn_blocking(move || spaces.adopt(retrieval::connect(&settings, None)?))
+                .await?
+                .map_err(|e| match e.kind() {
+                    // Only admins create knowledge bases: they get the cause.
+                    retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout => {
+                        Error::Unavailable(format!("cannot ask the model for its vector size: {e}"))
+                    }
+                    _ => Error::from(e),
+                })?;
+        (space.model().to_string(), space.embedder.dim())
+    };
+    let settings_json = serde_json::to_string(&chosen.settings).map_err(Error::internal)?;
     let id = uuid::Uuid::now_v7().to_string();
     state
         .store
-        .create_kb(
-            &id,
-            &name,
-            description.trim(),
-            chunking.size as i64,
-            chunking.overlap as i64,
-        )
+        .create_kb(&NewKbRow {
+            id: &id,
+            name: &name,
+            description: description.trim(),
+            chunk_size: chunking.size as i64,
+            chunk_overlap: chunking.overlap as i64,
+            embedding: KbEmbedding {
+                preset: chosen.preset.as_deref(),
+                model: &model,
+                dim: dim as i64,
+                provider: chosen.settings.provider.as_str(),
+                config: &settings_json,
+            },
+        })
         .await
         .map_err(|e| match Error::from(e) {
             Error::Conflict(_) => conflict(),
@@ -110,8 +340,34 @@ pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBas
 pub async fn list(state: &State) -> Result<KnowledgeBases> {
     Ok(KnowledgeBases {
         knowledge_bases: state.store.list_kbs().await?,
-        embedding_model: state.searcher.embedder.name().to_string(),
+        embedding_model: state.default_space().model().to_string(),
+        embedding_presets: presets(state),
     })
+}
+
+/// The presets a new knowledge base may choose, `default` first.
+pub fn presets(state: &State) -> Vec<EmbeddingPreset> {
+    let default = state.default_space();
+    std::iter::once((DEFAULT_PRESET, &state.config.embedding))
+        .chain(
+            state
+                .config
+                .embedding_presets
+                .iter()
+                .map(|(n, c)| (n.as_str(), c)),
+        )
+        .map(|(name, c)| EmbeddingPreset {
+            name: name.to_string(),
+            provider: c.provider,
+            model: if name == DEFAULT_PRESET {
+                default.model().to_string()
+            } else {
+                c.model_name()
+            },
+            base_url: c.base_url.clone(),
+            languages: c.covered_languages(),
+        })
+        .collect()
 }
 
 /// Finds a knowledge base by id or name.
@@ -140,7 +396,7 @@ pub async fn find_all(state: &State, kbs: &[String]) -> Result<Vec<KnowledgeBase
 pub async fn stats(state: &State, kb: &str) -> Result<KnowledgeBaseStats> {
     let kb = find(state, kb).await?;
     let (by_status, chunks) = state.store.kb_stats(&kb.id).await?;
-    let index = state.pipeline.index.clone();
+    let index = space(state, &kb).await?.index.clone();
     let scope = retrieval::filter::Scope {
         knowledge_bases: vec![kb.id.clone()],
         documents: None,
@@ -193,7 +449,7 @@ pub async fn update(
 pub async fn delete(state: &State, kb: &str) -> Result<()> {
     let kb = find(state, kb).await?;
     let hashes = state.store.kb_hashes(&kb.id).await?;
-    let index = state.pipeline.index.clone();
+    let index = space(state, &kb).await?.index.clone();
     let kb_id = kb.id.clone();
     tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
         index.delete_knowledge_base(&kb_id)?;
@@ -208,6 +464,159 @@ pub async fn delete(state: &State, kb: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::service::testing;
+    use crate::service::{documents, search};
+    use retrieval::embed::fake::FakeServer;
+
+    #[tokio::test]
+    async fn a_knowledge_base_on_a_model_server() {
+        let server = FakeServer::start(Provider::Openai, 48);
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let plain = testing::kb(&state, "plain").await;
+        assert_eq!(plain.embedding_preset.as_deref(), Some("default"));
+        assert_eq!(plain.embedding_model, "hash-test");
+        let kb = testing::remote_kb(&state, "remote", &server).await;
+        assert_eq!(
+            (
+                kb.embedding_model.as_str(),
+                kb.embedding_dim,
+                kb.embedding_preset.as_deref()
+            ),
+            ("openai:fake-e5", 48, None)
+        );
+        assert_eq!(server.bodies().len(), 1, "one probe found the size");
+        let shown = serde_json::to_value(&kb).unwrap();
+        assert!(shown.get("embedding_config").is_none(), "{shown}");
+        assert_eq!(shown["embedding_provider"], "openai");
+
+        for (k, text) in [
+            (&plain, "# Harbour\n\nThe harbour ferry leaves at six."),
+            (
+                &kb,
+                "# Lighthouse\n\nThe lighthouse keeper lights the lamp at dusk.",
+            ),
+        ] {
+            documents::upload(
+                &state,
+                &k.id,
+                vec![("a.md".into(), text.as_bytes().to_vec())],
+            )
+            .await
+            .unwrap();
+        }
+        crate::jobs::worker::drain(&state).await.unwrap();
+        // Each knowledge base's chunks live in its model's index, and only there.
+        assert!(testing::points_in_space(&state, &kb).await > 0);
+        assert!(server.texts() > 1, "the chunks went to the server");
+        let in_default = state
+            .default_space()
+            .index
+            .count(&retrieval::Scope {
+                knowledge_bases: vec![kb.id.clone()],
+                documents: None,
+            })
+            .unwrap();
+        assert_eq!(in_default, 0);
+
+        // One search over both models: the query is embedded once per model.
+        let request = |q: &str| search::SearchRequest {
+            knowledge_bases: vec!["plain".into(), "remote".into()],
+            query: q.into(),
+            ..Default::default()
+        };
+        let reply = search::search(&state, request("lighthouse keeper lamp"))
+            .await
+            .unwrap();
+        assert_eq!(reply.hits[0].knowledge_base, "remote", "{:?}", reply.hits);
+        let reply = search::search(&state, request("harbour ferry"))
+            .await
+            .unwrap();
+        assert_eq!(reply.hits[0].knowledge_base, "plain", "{:?}", reply.hits);
+        let kbs: std::collections::HashSet<_> = reply
+            .hits
+            .iter()
+            .map(|h| h.knowledge_base.clone())
+            .collect();
+        assert_eq!(kbs.len(), 2, "hits of both models: {:?}", reply.hits);
+
+        // The server goes down: 503, unless the request takes BM25 alone.
+        server.set_status(503);
+        let err = search::search(&state, request("lighthouse"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{err}");
+        assert!(err.to_string().contains("embedding server"), "{err}");
+        let mut fallback = request("lighthouse");
+        fallback.knowledge_bases = vec!["remote".into()];
+        fallback.bm25_fallback = true;
+        let reply = search::search(&state, fallback).await.unwrap();
+        assert_eq!(reply.hits[0].knowledge_base, "remote");
+        assert!(!reply.dense_used);
+        assert!(reply
+            .notice
+            .unwrap()
+            .contains("BM25 ranked these results alone"));
+    }
+
+    #[tokio::test]
+    async fn embedding_choices_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let new = |embedding: EmbeddingChoice| NewKnowledgeBase {
+            name: "kb".into(),
+            embedding: Some(embedding),
+            ..Default::default()
+        };
+        let err = create(&state, new(EmbeddingChoice::Preset("nope".into())))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown embedding preset"),
+            "{err}"
+        );
+        let inline = InlineEmbedding {
+            provider: Provider::Openai,
+            model: "m".into(),
+            base_url: Some("gpu-host:8000".into()),
+            ..Default::default()
+        };
+        let err = create(&state, new(EmbeddingChoice::Inline(Box::new(inline))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "bad_request", "{err}");
+        // A server that cannot be reached when the knowledge base is made: 503, nothing made.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let inline = InlineEmbedding {
+            provider: Provider::Ollama,
+            model: "bge-m3".into(),
+            base_url: Some(format!("http://127.0.0.1:{port}")),
+            retries: Some(0),
+            ..Default::default()
+        };
+        let err = create(&state, new(EmbeddingChoice::Inline(Box::new(inline))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{err}");
+        assert!(state.store.list_kbs().await.unwrap().is_empty());
+        // The JSON forms: a preset's name, or an object whose unknown fields are errors.
+        let parsed: NewKnowledgeBase =
+            serde_json::from_str(r#"{"name": "a", "embedding": "default"}"#).unwrap();
+        assert_eq!(
+            parsed.embedding,
+            Some(EmbeddingChoice::Preset("default".into()))
+        );
+        let err = serde_json::from_str::<NewKnowledgeBase>(
+            r#"{"name": "a", "embedding": {"provider": "openai", "model": "m", "colour": 1}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
 
     #[test]
     fn names_are_checked() {

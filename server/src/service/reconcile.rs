@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::documents;
 use super::State;
+use super::{documents, knowledge_bases};
 use crate::error::Result;
 use crate::store::DocStatus;
 
@@ -60,31 +60,51 @@ pub fn plan(rows: &[(String, DocStatus, i64)], points: &HashMap<String, usize>) 
     repair
 }
 
-/// Compares the index with the metadata and repairs the difference; logs what it did.
+/// Compares each embedding model's index with the metadata of the documents whose knowledge
+/// bases use that model, and repairs the difference; logs what it did.
 pub async fn run(state: &State) -> Result<Repair> {
-    let index = state.pipeline.index.clone();
-    let points = tokio::task::spawn_blocking(move || index.document_counts()).await??;
+    // Every model a knowledge base uses is opened, so its index is checked too.
+    for kb in state.store.list_kbs().await? {
+        if let Err(e) = knowledge_bases::space(state, &kb).await {
+            tracing::warn!(kb = %kb.name, model = %kb.embedding_model, error = %e, "cannot open the knowledge base's embedding model; its index is not checked");
+        }
+    }
     let rows = state.store.document_states().await?;
-    let repair = plan(&rows, &points);
-    if repair.is_empty() {
+    let mut total = Repair::default();
+    for space in state.spaces.all() {
+        let index = space.index.clone();
+        let points = tokio::task::spawn_blocking(move || index.document_counts()).await??;
+        let mine: Vec<(String, DocStatus, i64)> = rows
+            .iter()
+            .filter(|(_, _, _, model)| model == space.model())
+            .map(|(id, status, chunks, _)| (id.clone(), *status, *chunks))
+            .collect();
+        let repair = plan(&mine, &points);
+        if repair.is_empty() {
+            continue;
+        }
+        documents::remove_points(&space.index, repair.delete_points.clone()).await?;
+        for id in &repair.requeue {
+            state.store.requeue_document(id).await?;
+        }
+        tracing::warn!(
+            model = space.model(),
+            deleted_points_of = repair.delete_points.len(),
+            requeued = repair.requeue.len(),
+            documents = ?repair.delete_points,
+            requeued_documents = ?repair.requeue,
+            "index and metadata repaired"
+        );
+        total.delete_points.extend(repair.delete_points);
+        total.requeue.extend(repair.requeue);
+    }
+    if total.is_empty() {
         tracing::info!(documents = rows.len(), "index and metadata agree");
-        return Ok(repair);
     }
-    documents::remove_points(&state.pipeline.index, repair.delete_points.clone()).await?;
-    for id in &repair.requeue {
-        state.store.requeue_document(id).await?;
-    }
-    tracing::warn!(
-        deleted_points_of = repair.delete_points.len(),
-        requeued = repair.requeue.len(),
-        documents = ?repair.delete_points,
-        requeued_documents = ?repair.requeue,
-        "index and metadata repaired"
-    );
-    if !repair.requeue.is_empty() {
+    if !total.requeue.is_empty() {
         state.wake.notify_waiters();
     }
-    Ok(repair)
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -3,9 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
+use crate::spaces::Space;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +22,10 @@ pub struct SearchRequest {
     /// Report ranks and the query terms each hit matched.
     #[serde(default)]
     pub explain: bool,
+    /// When the embedding server is down or slow: `false` (default) answers 503; `true`
+    /// ranks by BM25 alone and says so in the reply's `notice`.
+    #[serde(default)]
+    pub bm25_fallback: bool,
     /// Per-request search options (mode, fusion, rrf_k, weights, prefetch, rerank,
     /// vector_weight, top_n, similarity_threshold); the first knowledge base's defaults fill
     /// what is not given.
@@ -68,8 +75,42 @@ pub struct ExplainView {
     pub matched_terms: Vec<String>,
 }
 
+/// What a search reports beside its hits.
+#[derive(Debug, Clone, Default)]
+struct Found {
+    /// Whether a dense branch counted (its model knows the query's language).
+    dense_used: bool,
+    /// Why the dense branch was dropped (the embedding server was down), if it was.
+    degraded: Option<String>,
+}
+
 /// Runs a hybrid search; the hits, best first.
 pub async fn hits(state: &State, body: SearchRequest) -> Result<Vec<SearchHit>> {
+    hits_reporting(state, body, &mut Found::default()).await
+}
+
+/// Merges the hit lists of searches in different embedding spaces by the score each hit was
+/// ordered by in its own search (rerank, else fused). Raw dense scores of two models are not
+/// comparable, but a fused score is built from ranks (RRF: the sum over the branches of
+/// `w / (k + rank)`; DBSF: per-list normalized scores), so it means the same in every model's
+/// search: a chunk both branches found outranks one that only one branch found. One list
+/// passes through unchanged.
+fn fuse_models(mut lists: Vec<Vec<retrieval::Hit>>, top_k: usize) -> Vec<retrieval::Hit> {
+    if lists.len() <= 1 {
+        return lists.pop().unwrap_or_default();
+    }
+    let score = |h: &retrieval::Hit| h.scores.rerank.unwrap_or(h.scores.fused);
+    let mut all: Vec<retrieval::Hit> = lists.into_iter().flatten().collect();
+    all.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    all.truncate(top_k);
+    all
+}
+
+async fn hits_reporting(
+    state: &State,
+    body: SearchRequest,
+    report: &mut Found,
+) -> Result<Vec<SearchHit>> {
     if body.query.trim().is_empty() {
         return Err(Error::bad_request("query must not be empty"));
     }
@@ -88,31 +129,54 @@ pub async fn hits(state: &State, body: SearchRequest) -> Result<Vec<SearchHit>> 
     }
     let mut names = std::collections::HashMap::new();
     let mut defaults = None;
+    // Knowledge bases grouped by embedding model: each group is one search in its space.
+    let mut groups: Vec<(Arc<Space>, Vec<String>)> = Vec::new();
     for kb in &body.knowledge_bases {
         let kb = knowledge_bases::find(state, kb).await?;
         // Options: the request, then the first knowledge base's defaults.
         defaults.get_or_insert_with(|| kb.search_defaults());
+        let space = knowledge_bases::space(state, &kb).await?;
+        match groups.iter_mut().find(|(s, _)| s.model() == space.model()) {
+            Some((_, ids)) => ids.push(kb.id.clone()),
+            None => groups.push((space, vec![kb.id.clone()])),
+        }
         names.insert(kb.id, kb.name);
     }
     let options = body.options.or(&defaults.unwrap_or_default());
     options.validate()?;
-    let request = retrieval::SearchRequest {
-        query: body.query,
-        scope: retrieval::Scope {
-            knowledge_bases: names.keys().cloned().collect(),
-            documents: body.document_ids,
-        },
-        top_k: body.top_k,
-        options,
-        explain: body.explain,
-    };
-    let searcher = state.searcher.clone();
+    let top_k = body.top_k.unwrap_or(state.config.search.top_k);
+    let requests: Vec<(retrieval::Searcher, retrieval::SearchRequest)> = groups
+        .into_iter()
+        .map(|(space, kbs)| {
+            let request = retrieval::SearchRequest {
+                query: body.query.clone(),
+                scope: retrieval::Scope {
+                    knowledge_bases: kbs,
+                    documents: body.document_ids.clone(),
+                },
+                top_k: body.top_k,
+                options: options.clone(),
+                explain: body.explain,
+                bm25_fallback: body.bm25_fallback,
+            };
+            (state.searcher(&space), request)
+        })
+        .collect();
     let turn = state.searches.enter().await?;
-    let hits = tokio::task::spawn_blocking(move || {
+    let (hits, found) = tokio::task::spawn_blocking(move || -> retrieval::Result<_> {
         let _turn = turn;
-        searcher.search(&request)
+        let mut lists = Vec::with_capacity(requests.len());
+        let mut found = Found::default();
+        for (searcher, request) in &requests {
+            let one = searcher.search_report(request)?;
+            found.dense_used |= one.dense_used;
+            found.degraded = found.degraded.or(one.degraded);
+            lists.push(one.hits);
+        }
+        Ok((fuse_models(lists, top_k), found))
     })
     .await??;
+    *report = found;
     Ok(hits
         .into_iter()
         .map(|h| SearchHit {
@@ -154,16 +218,23 @@ pub struct SearchReply {
     pub notice: Option<String>,
 }
 
-/// [`hits`], with a notice when the embedding model does not know the query's language.
+/// [`hits`], with a notice when the embedding model does not know the query's language, or
+/// the embedding server was down and BM25 ranked alone.
 pub async fn search(state: &State, body: SearchRequest) -> Result<SearchReply> {
     let language = retrieval::normalize::language(&body.query);
-    let dense_used = state.searcher.embedder.covers(language);
-    let hits = hits(state, body).await?;
-    let notice = (!dense_used).then(|| {
-        format!(
-            "the embedding model does not understand {language} queries: BM25 ranks them (configure a multilingual model to add dense search)"
-        )
-    });
+    let mut found = Found::default();
+    let hits = hits_reporting(state, body, &mut found).await?;
+    let dense_used = found.dense_used && found.degraded.is_none();
+    let notice = match found.degraded {
+        Some(why) => Some(format!(
+            "the embedding server is unavailable ({why}): BM25 ranked these results alone"
+        )),
+        None => (!found.dense_used).then(|| {
+            format!(
+                "the embedding model does not understand {language} queries: BM25 ranks them (choose a multilingual model for this knowledge base to add dense search)"
+            )
+        }),
+    };
     Ok(SearchReply {
         hits,
         dense_used,

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ingest::Pipeline;
-use retrieval::{Bm25, Embedder, Index, IndexConfig, Searcher};
+use retrieval::{Bm25, Searcher};
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::llm::LlmClient;
 use crate::lock::DataLock;
+use crate::spaces::{Space, Spaces};
 use crate::store::{Files, Store};
 
 /// Embedding progress of a document: (chunks embedded, chunks in total).
@@ -32,8 +33,10 @@ pub struct State {
     pub config: Config,
     pub store: Store,
     pub files: Files,
-    pub searcher: Searcher,
-    pub pipeline: Pipeline,
+    /// Each embedding model with its index; the default model's is opened at start.
+    pub spaces: Arc<Spaces>,
+    pub bm25: Arc<Bm25>,
+    pub cross_encoder: Option<Arc<retrieval::rerank::CrossEncoder>>,
     /// Wakes idle workers when a job is queued.
     pub wake: Notify,
     /// Live embedding progress of documents being processed.
@@ -77,11 +80,11 @@ impl State {
         };
         let cross_encoder_config = config.search.cross_encoder.clone();
         let models = tokio::task::spawn_blocking(move || -> anyhow::Result<Models> {
-            let embedder = Embedder::load(&embedding)?;
+            let embedder = retrieval::connect(&embedding, None)?;
             let bm25 = Bm25::with_dictionary(dictionary)?;
             let cross_encoder = retrieval::rerank::CrossEncoder::load(&cross_encoder_config)?;
             Ok(Models {
-                embedder: Arc::new(embedder),
+                embedder,
                 bm25: Arc::new(bm25),
                 cross_encoder: cross_encoder.map(Arc::new),
             })
@@ -103,40 +106,23 @@ impl State {
             .await
             .context("cannot open the metadata database")?;
         let files = Files::new(config.data_dir.join("files"));
-        let index_config = IndexConfig {
-            path: config.data_dir.join("vectors"),
-            server: config.index.server(),
-        };
         let Models {
             embedder,
             bm25,
             cross_encoder,
         } = models;
-        let (name, dim) = (embedder.name().to_string(), embedder.dim());
-        let index =
-            tokio::task::spawn_blocking(move || Index::open(&index_config, &name, dim)).await??;
-        let index = Arc::new(index);
-        let searcher = Searcher {
-            embedder: embedder.clone(),
-            bm25: bm25.clone(),
-            index: index.clone(),
-            config: config.search.clone(),
-            cross_encoder,
-        };
-        let pipeline = Pipeline {
-            embedder,
-            bm25,
-            index,
-            limits: ingest::ParseLimits {
-                pdf_timeout: Duration::from_secs(config.pdf_timeout_secs),
-            },
-        };
+        let vectors = config.data_dir.join("vectors");
+        let server = config.index.server();
+        let spaces =
+            tokio::task::spawn_blocking(move || Spaces::open(&vectors, server, embedder)).await??;
+        fill_in_embedding(&store, &config, &spaces).await?;
         Ok(Arc::new(State {
             llm: LlmClient::new(config.llm.clone()),
             store,
             files,
-            searcher,
-            pipeline,
+            spaces: Arc::new(spaces),
+            bm25,
+            cross_encoder,
             wake: Notify::new(),
             progress: Mutex::new(HashMap::new()),
             lock,
@@ -174,10 +160,83 @@ impl State {
         }
     }
 
+    /// The default embedding model's space.
+    pub fn default_space(&self) -> &Arc<Space> {
+        self.spaces.default_space()
+    }
+
+    /// Searches in one space.
+    pub fn searcher(&self, space: &Space) -> Searcher {
+        Searcher {
+            embedder: space.embedder.clone(),
+            bm25: self.bm25.clone(),
+            index: space.index.clone(),
+            config: self.config.search.clone(),
+            cross_encoder: self.cross_encoder.clone(),
+        }
+    }
+
+    /// Ingests into one space.
+    pub fn pipeline(&self, space: &Space) -> Pipeline {
+        Pipeline {
+            embedder: space.embedder.clone(),
+            bm25: self.bm25.clone(),
+            index: space.index.clone(),
+            limits: ingest::ParseLimits {
+                pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
+            },
+        }
+    }
+
     /// Makes every index write durable. Called on shutdown.
     pub async fn flush(&self) -> anyhow::Result<()> {
-        let index = self.pipeline.index.clone();
-        tokio::task::spawn_blocking(move || index.flush()).await??;
+        let spaces = self.spaces.clone();
+        tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
+            for space in spaces.all() {
+                space.index.flush()?;
+            }
+            Ok(())
+        })
+        .await??;
         Ok(())
     }
+}
+
+/// Knowledge bases from before models were chosen per knowledge base get the model their
+/// points were indexed with: the one recorded in the root index folder.
+async fn fill_in_embedding(store: &Store, config: &Config, spaces: &Spaces) -> anyhow::Result<()> {
+    let Some((model, dim)) = spaces.root_model() else {
+        return Ok(());
+    };
+    let default = spaces.default_space();
+    let (preset, settings) = if default.model() == model {
+        (Some(crate::config::DEFAULT_PRESET), Some(&config.embedding))
+    } else {
+        let named = config
+            .embedding_presets
+            .iter()
+            .find(|(_, p)| p.model_name() == model);
+        (named.map(|(n, _)| n.as_str()), named.map(|(_, p)| p))
+    };
+    let settings = match settings {
+        Some(s) => serde_json::to_string(s)?,
+        None => String::new(),
+    };
+    let filled = store
+        .fill_in_embedding(&crate::store::KbEmbedding {
+            preset,
+            model: &model,
+            dim: dim as i64,
+            provider: match model.split_once(':') {
+                Some(("openai", _)) => "openai",
+                Some(("ollama", _)) => "ollama",
+                _ => "local",
+            },
+            config: &settings,
+        })
+        .await?;
+    if filled > 0 {
+        tracing::info!(knowledge_bases = filled, model = %model, "recorded the embedding model of older knowledge bases");
+    }
+    Ok(())
 }

@@ -50,17 +50,42 @@ pub struct IndexStatus {
     pub indexed_vectors: usize,
     pub changes_since_optimize: u64,
     pub optimize: OptimizeRecord,
+    /// Each embedding model's index (the figures above are their sums).
+    #[serde(default)]
+    pub spaces: Vec<SpaceStatus>,
+}
+
+/// One embedding model's index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpaceStatus {
+    pub model: String,
+    pub points: usize,
+    pub segments: usize,
 }
 
 pub async fn index_status(state: &State) -> Result<IndexStatus> {
-    let index = state.searcher.index.clone();
-    let info = tokio::task::spawn_blocking(move || index.info()).await??;
+    let spaces = state.spaces.all();
+    let infos = tokio::task::spawn_blocking(move || {
+        spaces
+            .iter()
+            .map(|s| Ok((s.model().to_string(), s.index.info()?)))
+            .collect::<retrieval::Result<Vec<_>>>()
+    })
+    .await??;
     Ok(IndexStatus {
-        segments: info.segments,
-        points: info.points,
-        indexed_vectors: info.indexed_vectors,
-        changes_since_optimize: info.changes_since_optimize,
+        segments: infos.iter().map(|(_, i)| i.segments).sum(),
+        points: infos.iter().map(|(_, i)| i.points).sum(),
+        indexed_vectors: infos.iter().map(|(_, i)| i.indexed_vectors).sum(),
+        changes_since_optimize: infos.iter().map(|(_, i)| i.changes_since_optimize).sum(),
         optimize: state.maintenance.record(),
+        spaces: infos
+            .into_iter()
+            .map(|(model, i)| SpaceStatus {
+                model,
+                points: i.points,
+                segments: i.segments,
+            })
+            .collect(),
     })
 }
 

@@ -48,11 +48,49 @@ pub async fn kb(state: &State, name: &str) -> KnowledgeBase {
 /// Points in the index for one document of a knowledge base.
 pub fn points_of(state: &State, kb_id: &str, doc_id: &str) -> usize {
     state
-        .pipeline
+        .default_space()
         .index
         .count(&retrieval::Scope {
             knowledge_bases: vec![kb_id.to_string()],
             documents: Some(vec![doc_id.to_string()]),
+        })
+        .expect("count")
+}
+
+/// A knowledge base named `name` on a fake model server (OpenAI format, no retries).
+pub async fn remote_kb(
+    state: &State,
+    name: &str,
+    server: &retrieval::embed::fake::FakeServer,
+) -> KnowledgeBase {
+    knowledge_bases::create(
+        state,
+        knowledge_bases::NewKnowledgeBase {
+            name: name.into(),
+            embedding: Some(knowledge_bases::EmbeddingChoice::Inline(Box::new(
+                knowledge_bases::InlineEmbedding {
+                    provider: retrieval::Provider::Openai,
+                    model: "fake-e5".into(),
+                    base_url: Some(format!("{}/v1", server.url)),
+                    retries: Some(0),
+                    ..Default::default()
+                },
+            ))),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("knowledge base on the fake server")
+}
+
+/// Points in the index of the knowledge base's own embedding model.
+pub async fn points_in_space(state: &State, kb: &KnowledgeBase) -> usize {
+    let space = knowledge_bases::space(state, kb).await.expect("space");
+    space
+        .index
+        .count(&retrieval::Scope {
+            knowledge_bases: vec![kb.id.clone()],
+            documents: None,
         })
         .expect("count")
 }

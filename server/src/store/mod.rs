@@ -26,6 +26,14 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// The timestamp `after` from now, in the format of [`now`] (so the two compare as text).
+pub fn after(after: std::time::Duration) -> String {
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::try_from(after).unwrap_or(jiff::SignedDuration::ZERO))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    later.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// What kind of failure a store call met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
@@ -148,8 +156,40 @@ pub struct KnowledgeBase {
     #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
     pub retrieval: String,
     pub created_at: String,
+    /// How the embedding model was chosen: `default`, a preset's name, or `None` (inline).
+    pub embedding_preset: Option<String>,
+    /// The model's name (`local:all-minilm-l6-v2-int8`, `openai:bge-m3`), which names the
+    /// vector space its chunks live in.
+    pub embedding_model: String,
+    pub embedding_dim: i64,
+    pub embedding_provider: String,
+    /// The settings the model was created with (JSON `retrieval::EmbeddingConfig`), secrets
+    /// included: never serialized.
+    #[serde(skip)]
+    pub embedding_config: String,
     pub document_count: i64,
     pub chunk_count: i64,
+}
+
+/// A knowledge base's embedding model, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct KbEmbedding<'a> {
+    pub preset: Option<&'a str>,
+    pub model: &'a str,
+    pub dim: i64,
+    pub provider: &'a str,
+    pub config: &'a str,
+}
+
+/// A new knowledge base's row.
+#[derive(Debug, Clone, Copy)]
+pub struct NewKbRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub chunk_size: i64,
+    pub chunk_overlap: i64,
+    pub embedding: KbEmbedding<'a>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
@@ -239,6 +279,8 @@ pub struct Job {
     pub attempts: i64,
     /// The source run this job belongs to.
     pub run_id: Option<i64>,
+    /// Times it waited for an embedding server that was down.
+    pub waits: i64,
 }
 
 /// A new document to queue.

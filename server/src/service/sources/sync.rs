@@ -191,7 +191,7 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
                 if applied.queued {
                     state.wake.notify_waiters();
                 }
-                remove_documents(state, applied.orphaned).await?;
+                remove_documents(state, &source.kb_id, applied.orphaned).await?;
                 if let Some(old) = previous.filter(|k| !k.hash.is_empty() && k.hash != seen.hash) {
                     documents::remove_files_if_unused(
                         &state.store,
@@ -218,13 +218,13 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
         .remove_files(&source.id, run_id, &deleted)
         .await
         .map_err(internal)?;
-    remove_documents(state, orphaned).await?;
+    remove_documents(state, &source.kb_id, orphaned).await?;
     // Documents left behind by a run cut off between a change and its cleanup.
     let leftover = db
         .unreferenced_documents(&source.id)
         .await
         .map_err(internal)?;
-    remove_documents(state, leftover).await?;
+    remove_documents(state, &source.kb_id, leftover).await?;
     db.run_scanned(run_id, unchanged as i64, scanned as i64)
         .await
         .map_err(internal)?;
@@ -295,8 +295,18 @@ async fn load(
 }
 
 /// Removes documents through the one delete path ([`documents::remove`]).
-pub async fn remove_documents(state: &AppState, ids: Vec<String>) -> Result<(), String> {
-    documents::remove(&state.store, &state.pipeline.index, &state.files, ids)
+pub async fn remove_documents(
+    state: &AppState,
+    kb_id: &str,
+    ids: Vec<String>,
+) -> Result<(), String> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let space = crate::service::knowledge_bases::space_of_id(state, kb_id)
+        .await
+        .map_err(internal)?;
+    documents::remove(&state.store, &space.index, &state.files, ids)
         .await
         .map_err(internal)
 }

@@ -11,8 +11,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    ChunkRow, Conversation, DocStatus, Document, Job, KnowledgeBase, NewDocument, Result,
-    StoreError, StoredMessage,
+    ChunkRow, Conversation, DocStatus, Document, Job, KbEmbedding, KnowledgeBase, NewDocument,
+    NewKbRow, Result, StoreError, StoredMessage,
 };
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -25,6 +25,7 @@ pub struct Store {
 
 const KB_SELECT: &str =
     "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.retrieval, k.created_at,
+       k.embedding_preset, k.embedding_model, k.embedding_dim, k.embedding_provider, k.embedding_config,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
   FROM knowledge_bases k";
@@ -52,25 +53,40 @@ impl Store {
 
     // ---- knowledge bases ----
 
-    pub async fn create_kb(
-        &self,
-        id: &str,
-        name: &str,
-        description: &str,
-        chunk_size: i64,
-        chunk_overlap: i64,
-    ) -> Result<KnowledgeBase> {
+    pub async fn create_kb(&self, kb: &NewKbRow<'_>) -> Result<KnowledgeBase> {
         let now = crate::store::now();
-        sqlx::query("INSERT INTO knowledge_bases (id, name, description, chunk_size, chunk_overlap, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(name)
-            .bind(description)
-            .bind(chunk_size)
-            .bind(chunk_overlap)
+        sqlx::query("INSERT INTO knowledge_bases (id, name, description, chunk_size, chunk_overlap, created_at,
+                     embedding_preset, embedding_model, embedding_dim, embedding_provider, embedding_config)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(kb.id)
+            .bind(kb.name)
+            .bind(kb.description)
+            .bind(kb.chunk_size)
+            .bind(kb.chunk_overlap)
             .bind(&now)
+            .bind(kb.embedding.preset)
+            .bind(kb.embedding.model)
+            .bind(kb.embedding.dim)
+            .bind(kb.embedding.provider)
+            .bind(kb.embedding.config)
             .execute(&self.pool)
             .await?;
-        self.get_kb(id).await?.ok_or_else(StoreError::missing)
+        self.get_kb(kb.id).await?.ok_or_else(StoreError::missing)
+    }
+
+    /// Knowledge bases made before embedding models were chosen per knowledge base get the
+    /// model they were indexed with. Returns how many.
+    pub async fn fill_in_embedding(&self, embedding: &KbEmbedding<'_>) -> Result<u64> {
+        let r = sqlx::query("UPDATE knowledge_bases SET embedding_preset = ?, embedding_model = ?, embedding_dim = ?,
+                     embedding_provider = ?, embedding_config = ? WHERE embedding_model = ''")
+            .bind(embedding.preset)
+            .bind(embedding.model)
+            .bind(embedding.dim)
+            .bind(embedding.provider)
+            .bind(embedding.config)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
     }
 
     pub async fn list_kbs(&self) -> Result<Vec<KnowledgeBase>> {
@@ -366,13 +382,43 @@ impl Store {
     /// sync never holds up a file a user just sent.
     pub async fn claim_job(&self) -> Result<Option<Job>> {
         let now = crate::store::now();
-        sqlx::query_as("UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?
-              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY run_id IS NOT NULL, id LIMIT 1)
-              RETURNING id, kind, document_id, attempts, run_id")
+        sqlx::query_as("UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?1
+              WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND (not_before IS NULL OR not_before <= ?1)
+                          ORDER BY run_id IS NOT NULL, id LIMIT 1)
+              RETURNING id, kind, document_id, attempts, run_id, waits")
         .bind(&now)
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::from)
+    }
+
+    /// Puts an ingest job back to wait for something outside ragd until `not_before`: the
+    /// attempt ended cleanly (it does not count towards the crash limit), the document is
+    /// `queued` again with `reason` as its visible error, and its chunks are untouched.
+    pub async fn wait_job(
+        &self,
+        job_id: i64,
+        doc_id: &str,
+        reason: &str,
+        not_before: &str,
+    ) -> Result<()> {
+        let now = crate::store::now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE jobs SET status = 'queued', attempts = 0, waits = waits + 1, not_before = ?, error = ? WHERE id = ?")
+            .bind(not_before)
+            .bind(reason)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE documents SET status = 'queued', error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(&now)
+        .bind(doc_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(StoreError::from)
     }
 
     /// Jobs queued or running.
@@ -527,11 +573,12 @@ impl Store {
     }
 
     /// Every document with its status and chunk count (for the start-up reconciliation).
-    pub async fn document_states(&self) -> Result<Vec<(String, DocStatus, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT id, status, chunk_count FROM documents ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?,
+    pub async fn document_states(&self) -> Result<Vec<(String, DocStatus, i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT d.id, d.status, d.chunk_count, k.embedding_model FROM documents d
+             JOIN knowledge_bases k ON k.id = d.kb_id ORDER BY d.id",
         )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -752,7 +752,22 @@ mod tests {
         let db = super::super::Store::open(&dir.path().join("t.sqlite"))
             .await
             .unwrap();
-        db.create_kb("kb", "kb", "", 256, 32).await.unwrap();
+        db.create_kb(&crate::store::NewKbRow {
+            id: "kb",
+            name: "kb",
+            description: "",
+            chunk_size: 256,
+            chunk_overlap: 32,
+            embedding: crate::store::KbEmbedding {
+                preset: Some("default"),
+                model: "hash-test",
+                dim: 64,
+                provider: "local",
+                config: "",
+            },
+        })
+        .await
+        .unwrap();
         let spec = Spec {
             kind: Kind::Folder,
             path: Some(dir.path().to_path_buf()),
