@@ -46,7 +46,7 @@ impl ChunkConfig {
 }
 
 /// One chunk of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chunk {
     /// Position in the document, from 0.
     pub ordinal: u32,

@@ -2,12 +2,42 @@
 //! fastembed, its ingest instance) and a sparse BM25 vector. Chunks are sorted by length and
 //! embedded in small batches, so padding is minimal and memory stays flat (a batch of 256
 //! long texts peaked at 11 GB; 8 to 32 stays under 2 GB at the same speed).
+//!
+//! With a [`VectorCache`], a chunk whose text the same model embedded before (keyed by the
+//! model's name and the digest of the normalized text, [`cache_key`]) takes its vector from
+//! the cache: re-parsing a document, or syncing a file where a few chunks changed, embeds only
+//! the chunks that are new.
 
 use retrieval::SparseVector;
 use retrieval::{Bm25, Embed};
+use sha2::{Digest, Sha256};
 
 use crate::chunk::Chunk;
 use crate::error::Result;
+
+/// Vectors a model computed before, by [`cache_key`]. Failures are the cache's own business:
+/// a lookup that fails finds nothing, a store that fails is forgotten.
+pub trait VectorCache: Send + Sync + std::fmt::Debug {
+    /// The vector of each key, if known, in order.
+    fn get(&self, model: &str, keys: &[[u8; 32]]) -> Vec<Option<Vec<f32>>>;
+    /// Remembers vectors.
+    fn put(&self, model: &str, entries: &[([u8; 32], &[f32])]);
+}
+
+/// The cache key of a text: SHA-256 of the text with its whitespace runs collapsed to one
+/// space and trimmed, so reflowed text hits the cache.
+pub fn cache_key(text: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    let mut first = true;
+    for word in text.split_whitespace() {
+        if !first {
+            hasher.update(b" ");
+        }
+        hasher.update(word.as_bytes());
+        first = false;
+    }
+    hasher.finalize().into()
+}
 
 /// The vectors of one chunk.
 #[derive(Debug, Clone)]
@@ -28,31 +58,66 @@ pub fn embed(
     chunks: &[Chunk],
     embedder: &dyn Embed,
     bm25: &Bm25,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Vec<ChunkVectors>> {
-    let lens: Vec<usize> = chunks.iter().map(|c| c.tokens).collect();
+    embed_cached(chunks, embedder, bm25, None, progress).map(|(v, _)| v)
+}
+
+/// [`embed`], taking what it can from `cache` and remembering what it computed; also returns
+/// how many chunks the model embedded (the rest came from the cache).
+pub fn embed_cached(
+    chunks: &[Chunk],
+    embedder: &dyn Embed,
+    bm25: &Bm25,
+    cache: Option<&dyn VectorCache>,
+    mut progress: impl FnMut(usize),
+) -> Result<(Vec<ChunkVectors>, usize)> {
     let mut dense: Vec<Option<Vec<f32>>> = vec![None; chunks.len()];
-    let mut done = 0;
+    let keys: Vec<[u8; 32]> = match cache {
+        Some(_) => chunks.iter().map(|c| cache_key(&c.embed_text)).collect(),
+        None => Vec::new(),
+    };
+    if let Some(cache) = cache {
+        for (slot, found) in dense.iter_mut().zip(cache.get(embedder.name(), &keys)) {
+            *slot = found.filter(|v| v.len() == embedder.dim());
+        }
+    }
+    let missing: Vec<usize> = (0..chunks.len()).filter(|&i| dense[i].is_none()).collect();
+    let mut done = chunks.len() - missing.len();
+    if done > 0 {
+        progress(done);
+    }
+    let lens: Vec<usize> = missing.iter().map(|&i| chunks[i].tokens).collect();
     for batch in length_sorted_batches(&lens, embedder.batch_size()) {
+        let batch: Vec<usize> = batch.into_iter().map(|j| missing[j]).collect();
         let texts: Vec<&str> = batch
             .iter()
             .map(|&i| chunks[i].embed_text.as_str())
             .collect();
         let vectors = embedder.embed_batch(&texts)?;
+        if let Some(cache) = cache {
+            let entries: Vec<([u8; 32], &[f32])> = batch
+                .iter()
+                .zip(&vectors)
+                .map(|(&i, v)| (keys[i], v.as_slice()))
+                .collect();
+            cache.put(embedder.name(), &entries);
+        }
         for (&i, v) in batch.iter().zip(vectors) {
             dense[i] = Some(v);
         }
         done += batch.len();
         progress(done);
     }
-    Ok(chunks
+    let vectors = chunks
         .iter()
         .zip(dense)
         .map(|(c, d)| ChunkVectors {
             dense: d.unwrap_or_default(),
             sparse: bm25.embed_document(&c.embed_text),
         })
-        .collect())
+        .collect();
+    Ok((vectors, missing.len()))
 }
 
 #[cfg(test)]
@@ -66,6 +131,62 @@ mod tests {
         assert_eq!(batches, vec![vec![1, 3], vec![2, 4], vec![0]]);
         let all: usize = batches.iter().map(Vec::len).sum();
         assert_eq!(all, lens.len());
+    }
+
+    #[test]
+    fn cache_keys_ignore_whitespace_runs() {
+        assert_eq!(cache_key("a  b\n c "), cache_key("a b c"));
+        assert_ne!(cache_key("a b c"), cache_key("a b d"));
+    }
+
+    /// Vectors by (model, key).
+    type Entries = std::collections::HashMap<(String, [u8; 32]), Vec<f32>>;
+
+    /// A cache in memory.
+    #[derive(Debug, Default)]
+    struct Memory(std::sync::Mutex<Entries>);
+
+    impl VectorCache for Memory {
+        fn get(&self, model: &str, keys: &[[u8; 32]]) -> Vec<Option<Vec<f32>>> {
+            let map = self.0.lock().unwrap();
+            keys.iter()
+                .map(|k| map.get(&(model.to_string(), *k)).cloned())
+                .collect()
+        }
+        fn put(&self, model: &str, entries: &[([u8; 32], &[f32])]) {
+            let mut map = self.0.lock().unwrap();
+            for (k, v) in entries {
+                map.insert((model.to_string(), *k), v.to_vec());
+            }
+        }
+    }
+
+    #[test]
+    fn cached_chunks_are_not_embedded_again() {
+        let embedder = retrieval::HashEmbed::new(16);
+        let bm25 = Bm25::with_dictionary(Default::default()).unwrap();
+        let chunk = |t: &str| Chunk {
+            embed_text: t.to_string(),
+            tokens: t.split_whitespace().count(),
+            ..Default::default()
+        };
+        let first = [chunk("one fish"), chunk("two fish"), chunk("red fish")];
+        let cache = Memory::default();
+        let (v1, embedded) = embed_cached(&first, &embedder, &bm25, Some(&cache), |_| {}).unwrap();
+        assert_eq!(embedded, 3);
+        // One chunk changed: one is embedded, the others come from the cache, same vectors.
+        let second = [chunk("one  fish"), chunk("blue fish"), chunk("red fish")];
+        let mut seen = Vec::new();
+        let (v2, embedded) =
+            embed_cached(&second, &embedder, &bm25, Some(&cache), |d| seen.push(d)).unwrap();
+        assert_eq!(embedded, 1);
+        assert_eq!(seen, [2, 3]);
+        assert_eq!(v2[0].dense, v1[0].dense);
+        assert_eq!(v2[1].dense, embedder.vector("blue fish"));
+        // Vectors of another size are never taken.
+        let other = retrieval::HashEmbed::new(8);
+        let (_, embedded) = embed_cached(&second, &other, &bm25, Some(&cache), |_| {}).unwrap();
+        assert_eq!(embedded, 3);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use retrieval::{Bm25, Embed, Index};
 use uuid::Uuid;
 
 pub use chunk::{Chunk, ChunkConfig};
+pub use embed::VectorCache;
 pub use error::{Error, Result};
 pub use load::Format;
 pub use parse::ParseLimits;
@@ -55,6 +56,8 @@ pub struct Outcome {
     pub pages: u32,
     pub chunks: Vec<StoredChunk>,
     pub tokens: usize,
+    /// Chunks the model embedded; the others' vectors came from the cache.
+    pub embedded: usize,
     pub parse_time: Duration,
     pub embed_time: Duration,
     pub store_time: Duration,
@@ -69,6 +72,8 @@ pub struct Pipeline {
     pub bm25: Arc<Bm25>,
     pub index: Arc<Index>,
     pub limits: ParseLimits,
+    /// Vectors computed before, so unchanged chunks are not embedded again.
+    pub cache: Option<Arc<dyn embed::VectorCache>>,
 }
 
 impl Pipeline {
@@ -94,9 +99,13 @@ impl Pipeline {
             chunks: chunks.len(),
         });
         let started = Instant::now();
-        let vectors = embed::embed(&chunks, &self.embedder, &self.bm25, |done| {
-            events(Event::Embedded { done })
-        })?;
+        let (vectors, embedded) = embed::embed_cached(
+            &chunks,
+            &self.embedder,
+            &self.bm25,
+            self.cache.as_deref(),
+            |done| events(Event::Embedded { done }),
+        )?;
         let embed_time = started.elapsed();
 
         let started = Instant::now();
@@ -113,6 +122,7 @@ impl Pipeline {
                 .map(|(id, chunk)| StoredChunk { id, chunk })
                 .collect(),
             tokens,
+            embedded,
             parse_time,
             embed_time,
             store_time,
@@ -139,6 +149,7 @@ mod tests {
             bm25: Arc::new(Bm25::new().unwrap()),
             index: index.clone(),
             limits: ParseLimits::default(),
+            cache: None,
         };
         let doc = DocumentRef {
             kb_id: "kb".into(),

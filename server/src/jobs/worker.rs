@@ -188,6 +188,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 doc = doc_id,
                 chunks = outcome.chunks.len(),
                 tokens = outcome.tokens,
+                embedded = outcome.embedded,
                 pages = outcome.pages,
                 parse_ms = outcome.parse_time.as_millis() as u64,
                 embed_ms = outcome.embed_time.as_millis() as u64,
@@ -430,6 +431,38 @@ mod tests {
         let (s, error, chunks) = status(&state, &id).await;
         assert_eq!((s, error), (DocStatus::Ready, None));
         assert_eq!(testing::points_in_space(&state, &kb).await, chunks as usize);
+    }
+
+    #[tokio::test]
+    async fn unchanged_chunks_are_not_embedded_again() {
+        let server = retrieval::embed::fake::FakeServer::start(retrieval::Provider::Openai, 32);
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::remote_kb(&state, "remote", &server).await;
+        let text = |changed: &str| {
+            (1..=10)
+                .map(|i| {
+                    let body = if i == 4 { changed } else { "unchanged words" };
+                    format!("# Section {i}\n\nSection {i} says {body}.\n\n")
+                })
+                .collect::<String>()
+        };
+        let first = upload(&state, &kb.id, "a.md", &text("the first thing")).await;
+        drain(&state).await.unwrap();
+        let (_, _, chunks) = status(&state, &first).await;
+        assert_eq!(chunks, 10);
+        let probe_and_first = server.texts();
+        assert_eq!(probe_and_first, 1 + 10);
+        // A new version where one chunk in ten changed: one chunk goes to the model.
+        let second = upload(&state, &kb.id, "b.md", &text("the second thing")).await;
+        drain(&state).await.unwrap();
+        assert_eq!(status(&state, &second).await.0, DocStatus::Ready);
+        assert_eq!(server.texts() - probe_and_first, 1);
+        // Re-parsing embeds nothing new, and the points are whole.
+        documents::reparse(&state, &kb.id, &first).await.unwrap();
+        drain(&state).await.unwrap();
+        assert_eq!(server.texts() - probe_and_first, 1);
+        assert_eq!(testing::points_in_space(&state, &kb).await, 20);
     }
 
     #[test]

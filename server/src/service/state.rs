@@ -37,6 +37,9 @@ pub struct State {
     pub spaces: Arc<Spaces>,
     pub bm25: Arc<Bm25>,
     pub cross_encoder: Option<Arc<retrieval::rerank::CrossEncoder>>,
+    /// Vectors computed before, by model and chunk text: unchanged chunks are not embedded
+    /// again.
+    pub vector_cache: Arc<dyn ingest::VectorCache>,
     /// Wakes idle workers when a job is queued.
     pub wake: Notify,
     /// Live embedding progress of documents being processed.
@@ -116,6 +119,22 @@ impl State {
         let spaces =
             tokio::task::spawn_blocking(move || Spaces::open(&vectors, server, embedder)).await??;
         fill_in_embedding(&store, &config, &spaces).await?;
+        // Cached vectors of models no knowledge base uses any more are of no use.
+        let mut in_use: Vec<String> = store
+            .list_kbs()
+            .await?
+            .into_iter()
+            .map(|k| k.embedding_model)
+            .collect();
+        in_use.push(spaces.default_space().model().to_string());
+        let pruned = store.prune_vector_cache(&in_use).await?;
+        if pruned > 0 {
+            tracing::info!(
+                vectors = pruned,
+                "embedding cache: dropped the vectors of models no longer used"
+            );
+        }
+        let vector_cache = Arc::new(store.vector_cache(tokio::runtime::Handle::current()));
         Ok(Arc::new(State {
             llm: LlmClient::new(config.llm.clone()),
             store,
@@ -123,6 +142,7 @@ impl State {
             spaces: Arc::new(spaces),
             bm25,
             cross_encoder,
+            vector_cache,
             wake: Notify::new(),
             progress: Mutex::new(HashMap::new()),
             lock,
@@ -185,6 +205,7 @@ impl State {
             limits: ingest::ParseLimits {
                 pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
             },
+            cache: Some(self.vector_cache.clone()),
         }
     }
 

@@ -1,7 +1,10 @@
 //! The metadata store on SQLite (sqlx, plain queries; schema in `migrations/`): one file,
 //! WAL journal, writes in `BEGIN IMMEDIATE` transactions.
 
+mod cache;
 mod sources;
+
+pub use cache::VectorCache;
 
 use std::path::Path;
 use std::str::FromStr;
