@@ -51,6 +51,9 @@ pub struct Config {
     /// Named embedding models a knowledge base may choose (`[embedding_presets.NAME]`), e.g.
     /// a multilingual model on the GPU host.
     pub embedding_presets: std::collections::BTreeMap<String, retrieval::EmbeddingConfig>,
+    /// Keep each chunk's vector by model and text, so re-parsing, a changed file in a source
+    /// and re-indexing embed only the chunks whose text changed.
+    pub embedding_cache: bool,
     pub chunking: ingest::ChunkConfig,
     pub search: retrieval::SearchConfig,
     pub llm: LlmConfig,
@@ -100,6 +103,7 @@ impl Default for Config {
             web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             embedding_presets: Default::default(),
+            embedding_cache: true,
             chunking: ingest::ChunkConfig::default(),
             search: retrieval::SearchConfig::default(),
             llm: LlmConfig::default(),
@@ -144,6 +148,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_BACKUP_SCHEDULE", "backup.schedule"),
     ("RAGD_BACKUP_TIMEZONE", "backup.timezone"),
     ("RAGD_BACKUP_KEEP", "backup.keep"),
+    ("RAGD_EMBEDDING_CACHE", "embedding_cache"),
     ("RAGD_EMBEDDING_PROVIDER", "embedding.provider"),
     ("RAGD_EMBEDDING_MODEL", "embedding.model"),
     ("RAGD_EMBEDDING_BASE_URL", "embedding.base_url"),

@@ -205,7 +205,10 @@ impl State {
             limits: ingest::ParseLimits {
                 pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
             },
-            cache: Some(self.vector_cache.clone()),
+            cache: self
+                .config
+                .embedding_cache
+                .then(|| self.vector_cache.clone()),
         }
     }
 
