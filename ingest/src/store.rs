@@ -44,6 +44,6 @@ pub fn store(
             sparse: v.sparse,
         });
     }
-    index.replace_document(&doc.doc_id, points)?;
+    index.replace_document(&doc.kb_id, &doc.doc_id, points)?;
     Ok(ids)
 }

@@ -61,6 +61,25 @@ pub fn document(doc_id: &str) -> Selection {
     }
 }
 
+/// The points of one document under one knowledge-base key.
+pub fn document_of(kb_id: &str, doc_id: &str) -> Selection {
+    Selection {
+        fields: vec![
+            (KB_ID, vec![kb_id.to_string()]),
+            (DOC_ID, vec![doc_id.to_string()]),
+        ],
+        ids: None,
+    }
+}
+
+/// All points under some knowledge-base keys.
+pub fn knowledge_bases(kb_ids: &[String]) -> Selection {
+    Selection {
+        fields: vec![(KB_ID, kb_ids.to_vec())],
+        ids: None,
+    }
+}
+
 /// All points of one knowledge base.
 pub fn knowledge_base(kb_id: &str) -> Selection {
     Selection {

@@ -92,6 +92,7 @@ fn scenario(cfg: &IndexConfig) {
         // A document replaced in place, another deleted, then a knowledge base.
         index
             .replace_document(
+                "kb1",
                 "d1",
                 vec![point(
                     &bm25,
@@ -111,6 +112,33 @@ fn scenario(cfg: &IndexConfig) {
             .unwrap()
             .is_empty());
         assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 2);
+
+        // A new generation of kb1 (a re-index) beside the old: replacing d1 under the new
+        // key leaves the old key's points, and counts per document tell the keys apart.
+        index
+            .replace_document(
+                "kb1@1",
+                "d1",
+                vec![
+                    point(&bm25, "kb1@1", "d1", "rust", vec![1.0, 0.0, 0.0]),
+                    point(&bm25, "kb1@1", "d1", "lifetimes", vec![0.0, 1.0, 0.0]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 2);
+        assert_eq!(index.count(&scope(&["kb1@1"])).unwrap(), 2);
+        let new = index
+            .document_counts_in(&retrieval::filter::knowledge_bases(&["kb1@1".into()]))
+            .unwrap();
+        assert_eq!(
+            new,
+            std::collections::HashMap::from([("d1".to_string(), 2)])
+        );
+        assert_eq!(index.document_counts().unwrap()["d1"], 3);
+        index.delete_knowledge_base("kb1@1").unwrap();
+        assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 2);
+        assert_eq!(index.count(&scope(&["kb1@1"])).unwrap(), 0);
+
         index.delete_document("d2").unwrap();
         assert_eq!(index.count(&scope(&["kb1"])).unwrap(), 1);
         index.delete_knowledge_base("kb2").unwrap();

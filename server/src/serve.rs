@@ -24,6 +24,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "requeued jobs cut off by the last shutdown"
         );
     }
+    // Before the workers start: what ended re-indexes left is deleted, then index and
+    // metadata are brought back in line.
+    if let Err(e) = crate::service::reindex::clean_up(&state).await {
+        tracing::error!(error = %e, "cannot delete what a re-index left");
+    }
     // Before the workers start: index and metadata brought back in line.
     if let Err(e) = crate::service::reconcile::run(&state).await {
         tracing::error!(error = %e, "cannot reconcile the index with the metadata");

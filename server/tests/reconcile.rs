@@ -55,7 +55,7 @@ async fn orphan_points_and_missing_points_are_repaired() {
         .delete_documents(std::slice::from_ref(&orphan))
         .await
         .unwrap();
-    documents::remove_points(&index, vec![missing.clone()])
+    documents::remove_points(std::slice::from_ref(&index), vec![missing.clone()])
         .await
         .unwrap();
 

@@ -124,8 +124,13 @@ pub(crate) trait Backend: Send + Sync {
     /// Number of points of `selection` (exact).
     fn count(&self, selection: &Selection) -> Result<usize>;
 
-    /// Points per document id over the whole index (exact); `limit` bounds the documents.
-    fn document_counts(&self, limit: usize) -> Result<HashMap<String, usize>>;
+    /// Points per document id over the whole index, or among the points of `selection`
+    /// (exact); `limit` bounds the documents.
+    fn document_counts(
+        &self,
+        limit: usize,
+        selection: Option<&Selection>,
+    ) -> Result<HashMap<String, usize>>;
 
     /// Nearest neighbours of `query` among the points of `selection`, with payloads.
     fn search(&self, query: Query, selection: &Selection, limit: usize)

@@ -138,14 +138,18 @@ impl Backend for Edge {
         })?)
     }
 
-    fn document_counts(&self, limit: usize) -> Result<HashMap<String, usize>> {
+    fn document_counts(
+        &self,
+        limit: usize,
+        selection: Option<&Selection>,
+    ) -> Result<HashMap<String, usize>> {
         let key = DOC_ID
             .parse()
             .map_err(|_| Error::Invalid("bad payload key".into()))?;
         let r = self.shard.facet(qdrant_edge::FacetRequest {
             key,
             limit: limit.max(1),
-            filter: None,
+            filter: selection.map(filter).transpose()?,
             exact: true,
         })?;
         Ok(r.hits

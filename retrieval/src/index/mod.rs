@@ -155,9 +155,16 @@ impl Index {
         self.visibility.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Swaps a document's points for `points` in one step as searches see it, then flushes.
-    pub fn replace_document(&self, doc_id: &str, points: Vec<ChunkPoint>) -> Result<()> {
-        let selection = filter::document(doc_id);
+    /// Swaps a document's points under the knowledge-base key `kb_id` for `points` in one
+    /// step as searches see it, then flushes. Its points under other keys (another generation
+    /// of the knowledge base, being re-indexed) stay.
+    pub fn replace_document(
+        &self,
+        kb_id: &str,
+        doc_id: &str,
+        points: Vec<ChunkPoint>,
+    ) -> Result<()> {
+        let selection = filter::document_of(kb_id, doc_id);
         let operations = points.len().div_ceil(UPSERT_BATCH);
         let upsert = self.prepare(points)?;
         self.write(|backend| {
@@ -273,7 +280,16 @@ impl Index {
     /// reconciliation compares with the metadata.
     pub fn document_counts(&self) -> Result<std::collections::HashMap<String, usize>> {
         let points = self.backend.shape()?.points;
-        self.backend.document_counts(points)
+        self.backend.document_counts(points, None)
+    }
+
+    /// Points per document id among the points of `selection` (exact).
+    pub fn document_counts_in(
+        &self,
+        selection: &Selection,
+    ) -> Result<std::collections::HashMap<String, usize>> {
+        let points = self.backend.shape()?.points;
+        self.backend.document_counts(points, Some(selection))
     }
 
     /// Dense nearest neighbours by cosine similarity.
@@ -442,7 +458,7 @@ mod tests {
                 })
                 .collect()
         };
-        index.replace_document("doc", version(3)).unwrap();
+        index.replace_document("kb", "doc", version(3)).unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = {
             let index = index.clone();
@@ -463,7 +479,7 @@ mod tests {
         };
         for round in 0..60 {
             let n = if round % 2 == 0 { 5 } else { 3 };
-            index.replace_document("doc", version(n)).unwrap();
+            index.replace_document("kb", "doc", version(n)).unwrap();
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let seen = reader.join().unwrap();

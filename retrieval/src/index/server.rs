@@ -299,17 +299,19 @@ impl Backend for Remote {
         })
     }
 
-    fn document_counts(&self, limit: usize) -> Result<HashMap<String, usize>> {
+    fn document_counts(
+        &self,
+        limit: usize,
+        selection: Option<&Selection>,
+    ) -> Result<HashMap<String, usize>> {
+        let mut request = FacetCountsBuilder::new(&self.collection, DOC_ID)
+            .limit(limit.max(1) as u64)
+            .exact(true);
+        if let Some(selection) = selection {
+            request = request.filter(filter(selection));
+        }
         self.block_on(async {
-            let r = self
-                .client
-                .facet(
-                    FacetCountsBuilder::new(&self.collection, DOC_ID)
-                        .limit(limit.max(1) as u64)
-                        .exact(true),
-                )
-                .await
-                .map_err(remote_error)?;
+            let r = self.client.facet(request).await.map_err(remote_error)?;
             Ok(r.hits
                 .into_iter()
                 .filter_map(|h| match h.value?.variant? {

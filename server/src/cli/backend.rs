@@ -17,6 +17,7 @@ use crate::service::backup::{self, Backup};
 use crate::service::documents::{self, DocumentView};
 use crate::service::eval::{self, EvalBody, EvalReport};
 use crate::service::knowledge_bases::{self, KnowledgeBases, NewKnowledgeBase};
+use crate::service::reindex::{self, ReindexRequest, ReindexView};
 use crate::service::search::{self, SearchReply, SearchRequest};
 use crate::service::sources::manage::{self, NewSource, RunView, SourceView};
 use crate::service::system::{self, LlmReport};
@@ -193,6 +194,30 @@ impl Backend {
             Backend::Remote(r) => {
                 r.send(Method::DELETE, &kb_path(kb), None::<&()>).await?;
                 Ok(())
+            }
+        }
+    }
+
+    pub async fn reindex(&self, kb: &str, req: ReindexRequest) -> anyhow::Result<ReindexView> {
+        match self {
+            Backend::Local(s) => Ok(reindex::start(s, kb, req).await?),
+            Backend::Remote(r) => r.post(&format!("{}/reindex", kb_path(kb)), &req).await,
+        }
+    }
+
+    pub async fn reindex_status(&self, kb: &str) -> anyhow::Result<ReindexView> {
+        match self {
+            Backend::Local(s) => Ok(reindex::latest(s, kb).await?),
+            Backend::Remote(r) => r.get(&format!("{}/reindex", kb_path(kb))).await,
+        }
+    }
+
+    pub async fn reindex_cancel(&self, kb: &str) -> anyhow::Result<ReindexView> {
+        match self {
+            Backend::Local(s) => Ok(reindex::cancel(s, kb).await?),
+            Backend::Remote(r) => {
+                r.post(&format!("{}/reindex/cancel", kb_path(kb)), &())
+                    .await
             }
         }
     }

@@ -208,6 +208,28 @@ pub enum KbCommand {
     Delete {
         name: String,
     },
+    /// Re-index in place with another embedding model and/or chunking: the new index is built
+    /// beside the old one, which searches use until the switch. Follows it with a progress
+    /// bar (Ctrl-C leaves it running on a server; `--cancel` stops it).
+    Reindex {
+        name: String,
+        /// The new embedding model: a preset's name (`default`, or one of
+        /// `[embedding_presets]`).
+        #[arg(long)]
+        embedding: Option<String>,
+        /// New chunk size in tokens.
+        #[arg(long)]
+        chunk_size: Option<usize>,
+        /// New chunk overlap in tokens.
+        #[arg(long)]
+        chunk_overlap: Option<usize>,
+        /// Stop the running re-index; the knowledge base keeps its index.
+        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap", "status"])]
+        cancel: bool,
+        /// Show the newest re-index and follow it if it runs.
+        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap"])]
+        status: bool,
+    },
 }
 
 impl Cli {

@@ -1,4 +1,4 @@
-//! `/api/v1/knowledge-bases`: create, list, get, change, delete, statistics.
+//! `/api/v1/knowledge-bases`: create, list, get, change, delete, statistics, re-index.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,6 +10,7 @@ use super::extract::ApiJson;
 use crate::service::knowledge_bases::{
     self, KnowledgeBaseChanges, KnowledgeBaseStats, KnowledgeBases, NewKnowledgeBase,
 };
+use crate::service::reindex::{self, ReindexRequest, ReindexView};
 use crate::service::AppState;
 use crate::store::KnowledgeBase;
 
@@ -21,6 +22,40 @@ pub fn routes() -> Router<AppState> {
             get(get_one).patch(update).delete(delete),
         )
         .route("/knowledge-bases/{kb}/stats", get(stats))
+        .route(
+            "/knowledge-bases/{kb}/reindex",
+            post(reindex_start).get(reindex_status),
+        )
+        .route("/knowledge-bases/{kb}/reindex/cancel", post(reindex_cancel))
+}
+
+/// Starts a re-index: 202 with the re-index, whose progress `GET …/reindex` shows.
+async fn reindex_start(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<ReindexRequest>,
+) -> ApiResult<(StatusCode, Json<ReindexView>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(reindex::start(&state, &kb, req).await?),
+    ))
+}
+
+async fn reindex_status(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> ApiResult<Json<ReindexView>> {
+    Ok(Json(reindex::latest(&state, &kb).await?))
+}
+
+async fn reindex_cancel(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> ApiResult<(StatusCode, Json<ReindexView>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(reindex::cancel(&state, &kb).await?),
+    ))
 }
 
 async fn create(

@@ -9,8 +9,8 @@ use ingest::{DocumentRef, Event};
 use tokio::sync::watch;
 
 use crate::service::AppState;
-use crate::service::{documents, knowledge_bases};
-use crate::store::{DocStatus, Job, JobKind};
+use crate::service::{documents, knowledge_bases, reindex};
+use crate::store::{DocStatus, Job, JobKind, KnowledgeBase};
 
 /// Attempts before a job that never finishes (the process died each time) is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -65,6 +65,7 @@ pub async fn process(state: &AppState, job: Job) {
             }
         }
         (JobKind::Sync, _) => sync(state, &job).await,
+        (JobKind::Reindex, _) => crate::service::reindex::run(state, &job).await,
         (JobKind::Ingest, None) => {
             tracing::error!(job = job.id, "ingest job without a document");
             let _ = state
@@ -152,7 +153,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     }
 
     let docref = DocumentRef {
-        kb_id: kb.id.clone(),
+        kb_id: kb.index_key(),
         doc_id: doc.id.clone(),
         doc_name: doc.name.clone(),
         format: doc.format.as_deref().and_then(ingest::Format::parse),
@@ -201,7 +202,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                     // Deleted while it was being processed: drop what was just written.
                     if let Err(e) = documents::remove(
                         &state.store,
-                        &space.index,
+                        &indexes(state, &kb).await,
                         &state.files,
                         vec![doc_id.to_string()],
                     )
@@ -213,7 +214,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 }
                 Err(e) => {
                     tracing::error!(doc = doc_id, error = %e, "cannot record ingest");
-                    remove_points(&space, doc_id).await;
+                    remove_points(state, &kb, doc_id).await;
                     let _ = db
                         .fail_ingest(job.id, doc_id, "internal error while saving")
                         .await;
@@ -222,7 +223,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         }
         Ok(Err(ingest::Error::Retrieval(e))) if e.is_embedding_outage() => {
             // Nothing was written: the document keeps what it had and waits for the server.
-            let wait = wait_after(job.waits);
+            let wait = documents::wait_after(job.waits);
             let reason = format!(
                 "waiting for the embedding server, next try in {}s: {e}",
                 wait.as_secs()
@@ -239,12 +240,12 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             let message = e.to_string();
             tracing::warn!(doc = doc_id, error = %message, "document failed");
             // A failed document must not keep points from an earlier version or attempt.
-            remove_points(&space, doc_id).await;
+            remove_points(state, &kb, doc_id).await;
             let _ = db.fail_ingest(job.id, doc_id, &message).await;
         }
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "ingest task panicked");
-            remove_points(&space, doc_id).await;
+            remove_points(state, &kb, doc_id).await;
             let _ = db
                 .fail_ingest(job.id, doc_id, "internal error while ingesting")
                 .await;
@@ -252,20 +253,28 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     }
 }
 
-/// How long a document waits for an embedding server that was down, after `waits` earlier
-/// waits: 2 s, doubling, at most 2 minutes.
-pub fn wait_after(waits: i64) -> Duration {
-    let exp = u32::try_from(waits.clamp(0, 16)).unwrap_or(16);
-    Duration::from_secs(2u64.saturating_mul(1 << exp)).min(MAX_WAIT)
+/// Deletes a document's points (a failed document keeps none), in every index of its
+/// knowledge base.
+async fn remove_points(state: &AppState, kb: &KnowledgeBase, doc_id: &str) {
+    if let Err(e) =
+        documents::remove_points(&indexes(state, kb).await, vec![doc_id.to_string()]).await
+    {
+        tracing::error!(doc = doc_id, error = %e, "cannot delete points");
+    }
 }
 
-/// The longest wait for an embedding server.
-const MAX_WAIT: Duration = Duration::from_secs(120);
-
-/// Deletes a document's points (a failed document keeps none).
-async fn remove_points(space: &crate::spaces::Space, doc_id: &str) {
-    if let Err(e) = documents::remove_points(&space.index, vec![doc_id.to_string()]).await {
-        tracing::error!(doc = doc_id, error = %e, "cannot delete points");
+/// The indexes of a knowledge base ([`reindex::indexes`]); its own alone if the re-index's
+/// cannot be opened.
+async fn indexes(state: &AppState, kb: &KnowledgeBase) -> Vec<std::sync::Arc<retrieval::Index>> {
+    match reindex::indexes(state, kb).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::error!(kb = %kb.name, error = %e, "cannot open the re-index's index");
+            match knowledge_bases::space(state, kb).await {
+                Ok(space) => vec![space.index.clone()],
+                Err(_) => Vec::new(),
+            }
+        }
     }
 }
 
@@ -424,7 +433,7 @@ mod tests {
         assert_eq!(testing::points_in_space(&state, &kb).await, 0);
         // Back up: after the wait the document finishes by itself, every chunk once.
         server.set_status(0);
-        tokio::time::sleep(wait_after(0) + Duration::from_millis(100)).await;
+        tokio::time::sleep(documents::wait_after(0) + Duration::from_millis(100)).await;
         let job = state.store.claim_job().await.unwrap().expect("due again");
         assert_eq!((job.attempts, job.waits), (1, 1), "a wait is not a crash");
         process(&state, job).await;
@@ -467,6 +476,7 @@ mod tests {
 
     #[test]
     fn waits_double_up_to_two_minutes() {
+        use documents::{wait_after, MAX_WAIT};
         assert_eq!(wait_after(0), Duration::from_secs(2));
         assert_eq!(wait_after(3), Duration::from_secs(16));
         assert_eq!(wait_after(40), MAX_WAIT);

@@ -245,8 +245,8 @@ pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> 
 
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
     let (kb, doc) = find(state, kb, id).await?;
-    let space = super::knowledge_bases::space(state, &kb).await?;
-    remove(&state.store, &space.index, &state.files, vec![doc.id]).await
+    let indexes = super::reindex::indexes(state, &kb).await?;
+    remove(&state.store, &indexes, &state.files, vec![doc.id]).await
 }
 
 /// Deletes documents, always in this order: their index points (flushed), then their rows
@@ -255,31 +255,44 @@ pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
 /// [`super::reconcile`]), never points that no row refers to.
 pub async fn remove(
     store: &Store,
-    index: &Arc<retrieval::Index>,
+    indexes: &[Arc<retrieval::Index>],
     files: &Files,
     ids: Vec<String>,
 ) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    remove_points(index, ids.clone()).await?;
+    remove_points(indexes, ids.clone()).await?;
     let hashes = store.delete_documents(&ids).await?;
     remove_files_if_unused(store, files, hashes).await;
     Ok(())
 }
 
-/// Deletes the points of documents and flushes, off the runtime.
-pub async fn remove_points(index: &Arc<retrieval::Index>, ids: Vec<String>) -> Result<()> {
-    let index = Arc::clone(index);
+/// Deletes the points of documents in each of `indexes` and flushes, off the runtime.
+pub async fn remove_points(indexes: &[Arc<retrieval::Index>], ids: Vec<String>) -> Result<()> {
+    let indexes = indexes.to_vec();
     tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
-        for id in &ids {
-            index.delete(retrieval::filter::document(id))?;
+        for index in &indexes {
+            for id in &ids {
+                index.delete(retrieval::filter::document(id))?;
+            }
+            index.flush()?;
         }
-        index.flush()
+        Ok(())
     })
     .await??;
     Ok(())
 }
+
+/// How long a document waits for an embedding server that was down, after `waits` earlier
+/// waits: 2 s, doubling, at most 2 minutes.
+pub fn wait_after(waits: i64) -> std::time::Duration {
+    let exp = u32::try_from(waits.clamp(0, 16)).unwrap_or(16);
+    std::time::Duration::from_secs(2u64.saturating_mul(1 << exp)).min(MAX_WAIT)
+}
+
+/// The longest wait for an embedding server.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Removes the original files that no document refers to any more.
 pub async fn remove_files_if_unused(store: &Store, files: &Files, hashes: Vec<String>) {

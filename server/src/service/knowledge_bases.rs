@@ -157,6 +157,72 @@ fn choose(state: &State, choice: Option<&EmbeddingChoice>) -> Result<Chosen> {
     }
 }
 
+/// A chosen model, resolved: its settings, its name and its vector size.
+pub(crate) struct Resolved {
+    pub preset: Option<String>,
+    pub settings: EmbeddingConfig,
+    pub model: String,
+    pub dim: usize,
+}
+
+impl Resolved {
+    /// The settings as stored with the knowledge base (secrets included).
+    pub fn settings_json(&self) -> Result<String> {
+        serde_json::to_string(&self.settings).map_err(Error::internal)
+    }
+
+    pub fn row<'a>(&'a self, config: &'a str) -> KbEmbedding<'a> {
+        KbEmbedding {
+            preset: self.preset.as_deref(),
+            model: &self.model,
+            dim: self.dim as i64,
+            provider: self.settings.provider.as_str(),
+            config,
+        }
+    }
+}
+
+/// What `choice` means on this server, with the vector size: the default's is known; another
+/// model is asked once (a probe), and its space is opened. `chunking` must fit the model.
+pub(crate) async fn resolve(
+    state: &State,
+    choice: Option<&EmbeddingChoice>,
+    chunking: ingest::ChunkConfig,
+) -> Result<Resolved> {
+    let chosen = choose(state, choice)?;
+    let remote = chosen.settings.provider != Provider::Local;
+    if remote && chunking.size > chosen.settings.max_length {
+        return Err(Error::bad_request(format!(
+            "chunk_size {} is larger than the embedding model takes (max_length {})",
+            chunking.size, chosen.settings.max_length
+        )));
+    }
+    let (model, dim) = if chosen.preset.as_deref() == Some(DEFAULT_PRESET) {
+        let space = state.default_space();
+        (space.model().to_string(), space.embedder.dim())
+    } else {
+        let settings = chosen.settings.clone();
+        let spaces = state.spaces.clone();
+        let space =
+            tokio::task::spawn_blocking(move || spaces.adopt(retrieval::connect(&settings, None)?))
+                .await?
+                .map_err(|e| match e.kind() {
+                    // Only admins choose models: they get the cause.
+                    retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout => {
+                        Error::Unavailable(format!("cannot ask the model for its vector size: {e}"))
+                    }
+                    _ => Error::from(e),
+                })?;
+        (space.model().to_string(), space.embedder.dim())
+    };
+    Ok(Resolved {
+        preset: chosen.preset,
+        settings: chosen.settings,
+        model,
+        dim,
+    })
+}
+
 /// The settings a knowledge base's model runs with now: its preset's, while the preset still
 /// names the same model (so a moved server or a new key reaches it), else any preset of that
 /// model, else the settings it was created with.
@@ -285,34 +351,8 @@ pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBas
     }
     let description = req.description.unwrap_or_default();
     check_description(Some(&description))?;
-    let chosen = choose(state, req.embedding.as_ref())?;
-    let remote = chosen.settings.provider != Provider::Local;
-    if remote && chunking.size > chosen.settings.max_length {
-        return Err(Error::bad_request(format!(
-            "chunk_size {} is larger than the embedding model takes (max_length {})",
-            chunking.size, chosen.settings.max_length
-        )));
-    }
-    // The vector size: the default's is known; another model is asked once (a probe).
-    let (model, dim) = if chosen.preset.as_deref() == Some(DEFAULT_PRESET) {
-        let space = state.default_space();
-        (space.model().to_string(), space.embedder.dim())
-    } else {
-        let settings = chosen.settings.clone();
-        let spaces = state.spaces.clone();
-        let space =
-            tokio::task::spawn_blocking(move || spaces.adopt(retrieval::connect(&settings, None)?))
-                .await?
-                .map_err(|e| match e.kind() {
-                    // Only admins create knowledge bases: they get the cause.
-                    retrieval::ErrorKind::Unavailable | retrieval::ErrorKind::Timeout => {
-                        Error::Unavailable(format!("cannot ask the model for its vector size: {e}"))
-                    }
-                    _ => Error::from(e),
-                })?;
-        (space.model().to_string(), space.embedder.dim())
-    };
-    let settings_json = serde_json::to_string(&chosen.settings).map_err(Error::internal)?;
+    let chosen = resolve(state, req.embedding.as_ref(), chunking).await?;
+    let settings_json = chosen.settings_json()?;
     let id = uuid::Uuid::now_v7().to_string();
     state
         .store
@@ -322,13 +362,7 @@ pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBas
             description: description.trim(),
             chunk_size: chunking.size as i64,
             chunk_overlap: chunking.overlap as i64,
-            embedding: KbEmbedding {
-                preset: chosen.preset.as_deref(),
-                model: &model,
-                dim: dim as i64,
-                provider: chosen.settings.provider.as_str(),
-                config: &settings_json,
-            },
+            embedding: chosen.row(&settings_json),
         })
         .await
         .map_err(|e| match Error::from(e) {
@@ -449,11 +483,18 @@ pub async fn update(
 pub async fn delete(state: &State, kb: &str) -> Result<()> {
     let kb = find(state, kb).await?;
     let hashes = state.store.kb_hashes(&kb.id).await?;
-    let index = space(state, &kb).await?.index.clone();
-    let kb_id = kb.id.clone();
+    // Its points under its key, and a running re-index's under the new key.
+    let mut keyed = vec![(space(state, &kb).await?.index.clone(), kb.index_key())];
+    if let Some(r) = state.store.active_reindex(&kb.id).await? {
+        for index in super::reindex::indexes(state, &kb).await? {
+            keyed.push((index, r.index_key()));
+        }
+    }
     tokio::task::spawn_blocking(move || -> retrieval::Result<()> {
-        index.delete_knowledge_base(&kb_id)?;
-        index.flush()
+        for (index, key) in &keyed {
+            index.delete_knowledge_base(key)?;
+        }
+        Ok(())
     })
     .await??;
     state.store.delete_kb(&kb.id).await?;

@@ -24,6 +24,7 @@ pub mod eval;
 pub mod gate;
 pub mod knowledge_bases;
 pub mod reconcile;
+pub mod reindex;
 
 pub mod search;
 pub mod sources;

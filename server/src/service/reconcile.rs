@@ -70,10 +70,36 @@ pub async fn run(state: &State) -> Result<Repair> {
         }
     }
     let rows = state.store.document_states().await?;
+    // The new generations of running re-indexes are theirs to finish, not damage.
+    let building: Vec<(String, String)> = state
+        .store
+        .active_reindexes()
+        .await?
+        .into_iter()
+        .map(|r| (r.embedding_model.clone(), r.index_key()))
+        .collect();
     let mut total = Repair::default();
     for space in state.spaces.all() {
         let index = space.index.clone();
-        let points = tokio::task::spawn_blocking(move || index.document_counts()).await??;
+        let keys: Vec<String> = building
+            .iter()
+            .filter(|(model, _)| model == space.model())
+            .map(|(_, key)| key.clone())
+            .collect();
+        let points = tokio::task::spawn_blocking(move || -> retrieval::Result<_> {
+            let mut points = index.document_counts()?;
+            if !keys.is_empty() {
+                let new = index.document_counts_in(&retrieval::filter::knowledge_bases(&keys))?;
+                for (doc, n) in new {
+                    if let Some(c) = points.get_mut(&doc) {
+                        *c = c.saturating_sub(n);
+                    }
+                }
+                points.retain(|_, c| *c > 0);
+            }
+            Ok(points)
+        })
+        .await??;
         let mine: Vec<(String, DocStatus, i64)> = rows
             .iter()
             .filter(|(_, _, _, model)| model == space.model())
@@ -83,7 +109,11 @@ pub async fn run(state: &State) -> Result<Repair> {
         if repair.is_empty() {
             continue;
         }
-        documents::remove_points(&space.index, repair.delete_points.clone()).await?;
+        documents::remove_points(
+            std::slice::from_ref(&space.index),
+            repair.delete_points.clone(),
+        )
+        .await?;
         for id in &repair.requeue {
             state.store.requeue_document(id).await?;
         }

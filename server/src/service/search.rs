@@ -136,11 +136,13 @@ async fn hits_reporting(
         // Options: the request, then the first knowledge base's defaults.
         defaults.get_or_insert_with(|| kb.search_defaults());
         let space = knowledge_bases::space(state, &kb).await?;
+        // Its points carry its index key (the generation searches use now).
+        let key = kb.index_key();
         match groups.iter_mut().find(|(s, _)| s.model() == space.model()) {
-            Some((_, ids)) => ids.push(kb.id.clone()),
-            None => groups.push((space, vec![kb.id.clone()])),
+            Some((_, keys)) => keys.push(key.clone()),
+            None => groups.push((space, vec![key.clone()])),
         }
-        names.insert(kb.id, kb.name);
+        names.insert(key, (kb.id, kb.name));
     }
     let options = body.options.or(&defaults.unwrap_or_default());
     options.validate()?;
@@ -183,8 +185,11 @@ async fn hits_reporting(
             chunk_id: h.chunk_id.to_string(),
             document_id: h.chunk.doc_id,
             document_name: h.chunk.doc_name,
-            knowledge_base: names.get(&h.chunk.kb_id).cloned().unwrap_or_default(),
-            knowledge_base_id: h.chunk.kb_id,
+            knowledge_base: names
+                .get(&h.chunk.kb_id)
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default(),
+            knowledge_base_id: crate::store::kb_of_key(&h.chunk.kb_id).to_string(),
             page: h.chunk.page,
             heading: h.chunk.heading,
             ordinal: h.chunk.ordinal,

@@ -89,7 +89,7 @@ pub async fn points_in_space(state: &State, kb: &KnowledgeBase) -> usize {
     space
         .index
         .count(&retrieval::Scope {
-            knowledge_bases: vec![kb.id.clone()],
+            knowledge_bases: vec![kb.index_key()],
             documents: None,
         })
         .expect("count")

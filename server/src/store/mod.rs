@@ -142,6 +142,8 @@ pub enum JobKind {
     Ingest,
     /// One run of a source.
     Sync,
+    /// A knowledge base re-indexed with a new embedding model or chunking.
+    Reindex,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
@@ -167,6 +169,8 @@ pub struct KnowledgeBase {
     /// included: never serialized.
     #[serde(skip)]
     pub embedding_config: String,
+    /// Re-indexes it went through; its points carry [`KnowledgeBase::index_key`].
+    pub generation: i64,
     pub document_count: i64,
     pub chunk_count: i64,
 }
@@ -234,10 +238,114 @@ pub struct Conversation {
 }
 
 impl KnowledgeBase {
+    /// The `kb_id` its points carry in the index now.
+    pub fn index_key(&self) -> String {
+        index_key(&self.id, self.generation)
+    }
+
     /// The knowledge base's search defaults.
     pub fn search_defaults(&self) -> retrieval::SearchOptions {
         serde_json::from_str(&self.retrieval).unwrap_or_default()
     }
+}
+
+/// The `kb_id` the points of a knowledge base's `generation` carry: its id, then `id@N`.
+pub fn index_key(kb_id: &str, generation: i64) -> String {
+    if generation == 0 {
+        kb_id.to_string()
+    } else {
+        format!("{kb_id}@{generation}")
+    }
+}
+
+/// The knowledge base an index key belongs to.
+pub fn kb_of_key(key: &str) -> &str {
+    key.split_once('@').map_or(key, |(id, _)| id)
+}
+
+/// Where a re-index is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum ReindexStatus {
+    Running,
+    Cancelling,
+    Done,
+    Cancelled,
+    Failed,
+}
+
+impl ReindexStatus {
+    /// Running or asked to stop: the knowledge base has a new generation being built.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Running | Self::Cancelling)
+    }
+}
+
+/// A re-index of a knowledge base: the settings of its new generation and its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+pub struct Reindex {
+    pub id: i64,
+    pub kb_id: String,
+    pub generation: i64,
+    pub chunk_size: i64,
+    pub chunk_overlap: i64,
+    pub embedding_preset: Option<String>,
+    pub embedding_model: String,
+    pub embedding_dim: i64,
+    pub embedding_provider: String,
+    #[serde(skip)]
+    pub embedding_config: String,
+    pub from_generation: i64,
+    pub from_model: String,
+    pub from_dim: i64,
+    #[serde(skip)]
+    pub from_config: String,
+    pub status: ReindexStatus,
+    /// Documents to re-index, and those done.
+    pub total: i64,
+    pub done: i64,
+    /// Chunks the model embedded (the others came from the cache).
+    pub embedded: i64,
+    /// What it waits for, if anything.
+    pub note: Option<String>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub cleaned: bool,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+impl Reindex {
+    /// The `kb_id` of the new generation's points.
+    pub fn index_key(&self) -> String {
+        index_key(&self.kb_id, self.generation)
+    }
+
+    /// The `kb_id` of the points it replaces.
+    pub fn from_key(&self) -> String {
+        index_key(&self.kb_id, self.from_generation)
+    }
+}
+
+/// A new re-index's row.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReindexRow<'a> {
+    pub kb: &'a KnowledgeBase,
+    pub chunk_size: i64,
+    pub chunk_overlap: i64,
+    pub embedding: KbEmbedding<'a>,
+}
+
+/// What a try to switch a knowledge base to its new generation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// The knowledge base now uses the new generation.
+    Done,
+    /// Documents are still being ingested or are not re-indexed yet.
+    NotYet,
+    /// The re-index is no longer running (cancelled, or the knowledge base is gone).
+    Stopped,
 }
 
 /// The stored JSON text of a value sent as JSON.
@@ -281,6 +389,8 @@ pub struct Job {
     pub run_id: Option<i64>,
     /// Times it waited for an embedding server that was down.
     pub waits: i64,
+    /// The re-index this job drives.
+    pub reindex_id: Option<i64>,
 }
 
 /// A new document to queue.

@@ -195,8 +195,8 @@ pub async fn remove(state: &AppState, kb: &str, id: &str) -> Result<()> {
     // Points first, then rows: a crash in between leaves rows to delete again, never points
     // nobody can find.
     let docs = state.store.source_documents(&row.id).await?;
-    let space = knowledge_bases::space_of_id(state, &row.kb_id).await?;
-    documents::remove(&state.store, &space.index, &state.files, docs).await?;
+    let indexes = crate::service::reindex::indexes_of_id(state, &row.kb_id).await?;
+    documents::remove(&state.store, &indexes, &state.files, docs).await?;
     state.store.delete_source(&row.id).await?;
     Ok(())
 }

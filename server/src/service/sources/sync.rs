@@ -303,10 +303,10 @@ pub async fn remove_documents(
     if ids.is_empty() {
         return Ok(());
     }
-    let space = crate::service::knowledge_bases::space_of_id(state, kb_id)
+    let indexes = crate::service::reindex::indexes_of_id(state, kb_id)
         .await
         .map_err(internal)?;
-    documents::remove(&state.store, &space.index, &state.files, ids)
+    documents::remove(&state.store, &indexes, &state.files, ids)
         .await
         .map_err(internal)
 }

@@ -2,6 +2,7 @@
 //! WAL journal, writes in `BEGIN IMMEDIATE` transactions.
 
 mod cache;
+mod reindex;
 mod sources;
 
 pub use cache::VectorCache;
@@ -28,7 +29,7 @@ pub struct Store {
 
 const KB_SELECT: &str =
     "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.retrieval, k.created_at,
-       k.embedding_preset, k.embedding_model, k.embedding_dim, k.embedding_provider, k.embedding_config,
+       k.embedding_preset, k.embedding_model, k.embedding_dim, k.embedding_provider, k.embedding_config, k.generation,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT COALESCE(SUM(d.chunk_count), 0) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
   FROM knowledge_bases k";
@@ -291,6 +292,7 @@ impl Store {
             .bind(doc_id)
             .execute(&mut *tx)
             .await?;
+        reindex::forget_document(&mut tx, doc_id).await?;
         for c in &outcome.chunks {
             sqlx::query("INSERT INTO chunks (id, document_id, ordinal, page, heading, text, token_count) VALUES (?, ?, ?, ?, ?, ?, ?)")
                 .bind(c.id.to_string())
@@ -330,6 +332,7 @@ impl Store {
             .bind(doc_id)
             .execute(&mut *tx)
             .await?;
+        reindex::forget_document(&mut tx, doc_id).await?;
         sqlx::query("UPDATE documents SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? WHERE id = ?")
         .bind(error)
         .bind(&now)
@@ -387,8 +390,8 @@ impl Store {
         let now = crate::store::now();
         sqlx::query_as("UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?1
               WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND (not_before IS NULL OR not_before <= ?1)
-                          ORDER BY run_id IS NOT NULL, id LIMIT 1)
-              RETURNING id, kind, document_id, attempts, run_id, waits")
+                          ORDER BY run_id IS NOT NULL OR reindex_id IS NOT NULL, id LIMIT 1)
+              RETURNING id, kind, document_id, attempts, run_id, waits, reindex_id")
         .bind(&now)
         .fetch_optional(&self.pool)
         .await

@@ -1,0 +1,391 @@
+//! Re-indexes on SQLite: the new generation's documents and chunks are kept beside the
+//! knowledge base's own rows until one transaction switches them in.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::{Store, DOC_COLUMNS};
+use crate::store::{Document, NewReindexRow, Reindex, ReindexStatus, Result, StoreError, Switch};
+
+/// A re-index with its progress: counted live while it runs, as stored once it ended.
+const REINDEX_SELECT: &str = "SELECT r.id, r.kb_id, r.generation, r.chunk_size, r.chunk_overlap,
+       r.embedding_preset, r.embedding_model, r.embedding_dim, r.embedding_provider, r.embedding_config,
+       r.from_generation, r.from_model, r.from_dim, r.from_config, r.status,
+       CASE WHEN r.status IN ('running', 'cancelling')
+            THEN (SELECT COUNT(*) FROM documents d WHERE d.kb_id = r.kb_id AND d.status NOT IN ('failed', 'cancelled'))
+            ELSE r.total END AS total,
+       CASE WHEN r.status IN ('running', 'cancelling')
+            THEN (SELECT COUNT(*) FROM reindex_docs x WHERE x.reindex_id = r.id)
+            ELSE r.done END AS done,
+       r.embedded, r.note, r.error, r.cleaned, r.created_at, r.finished_at
+  FROM reindexes r";
+
+/// Forgets what a re-index did for a document that is being ingested again or failed: the
+/// re-index redoes it from the new version.
+pub(super) async fn forget_document(tx: &mut Transaction<'_, Sqlite>, doc_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM reindex_chunks WHERE document_id = ?")
+        .bind(doc_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM reindex_docs WHERE document_id = ?")
+        .bind(doc_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records a re-index and queues its job. A knowledge base has one running at a time
+    /// (a second is a conflict). The new generation's number is above every one used before,
+    /// so it never meets points a cancelled re-index left behind.
+    pub async fn start_reindex(&self, row: &NewReindexRow<'_>) -> Result<Reindex> {
+        let now = crate::store::now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(generation), 0) FROM reindexes WHERE kb_id = ?",
+        )
+        .bind(&row.kb.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let generation = used.max(row.kb.generation) + 1;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO reindexes (kb_id, generation, chunk_size, chunk_overlap, embedding_preset, embedding_model,
+                 embedding_dim, embedding_provider, embedding_config, from_generation, from_model, from_dim, from_config, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&row.kb.id)
+        .bind(generation)
+        .bind(row.chunk_size)
+        .bind(row.chunk_overlap)
+        .bind(row.embedding.preset)
+        .bind(row.embedding.model)
+        .bind(row.embedding.dim)
+        .bind(row.embedding.provider)
+        .bind(row.embedding.config)
+        .bind(row.kb.generation)
+        .bind(&row.kb.embedding_model)
+        .bind(row.kb.embedding_dim)
+        .bind(&row.kb.embedding_config)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO jobs (kind, reindex_id, created_at) VALUES ('reindex', ?, ?)")
+            .bind(id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.get_reindex(id).await?.ok_or_else(StoreError::missing)
+    }
+
+    pub async fn get_reindex(&self, id: i64) -> Result<Option<Reindex>> {
+        Ok(sqlx::query_as(&format!("{REINDEX_SELECT} WHERE r.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The knowledge base's newest re-index, running or ended.
+    pub async fn latest_reindex(&self, kb_id: &str) -> Result<Option<Reindex>> {
+        Ok(sqlx::query_as(&format!(
+            "{REINDEX_SELECT} WHERE r.kb_id = ? ORDER BY r.id DESC LIMIT 1"
+        ))
+        .bind(kb_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The knowledge base's re-index that is running or being cancelled.
+    pub async fn active_reindex(&self, kb_id: &str) -> Result<Option<Reindex>> {
+        Ok(sqlx::query_as(&format!(
+            "{REINDEX_SELECT} WHERE r.kb_id = ? AND r.status IN ('running', 'cancelling')"
+        ))
+        .bind(kb_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every re-index running or being cancelled.
+    pub async fn active_reindexes(&self) -> Result<Vec<Reindex>> {
+        Ok(sqlx::query_as(&format!(
+            "{REINDEX_SELECT} WHERE r.status IN ('running', 'cancelling')"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ended re-indexes whose leftover points (the old generation's after a switch, the new
+    /// one's after a cancel or failure) are not deleted yet.
+    pub async fn reindexes_to_clean(&self) -> Result<Vec<Reindex>> {
+        Ok(sqlx::query_as(&format!(
+            "{REINDEX_SELECT} WHERE r.status IN ('done', 'cancelled', 'failed') AND r.cleaned = 0"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn mark_reindex_cleaned(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE reindexes SET cleaned = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ready documents of the knowledge base the re-index has not done (in this version), at
+    /// most `limit`.
+    pub async fn reindex_todo(&self, r: &Reindex, limit: i64) -> Result<Vec<Document>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.kb_id = ? AND d.status = 'ready'
+               AND NOT EXISTS (SELECT 1 FROM reindex_docs x WHERE x.reindex_id = ? AND x.document_id = d.id
+                               AND x.content_hash = d.content_hash)
+             ORDER BY d.id LIMIT ?"
+        ))
+        .bind(&r.kb_id)
+        .bind(r.id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records a document of the new generation whose points are written and flushed. Refused
+    /// (false) when the re-index stopped, or the document is gone, not ready, or changed
+    /// since `content_hash` was read: its points must then be deleted by the caller.
+    pub async fn record_reindexed(
+        &self,
+        reindex_id: i64,
+        doc_id: &str,
+        content_hash: &str,
+        outcome: &ingest::Outcome,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let running: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM reindexes r JOIN documents d ON d.kb_id = r.kb_id
+              WHERE r.id = ? AND r.status = 'running' AND d.id = ? AND d.status = 'ready' AND d.content_hash = ?",
+        )
+        .bind(reindex_id)
+        .bind(doc_id)
+        .bind(content_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if running.is_none() {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM reindex_chunks WHERE reindex_id = ? AND document_id = ?")
+            .bind(reindex_id)
+            .bind(doc_id)
+            .execute(&mut *tx)
+            .await?;
+        for c in &outcome.chunks {
+            sqlx::query("INSERT INTO reindex_chunks (reindex_id, document_id, id, ordinal, page, heading, text, token_count)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(reindex_id)
+                .bind(doc_id)
+                .bind(c.id.to_string())
+                .bind(i64::from(c.chunk.ordinal))
+                .bind(c.chunk.page.map(i64::from))
+                .bind(c.chunk.heading_path())
+                .bind(&c.chunk.text)
+                .bind(c.chunk.tokens as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO reindex_docs (reindex_id, document_id, content_hash, format, chunk_count, page_count, token_count)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(reindex_id)
+        .bind(doc_id)
+        .bind(content_hash)
+        .bind(outcome.format.as_str())
+        .bind(outcome.chunks.len() as i64)
+        .bind(i64::from(outcome.pages))
+        .bind(outcome.tokens as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE reindexes SET embedded = embedded + ?, note = NULL WHERE id = ?")
+            .bind(outcome.embedded as i64)
+            .bind(reindex_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Switches the knowledge base to the new generation in one transaction, if every
+    /// document is done: its chunks, its counts, its embedding model and chunking, and the
+    /// index key searches use. Ends `job_id` when it does.
+    pub async fn switch_reindex(&self, reindex_id: i64, job_id: i64) -> Result<Switch> {
+        let now = crate::store::now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let r: Option<Reindex> = sqlx::query_as(&format!("{REINDEX_SELECT} WHERE r.id = ?"))
+            .bind(reindex_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(r) = r.filter(|r| r.status == ReindexStatus::Running) else {
+            tx.commit().await?;
+            return Ok(Switch::Stopped);
+        };
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM documents d WHERE d.kb_id = ?1
+               AND (d.status IN ('queued', 'parsing', 'embedding')
+                    OR (d.status = 'ready' AND NOT EXISTS (
+                          SELECT 1 FROM reindex_docs x WHERE x.reindex_id = ?2 AND x.document_id = d.id
+                            AND x.content_hash = d.content_hash)))",
+        )
+        .bind(&r.kb_id)
+        .bind(reindex_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if waiting > 0 {
+            tx.commit().await?;
+            return Ok(Switch::NotYet);
+        }
+        sqlx::query(
+            "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE kb_id = ?)",
+        )
+        .bind(&r.kb_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO chunks (id, document_id, ordinal, page, heading, text, token_count)
+             SELECT c.id, c.document_id, c.ordinal, c.page, c.heading, c.text, c.token_count
+               FROM reindex_chunks c JOIN documents d ON d.id = c.document_id
+              WHERE c.reindex_id = ? AND d.status = 'ready'",
+        )
+        .bind(reindex_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE documents SET chunk_count = x.chunk_count, page_count = x.page_count,
+                    token_count = x.token_count, format = x.format, updated_at = ?
+               FROM reindex_docs x WHERE x.reindex_id = ? AND x.document_id = documents.id
+                AND documents.status = 'ready'",
+        )
+        .bind(&now)
+        .bind(reindex_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE knowledge_bases SET chunk_size = ?, chunk_overlap = ?, embedding_preset = ?, embedding_model = ?,
+                    embedding_dim = ?, embedding_provider = ?, embedding_config = ?, generation = ?
+              WHERE id = ?",
+        )
+        .bind(r.chunk_size)
+        .bind(r.chunk_overlap)
+        .bind(&r.embedding_preset)
+        .bind(&r.embedding_model)
+        .bind(r.embedding_dim)
+        .bind(&r.embedding_provider)
+        .bind(&r.embedding_config)
+        .bind(r.generation)
+        .bind(&r.kb_id)
+        .execute(&mut *tx)
+        .await?;
+        drop_staged(&mut tx, reindex_id).await?;
+        sqlx::query(
+            "UPDATE reindexes SET status = 'done', total = ?, done = ?, note = NULL, finished_at = ? WHERE id = ?",
+        )
+        .bind(r.total)
+        .bind(r.done)
+        .bind(&now)
+        .bind(reindex_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Switch::Done)
+    }
+
+    /// Asks the knowledge base's running re-index to stop; its job rolls it back. Returns
+    /// the re-index, if one was running.
+    pub async fn cancel_reindex(&self, kb_id: &str) -> Result<Option<Reindex>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "UPDATE reindexes SET status = 'cancelling' WHERE kb_id = ? AND status = 'running' RETURNING id",
+        )
+        .bind(kb_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.get_reindex(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Ends a re-index that did not switch (`Cancelled` or `Failed`): what it staged is
+    /// dropped, the knowledge base keeps its generation. Its points are deleted after
+    /// ([`Store::reindexes_to_clean`]).
+    pub async fn end_reindex(
+        &self,
+        reindex_id: i64,
+        status: ReindexStatus,
+        error: Option<&str>,
+        job_id: i64,
+    ) -> Result<()> {
+        let now = crate::store::now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let done: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM reindex_docs WHERE reindex_id = ?")
+                .bind(reindex_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        drop_staged(&mut tx, reindex_id).await?;
+        sqlx::query(
+            "UPDATE reindexes SET status = ?, error = ?, done = ?, note = NULL, finished_at = ? WHERE id = ?",
+        )
+        .bind(status)
+        .bind(error)
+        .bind(done)
+        .bind(&now)
+        .bind(reindex_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)
+    }
+
+    /// What a running re-index waits for (shown with its progress); `None` clears it.
+    pub async fn set_reindex_note(&self, reindex_id: i64, note: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE reindexes SET note = ? WHERE id = ?")
+            .bind(note)
+            .bind(reindex_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a running job back in the queue until `not_before`; `waited` counts it as a wait
+    /// for something outside ragd (for the backoff).
+    pub async fn defer_job(&self, job_id: i64, not_before: &str, waited: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?,
+                    waits = CASE WHEN ? THEN waits + 1 ELSE 0 END WHERE id = ?",
+        )
+        .bind(not_before)
+        .bind(waited)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn drop_staged(tx: &mut Transaction<'_, Sqlite>, reindex_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM reindex_chunks WHERE reindex_id = ?")
+        .bind(reindex_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM reindex_docs WHERE reindex_id = ?")
+        .bind(reindex_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
