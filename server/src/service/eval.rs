@@ -159,7 +159,7 @@ pub async fn eval(state: &State, body: EvalBody) -> Result<EvalReport> {
         options.validate()?;
         let searcher = state.searcher(&space);
         let queries = body.queries.clone();
-        let kb_id = kb.id.clone();
+        let kb_id = kb.index_key();
         let started = Instant::now();
         let turn = turn.clone();
         let runs = tokio::task::spawn_blocking(

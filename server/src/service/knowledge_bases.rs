@@ -432,7 +432,7 @@ pub async fn stats(state: &State, kb: &str) -> Result<KnowledgeBaseStats> {
     let (by_status, chunks) = state.store.kb_stats(&kb.id).await?;
     let index = space(state, &kb).await?.index.clone();
     let scope = retrieval::filter::Scope {
-        knowledge_bases: vec![kb.id.clone()],
+        knowledge_bases: vec![kb.index_key()],
         documents: None,
     };
     let points = tokio::task::spawn_blocking(move || index.count(&scope)).await??;
