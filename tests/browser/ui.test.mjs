@@ -259,6 +259,26 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
     assert.deepEqual(kb.retrieval, { mode: 'hybrid' });
   });
 
+  await t.test('re-index with new chunking: progress, then the switch', async () => {
+    const card = page.locator('details.reindex');
+    await card.locator('summary').click();
+    await card.getByLabel('Chunk size (tokens)').fill('128');
+    await card.getByRole('button', { name: 'Re-index' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Re-index' }).click();
+    await page.locator('.toast', { hasText: 'Re-indexing “botany”.' }).waitFor();
+    await card.locator('.reindex-state', { hasText: 'Re-indexed to' }).waitFor({ timeout: 30000 });
+    await page.locator('.kb-meta', { hasText: '128 tokens' }).waitFor();
+    await shot(page, '06f-kb-reindexed');
+    const kb = await (await page.request.get(`${ragd.url}/api/v1/knowledge-bases/botany`)).json();
+    assert.equal(kb.chunk_size, 128);
+    const r = await (await page.request.get(`${ragd.url}/api/v1/knowledge-bases/botany/reindex`)).json();
+    assert.equal(r.status, 'done');
+    assert.equal(r.done, r.total);
+    // Searches keep finding the documents in the new index.
+    const s = await (await page.request.post(`${ragd.url}/api/v1/search`, { data: { knowledge_bases: ['botany'], query: 'RuBisCO' } })).json();
+    assert.ok(s.hits.length > 0);
+  });
+
   await t.test('chat streams an answer with reasoning and clickable citations', async () => {
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('heading', { level: 1, name: 'Chat' }).waitFor();

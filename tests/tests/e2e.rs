@@ -349,6 +349,31 @@ fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
     let (ok, out, _) = ragd_cli(&["kb", "list", "--data-dir", data_s], &[])?;
     assert!(ok && out.contains("notes\t2 documents"), "{out}");
 
+    // Re-index in place with new chunking (embedded mode processes it here).
+    let (ok, out, err) = ragd_cli(
+        &[
+            "kb",
+            "reindex",
+            "notes",
+            "--chunk-size",
+            "64",
+            "--chunk-overlap",
+            "8",
+            "--data-dir",
+            data_s,
+        ],
+        &[],
+    )?;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("re-indexed 2 documents"), "{out}{err}");
+    let (ok, out, err) = ragd_cli(
+        &["kb", "reindex", "notes", "--status", "--data-dir", data_s],
+        &[],
+    )?;
+    assert!(ok && out.contains("re-indexed 2 documents"), "{out}{err}");
+    let (ok, _, err) = ragd_cli(&["kb", "reindex", "notes", "--data-dir", data_s], &[])?;
+    assert!(!ok && err.contains("say what to change"), "{err}");
+
     // While a server holds the folder, the CLI says to use --url; with --url it works.
     let server = Server::start(&data, &[])?;
     let (ok, _, err) = ragd_cli(&["kb", "list", "--data-dir", data_s], &[])?;
@@ -370,6 +395,28 @@ fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
         out.lines().next().unwrap_or("").contains("rust.md"),
         "{out}"
     );
+    let (ok, out, err) = ragd_cli(
+        &[
+            "kb",
+            "reindex",
+            "notes",
+            "--chunk-size",
+            "96",
+            "--url",
+            &server.url,
+        ],
+        &[],
+    )?;
+    assert!(ok && out.contains("re-indexed 2 documents"), "{out}{err}");
+    let rt = tokio::runtime::Runtime::new()?;
+    let (_, kb) = rt.block_on(server.get("/knowledge-bases/notes"))?;
+    assert_eq!(
+        (kb["chunk_size"].as_i64(), kb["chunk_overlap"].as_i64()),
+        (Some(96), Some(8)),
+        "{kb}"
+    );
+    let (_, history) = rt.block_on(server.get("/knowledge-bases/notes/reindexes"))?;
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
     server.stop()?;
     Ok(())
 }

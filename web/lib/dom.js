@@ -46,10 +46,10 @@ export function errorBox(err) {
   return h('p', { class: 'notice error', role: 'alert', text: t('common.error', { message: err.message }) });
 }
 
-export function confirmDialog(message) {
+export function confirmDialog(message, okLabel = t('common.delete')) {
   const dlg = document.getElementById('confirm');
   document.getElementById('confirm-text').textContent = message;
-  document.getElementById('confirm-ok').textContent = t('common.delete');
+  document.getElementById('confirm-ok').textContent = okLabel;
   document.getElementById('confirm-cancel').textContent = t('common.cancel');
   const opener = document.activeElement;
   return new Promise((resolve) => {

@@ -7,6 +7,7 @@ import { fmtBytes, fmtDate } from '../lib/format.js';
 import { OPTION_KEYS, optionFields } from '../lib/forms.js';
 import { poller } from '../lib/poll.js';
 import { onLeave } from '../lib/router.js';
+import { reindexSection } from './reindex.js';
 import { sourcesSection } from './sources.js';
 import { docListeners, queueFiles, uploadRow, uploads } from './uploads.js';
 
@@ -102,16 +103,26 @@ export async function kbView(view, kbId, isCurrent) {
   docListeners.add(onUpload);
   onLeave(() => { docs.stop(); docListeners.delete(onUpload); });
 
+  const meta = h('p', { class: 'meta kb-meta' });
+  function paintMeta() {
+    meta.replaceChildren(t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
+      kb.embedding_model ? ` · ${t('kb.model')}: ${kb.embedding_model} (${kb.embedding_dim})` : '');
+  }
+  paintMeta();
   view.append(
     h('p', { class: 'crumbs' }, h('a', { href: '#/kbs', text: `← ${t('nav.kbs')}` })),
     h('div', { class: 'page-head' },
       h('h1', { text: kb.name }),
-      h('p', { class: 'meta' }, t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
-        kb.embedding_model ? ` · ${t('kb.model')}: ${kb.embedding_model} (${kb.embedding_dim})` : '')),
+      meta),
     desc,
     kbSettings(kb, (next) => {
       desc.textContent = next.description;
       desc.hidden = !next.description;
+    }),
+    reindexSection(kb, (next) => {
+      Object.assign(kb, next);
+      paintMeta();
+      docs.soon(0);
     }),
     drop,
     uploadSection,

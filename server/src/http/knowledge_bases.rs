@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
             post(reindex_start).get(reindex_status),
         )
         .route("/knowledge-bases/{kb}/reindex/cancel", post(reindex_cancel))
+        .route("/knowledge-bases/{kb}/reindexes", get(reindex_history))
 }
 
 /// Starts a re-index: 202 with the re-index, whose progress `GET …/reindex` shows.
@@ -46,6 +47,13 @@ async fn reindex_status(
     Path(kb): Path<String>,
 ) -> ApiResult<Json<ReindexView>> {
     Ok(Json(reindex::latest(&state, &kb).await?))
+}
+
+async fn reindex_history(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+) -> ApiResult<Json<Vec<ReindexView>>> {
+    Ok(Json(reindex::history(&state, &kb).await?))
 }
 
 async fn reindex_cancel(

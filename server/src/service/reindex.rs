@@ -171,6 +171,18 @@ pub async fn latest(state: &State, kb: &str) -> Result<ReindexView> {
         .ok_or_else(|| Error::not_found("re-index of knowledge base", &kb.name))
 }
 
+/// The knowledge base's re-indexes, newest first (at most 20).
+pub async fn history(state: &State, kb: &str) -> Result<Vec<ReindexView>> {
+    let kb = knowledge_bases::find(state, kb).await?;
+    Ok(state
+        .store
+        .list_reindexes(&kb.id, 20)
+        .await?
+        .into_iter()
+        .map(ReindexView::from)
+        .collect())
+}
+
 /// Asks the running re-index of `kb` to stop; the old index stays as it was.
 pub async fn cancel(state: &State, kb: &str) -> Result<ReindexView> {
     let kb = knowledge_bases::find(state, kb).await?;

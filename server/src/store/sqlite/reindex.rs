@@ -94,6 +94,17 @@ impl Store {
         .await?)
     }
 
+    /// The knowledge base's re-indexes, newest first, at most `limit`.
+    pub async fn list_reindexes(&self, kb_id: &str, limit: i64) -> Result<Vec<Reindex>> {
+        Ok(sqlx::query_as(&format!(
+            "{REINDEX_SELECT} WHERE r.kb_id = ? ORDER BY r.id DESC LIMIT ?"
+        ))
+        .bind(kb_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The knowledge base's re-index that is running or being cancelled.
     pub async fn active_reindex(&self, kb_id: &str) -> Result<Option<Reindex>> {
         Ok(sqlx::query_as(&format!(
