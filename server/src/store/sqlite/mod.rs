@@ -19,6 +19,36 @@ use super::{
     NewKbRow, Result, StoreError, StoredMessage,
 };
 
+/// Inserts a document's chunks: into `chunks`, or staged for re-index `reindex`.
+async fn insert_chunks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    doc_id: &str,
+    chunks: &[ingest::StoredChunk],
+    reindex: Option<i64>,
+) -> Result<()> {
+    let sql = match reindex {
+        None => "INSERT INTO chunks (id, document_id, ordinal, page, heading, text, token_count)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+        Some(_) => "INSERT INTO reindex_chunks (id, document_id, ordinal, page, heading, text, token_count, reindex_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    };
+    for c in chunks {
+        let mut q = sqlx::query(sql)
+            .bind(c.id.to_string())
+            .bind(doc_id)
+            .bind(i64::from(c.chunk.ordinal))
+            .bind(c.chunk.page.map(i64::from))
+            .bind(c.chunk.heading_path())
+            .bind(&c.chunk.text)
+            .bind(c.chunk.tokens as i64);
+        if let Some(r) = reindex {
+            q = q.bind(r);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// The metadata store.
@@ -293,18 +323,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         reindex::forget_document(&mut tx, doc_id).await?;
-        for c in &outcome.chunks {
-            sqlx::query("INSERT INTO chunks (id, document_id, ordinal, page, heading, text, token_count) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                .bind(c.id.to_string())
-                .bind(doc_id)
-                .bind(i64::from(c.chunk.ordinal))
-                .bind(c.chunk.page.map(i64::from))
-                .bind(c.chunk.heading_path())
-                .bind(&c.chunk.text)
-                .bind(c.chunk.tokens as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_chunks(&mut tx, doc_id, &outcome.chunks, None).await?;
         sqlx::query("UPDATE documents SET status = 'ready', error = NULL, format = ?, chunk_count = ?, page_count = ?,
                     token_count = ?, updated_at = ? WHERE id = ?")
         .bind(outcome.format.as_str())

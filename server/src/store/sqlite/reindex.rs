@@ -187,20 +187,7 @@ impl Store {
             .bind(doc_id)
             .execute(&mut *tx)
             .await?;
-        for c in &outcome.chunks {
-            sqlx::query("INSERT INTO reindex_chunks (reindex_id, document_id, id, ordinal, page, heading, text, token_count)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(reindex_id)
-                .bind(doc_id)
-                .bind(c.id.to_string())
-                .bind(i64::from(c.chunk.ordinal))
-                .bind(c.chunk.page.map(i64::from))
-                .bind(c.chunk.heading_path())
-                .bind(&c.chunk.text)
-                .bind(c.chunk.tokens as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
+        super::insert_chunks(&mut tx, doc_id, &outcome.chunks, Some(reindex_id)).await?;
         sqlx::query(
             "INSERT OR REPLACE INTO reindex_docs (reindex_id, document_id, content_hash, format, chunk_count, page_count, token_count)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
