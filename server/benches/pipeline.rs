@@ -190,7 +190,7 @@ async fn run() -> anyhow::Result<()> {
         for d in batch {
             let upload = accept_file(&d.name, d.text.clone().into_bytes())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            enqueue(&state, &kb, upload)
+            enqueue(&state, &kb, upload, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }

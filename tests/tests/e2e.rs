@@ -855,3 +855,115 @@ async fn a_backup_taken_mid_ingest_restores_consistently() -> anyhow::Result<()>
     restored.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_metadata_over_http_filters_search_and_ask() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    server.create_kb("meta").await?;
+    let upload = |name: &'static str, text: &'static str, meta: Option<&'static str>| {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(name),
+        );
+        if let Some(m) = meta {
+            form = form.text("metadata", m);
+        }
+        server
+            .http
+            .post(server.api("/knowledge-bases/meta/documents"))
+            .multipart(form)
+            .send()
+    };
+    let r = upload(
+        "a.txt",
+        "Solar panels on the roof.",
+        Some(r#"{"author":"Li","year":2023}"#),
+    )
+    .await?;
+    assert_eq!(r.status(), 202);
+    let a: Value = r.json().await?;
+    let r = upload(
+        "b.txt",
+        "Solar farm in the desert.",
+        Some(r#"{"author":"Wang","year":2024}"#),
+    )
+    .await?;
+    assert_eq!(r.status(), 202);
+    let r = upload("c.txt", "Solar kettle.", Some(r#"{"author":{"bad":1}}"#)).await?;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await?;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"author\""),
+        "{e}"
+    );
+    let a_id = a["documents"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        a["documents"][0]["metadata"],
+        json!({"author": "Li", "year": 2023})
+    );
+    for d in ["a.txt", "b.txt"] {
+        let (_, list) = server.get("/knowledge-bases/meta/documents").await?;
+        let id = list["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == d)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        server.wait_done("meta", &id).await?;
+    }
+    let by_li = json!({"knowledge_bases": ["meta"], "query": "solar",
+        "filters": {"conditions": [{"name": "author", "comparison_operator": "is", "value": "Li"}]}});
+    let (status, reply) = server.post("/search", by_li.clone()).await?;
+    assert_eq!(status, 200, "{reply}");
+    let hits = reply["hits"].as_array().unwrap();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|h| h["document_name"] == "a.txt"),
+        "{reply}"
+    );
+    let (status, answer) = server
+        .post("/ask", json!({"knowledge_bases": ["meta"], "question": "Where are solar panels?",
+            "filters": {"conditions": [{"name": "year", "comparison_operator": ">", "value": 2023}]}}))
+        .await?;
+    assert_eq!(status, 200, "{answer}");
+    let cited: Vec<&str> = answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["document_name"].as_str())
+        .collect();
+    assert!(
+        !cited.is_empty() && cited.iter().all(|c| *c == "b.txt"),
+        "{answer}"
+    );
+    let (status, e) = server
+        .post("/search", json!({"knowledge_bases": ["meta"], "query": "solar",
+            "filters": {"conditions": [{"name": "colour", "comparison_operator": "is", "value": "red"}]}}))
+        .await?;
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"colour\""),
+        "{e}"
+    );
+    // PATCH replaces the metadata; the filter follows at once.
+    let r = server
+        .http
+        .patch(server.api(&format!("/knowledge-bases/meta/documents/{a_id}")))
+        .json(&json!({"metadata": {"author": "Wang", "year": 2023}}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let (_, reply) = server.post("/search", by_li).await?;
+    assert!(reply["hits"].as_array().unwrap().is_empty(), "{reply}");
+    server.stop()?;
+    Ok(())
+}

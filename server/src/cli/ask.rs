@@ -20,6 +20,7 @@ pub async fn run(
             history: Vec::new(),
             stream: true,
             top_k,
+            filters: None,
         })
         .await?;
     let tty = std::io::stdout().is_terminal();

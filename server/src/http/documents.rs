@@ -1,5 +1,5 @@
-//! `/api/v1/knowledge-bases/{kb}/documents`: upload (multipart), list, get, delete, chunks,
-//! the original file, re-parse.
+//! `/api/v1/knowledge-bases/{kb}/documents`: upload (multipart, with an optional `metadata`
+//! part), list, get, change (metadata), delete, chunks, the original file, re-parse.
 
 use axum::body::Body;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
@@ -11,9 +11,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use crate::error::Error;
-use crate::service::documents::{self, ChunkPage, DocumentPage, DocumentView, ListQuery};
+use crate::service::documents::{
+    self, ChunkPage, DocumentChanges, DocumentPage, DocumentView, ListQuery,
+};
 use crate::service::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -21,7 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/knowledge-bases/{kb}/documents", post(upload).get(list))
         .route(
             "/knowledge-bases/{kb}/documents/{id}",
-            get(get_one).delete(delete),
+            get(get_one).patch(update).delete(delete),
         )
         .route("/knowledge-bases/{kb}/documents/{id}/chunks", get(chunks))
         .route("/knowledge-bases/{kb}/documents/{id}/file", get(download))
@@ -51,20 +53,28 @@ async fn upload(
         ))
     })?;
     let mut files = Vec::new();
+    let mut metadata = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => return Err(multipart_error(e)),
         };
-        if field.name() != Some("file") {
-            continue;
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or("unnamed").to_string();
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                files.push((name, bytes.to_vec()));
+            }
+            // Metadata for every file of this upload: a JSON object.
+            Some("metadata") => {
+                let text = field.text().await.map_err(multipart_error)?;
+                metadata = Some(crate::service::metadata::parse(&text)?);
+            }
+            _ => {}
         }
-        let name = field.file_name().unwrap_or("unnamed").to_string();
-        let bytes = field.bytes().await.map_err(multipart_error)?;
-        files.push((name, bytes.to_vec()));
     }
-    let documents = documents::upload(&state, &kb, files).await?;
+    let documents = documents::upload_with(&state, &kb, files, metadata).await?;
     Ok((StatusCode::ACCEPTED, Json(Uploaded { documents })))
 }
 
@@ -104,6 +114,14 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     documents::delete(&state, &kb, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+    ApiJson(changes): ApiJson<DocumentChanges>,
+) -> ApiResult<Json<DocumentView>> {
+    Ok(Json(documents::update(&state, &kb, &id, changes).await?))
 }
 
 async fn reparse(

@@ -107,6 +107,7 @@ async fn chat_completions(
         history: turns,
         stream: req.stream,
         top_k: None,
+        filters: None,
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = now();

@@ -162,6 +162,10 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         size: usize::try_from(kb.chunk_size).unwrap_or(256),
         overlap: usize::try_from(kb.chunk_overlap).unwrap_or(0),
     };
+    // Markdown front matter adds to the document's metadata (what was set explicitly wins).
+    let front = (doc.format.as_deref() == Some("markdown"))
+        .then(|| crate::service::metadata::front_matter(&String::from_utf8_lossy(&bytes)))
+        .filter(|m| !m.is_empty());
     let handle = tokio::runtime::Handle::current();
     let st = state.clone();
     let id = doc_id.to_string();
@@ -197,7 +201,21 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 "document ready"
             );
             match db.finish_ingest(job.id, doc_id, &outcome).await {
-                Ok(true) => {}
+                Ok(true) => {
+                    if let Some(front) = front {
+                        let mut meta: crate::service::metadata::Metadata =
+                            serde_json::from_str(&doc.metadata).unwrap_or_default();
+                        for (k, v) in front {
+                            meta.entry(k).or_insert(v);
+                        }
+                        let json = serde_json::Value::Object(meta).to_string();
+                        if json != doc.metadata {
+                            if let Err(e) = db.set_metadata(doc_id, &json).await {
+                                tracing::error!(doc = doc_id, error = %e, "cannot store front matter");
+                            }
+                        }
+                    }
+                }
                 Ok(false) => {
                     // Deleted while it was being processed: drop what was just written.
                     if let Err(e) = documents::remove(

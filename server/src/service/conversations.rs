@@ -209,6 +209,7 @@ pub async fn add_message(state: &AppState, id: &str, req: NewMessage) -> Result<
         history,
         stream: req.stream,
         top_k: req.top_k,
+        filters: None,
     };
     kb_ids(state, &ask.knowledge_bases).await?;
     if !req.stream {

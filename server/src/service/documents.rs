@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::knowledge_bases;
+use super::metadata::Metadata;
 use super::State;
 use crate::error::{Error, Result};
 use crate::store::{
@@ -116,9 +117,17 @@ pub async fn accept(name: String, bytes: Vec<u8>) -> Result<Upload> {
     tokio::task::spawn_blocking(move || accept_file(&name, bytes)).await?
 }
 
-/// Stores the file and queues its ingest; a duplicate returns the existing document.
-pub async fn enqueue(state: &State, kb: &KnowledgeBase, upload: Upload) -> Result<DocumentView> {
+/// Stores the file and queues its ingest with `metadata`; a duplicate returns the existing
+/// document (whose metadata `metadata` replaces, when given).
+pub async fn enqueue(
+    state: &State,
+    kb: &KnowledgeBase,
+    upload: Upload,
+    metadata: Option<&Metadata>,
+) -> Result<DocumentView> {
     state.files.put(&upload.hash, &upload.bytes).await?;
+    let json =
+        serde_json::to_string(&metadata.cloned().unwrap_or_default()).map_err(Error::internal)?;
     let new = NewDocument {
         id: uuid::Uuid::now_v7().to_string(),
         kb_id: kb.id.clone(),
@@ -126,10 +135,14 @@ pub async fn enqueue(state: &State, kb: &KnowledgeBase, upload: Upload) -> Resul
         content_hash: upload.hash,
         size_bytes: upload.bytes.len() as i64,
         format: upload.format.as_str().to_string(),
+        metadata: json.clone(),
     };
-    let (doc, created) = state.store.enqueue_document(&new).await?;
+    let (mut doc, created) = state.store.enqueue_document(&new).await?;
     if created {
         state.wake.notify_waiters();
+    } else if metadata.is_some() {
+        state.store.set_metadata(&doc.id, &json).await?;
+        doc.metadata = json;
     }
     let mut v = view(state, doc);
     v.duplicate = Some(!created);
@@ -141,6 +154,16 @@ pub async fn upload(
     state: &State,
     kb: &str,
     files: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<DocumentView>> {
+    upload_with(state, kb, files, None).await
+}
+
+/// [`upload`], each file with `metadata` (checked first).
+pub async fn upload_with(
+    state: &State,
+    kb: &str,
+    files: Vec<(String, Vec<u8>)>,
+    metadata: Option<Metadata>,
 ) -> Result<Vec<DocumentView>> {
     let kb = knowledge_bases::find(state, kb).await?;
     if files.is_empty() {
@@ -154,7 +177,7 @@ pub async fn upload(
     }
     let mut documents = Vec::with_capacity(accepted.len());
     for upload in accepted {
-        documents.push(enqueue(state, &kb, upload).await?);
+        documents.push(enqueue(state, &kb, upload, metadata.as_ref()).await?);
     }
     Ok(documents)
 }
@@ -241,6 +264,31 @@ pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> 
         .await?
         .ok_or_else(|| Error::not_found("document", id))?;
     Ok(view(state, doc))
+}
+
+/// Changes to a document.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentChanges {
+    /// Replaces its metadata (an object; `{}` clears it).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Changes a document's metadata; searches filter on it at once (no re-index).
+pub async fn update(
+    state: &State,
+    kb: &str,
+    id: &str,
+    changes: DocumentChanges,
+) -> Result<DocumentView> {
+    let (_, doc) = find(state, kb, id).await?;
+    if let Some(v) = &changes.metadata {
+        let meta = super::metadata::validate(v)?;
+        let json = serde_json::to_string(&meta).map_err(Error::internal)?;
+        state.store.set_metadata(&doc.id, &json).await?;
+    }
+    get(state, kb, id).await
 }
 
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {

@@ -23,6 +23,7 @@ pub mod documents;
 pub mod eval;
 pub mod gate;
 pub mod knowledge_bases;
+pub mod metadata;
 pub mod reconcile;
 pub mod reindex;
 

@@ -518,6 +518,7 @@ mod tests {
                 document_ids: None,
                 explain: false,
                 bm25_fallback: false,
+                filters: None,
                 options: Default::default(),
             },
         )

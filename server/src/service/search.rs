@@ -26,6 +26,9 @@ pub struct SearchRequest {
     /// ranks by BM25 alone and says so in the reply's `notice`.
     #[serde(default)]
     pub bm25_fallback: bool,
+    /// Only documents whose metadata passes ([`super::metadata::Filter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<super::metadata::Filter>,
     /// Per-request search options (mode, fusion, rrf_k, weights, prefetch, rerank,
     /// vector_weight, top_n, similarity_threshold); the first knowledge base's defaults fill
     /// what is not given.
@@ -146,6 +149,19 @@ async fn hits_reporting(
     }
     let options = body.options.or(&defaults.unwrap_or_default());
     options.validate()?;
+    let mut documents = body.document_ids.clone();
+    if let Some(filter) = &body.filters {
+        let kb_ids: Vec<String> = names.values().map(|(id, _)| id.clone()).collect();
+        let passing = filtered_documents(state, &kb_ids, filter).await?;
+        documents = Some(match documents {
+            Some(asked) => asked.into_iter().filter(|d| passing.contains(d)).collect(),
+            None => passing.into_iter().collect(),
+        });
+    }
+    if documents.as_ref().is_some_and(Vec::is_empty) {
+        // No document passes the filters: nothing to search.
+        return Ok(Vec::new());
+    }
     let top_k = body.top_k.unwrap_or(state.config.search.top_k);
     let requests: Vec<(retrieval::Searcher, retrieval::SearchRequest)> = groups
         .into_iter()
@@ -154,7 +170,7 @@ async fn hits_reporting(
                 query: body.query.clone(),
                 scope: retrieval::Scope {
                     knowledge_bases: kbs,
-                    documents: body.document_ids.clone(),
+                    documents: documents.clone(),
                 },
                 top_k: body.top_k,
                 options: options.clone(),
@@ -214,6 +230,30 @@ async fn hits_reporting(
         .collect())
 }
 
+/// The documents of `kb_ids` whose metadata passes `filter`, after checking the filter
+/// against the fields those documents have.
+async fn filtered_documents(
+    state: &State,
+    kb_ids: &[String],
+    filter: &super::metadata::Filter,
+) -> Result<std::collections::HashSet<String>> {
+    let rows = state.store.metadata_of(kb_ids).await?;
+    let docs: Vec<(String, super::metadata::Metadata)> = rows
+        .into_iter()
+        .map(|(id, json)| (id, serde_json::from_str(&json).unwrap_or_default()))
+        .collect();
+    let known: std::collections::HashSet<&str> = docs
+        .iter()
+        .flat_map(|(_, m)| m.keys().map(String::as_str))
+        .collect();
+    filter.check(&|name| known.contains(name))?;
+    Ok(docs
+        .iter()
+        .filter(|(_, m)| filter.matches(m))
+        .map(|(id, _)| id.clone())
+        .collect())
+}
+
 /// A search's hits, and whether the dense branch took part.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SearchReply {
@@ -245,4 +285,189 @@ pub async fn search(state: &State, body: SearchRequest) -> Result<SearchReply> {
         dense_used,
         notice,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{documents, metadata, testing};
+    use serde_json::json;
+
+    async fn ready(state: &crate::service::AppState) {
+        while let Some(job) = state.store.claim_job().await.unwrap() {
+            crate::jobs::worker::process(state, job).await;
+        }
+    }
+
+    fn filtered(query: &str, filters: serde_json::Value) -> SearchRequest {
+        SearchRequest {
+            knowledge_bases: vec!["kb".into()],
+            query: query.into(),
+            filters: Some(serde_json::from_value(filters).unwrap()),
+            ..Default::default()
+        }
+    }
+
+    async fn names(state: &State, req: SearchRequest) -> Vec<String> {
+        let mut n: Vec<String> = search(state, req)
+            .await
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.document_name)
+            .collect();
+        n.sort();
+        n.dedup();
+        n
+    }
+
+    #[tokio::test]
+    async fn searches_filter_on_document_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(dir.path()).await;
+        let kb = testing::kb(&state, "kb").await;
+        let meta = |v: serde_json::Value| Some(metadata::validate(&v).unwrap());
+        documents::upload_with(
+            &state,
+            &kb.id,
+            vec![(
+                "q3.txt".into(),
+                b"Revenue report for the third quarter.".to_vec(),
+            )],
+            meta(json!({"department": "finance", "year": 2023, "tags": ["report"]})),
+        )
+        .await
+        .unwrap();
+        documents::upload_with(
+            &state,
+            &kb.id,
+            vec![(
+                "hiring.txt".into(),
+                b"Hiring report for the engineering team.".to_vec(),
+            )],
+            meta(json!({"department": "hr", "year": 2024})),
+        )
+        .await
+        .unwrap();
+        // Front matter becomes metadata.
+        let md = documents::upload(
+            &state,
+            &kb.id,
+            vec![(
+                "plan.md".into(),
+                b"---\ndepartment: finance\nyear: 2025\npublished: 2025-01-10\n---\n# Plan\n\nBudget report for next year.".to_vec(),
+            )],
+        )
+        .await
+        .unwrap();
+        ready(&state).await;
+        let plan = state
+            .store
+            .get_document(&md[0].doc.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let plan_meta: serde_json::Value = serde_json::from_str(&plan.metadata).unwrap();
+        assert_eq!(plan_meta["year"], 2025, "{plan_meta}");
+
+        let all = names(
+            &state,
+            SearchRequest {
+                knowledge_bases: vec!["kb".into()],
+                query: "report".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(all, ["hiring.txt", "plan.md", "q3.txt"]);
+        let finance = json!({"conditions": [{"name": "department", "comparison_operator": "is", "value": "finance"}]});
+        assert_eq!(
+            names(&state, filtered("report", finance)).await,
+            ["plan.md", "q3.txt"]
+        );
+        let recent = json!({"logical_operator": "and", "conditions": [
+            {"name": "department", "comparison_operator": "is", "value": "finance"},
+            {"name": "year", "comparison_operator": "≥", "value": 2024}]});
+        assert_eq!(names(&state, filtered("report", recent)).await, ["plan.md"]);
+        let either = json!({"logical_operator": "or", "conditions": [
+            {"name": "department", "comparison_operator": "is", "value": "hr"},
+            {"name": "published", "comparison_operator": "after", "value": "2025-01-01"}]});
+        assert_eq!(
+            names(&state, filtered("report", either)).await,
+            ["hiring.txt", "plan.md"]
+        );
+        let none =
+            json!({"conditions": [{"name": "year", "comparison_operator": ">", "value": 3000}]});
+        assert!(names(&state, filtered("report", none)).await.is_empty());
+
+        // Bad filters are 400s naming the field.
+        let err = search(
+            &state,
+            filtered(
+                "report",
+                json!({"conditions": [
+            {"name": "author", "comparison_operator": "is", "value": "x"}]}),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest(m) if m.contains("\"author\"")),
+            "{err}"
+        );
+        let err = search(
+            &state,
+            filtered(
+                "report",
+                json!({"conditions": [
+            {"name": "year", "comparison_operator": ">", "value": "recent"}]}),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest(m) if m.contains("\"year\"")),
+            "{err}"
+        );
+
+        // A metadata change applies at once.
+        let hiring = state
+            .store
+            .list_documents(&kb.id, None, 10, 0)
+            .await
+            .unwrap()
+            .0
+            .into_iter()
+            .find(|d| d.name == "hiring.txt")
+            .unwrap();
+        documents::update(
+            &state,
+            &kb.id,
+            &hiring.id,
+            documents::DocumentChanges {
+                metadata: Some(json!({"department": "finance", "year": 2024})),
+            },
+        )
+        .await
+        .unwrap();
+        let finance = json!({"conditions": [{"name": "department", "comparison_operator": "is", "value": "finance"}]});
+        assert_eq!(
+            names(&state, filtered("report", finance)).await,
+            ["hiring.txt", "plan.md", "q3.txt"]
+        );
+        let bad = documents::update(
+            &state,
+            &kb.id,
+            &hiring.id,
+            documents::DocumentChanges {
+                metadata: Some(json!({"year": {"from": 1}})),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&bad, Error::BadRequest(m) if m.contains("\"year\"")),
+            "{bad}"
+        );
+    }
 }

@@ -213,6 +213,9 @@ pub struct Document {
     pub updated_at: String,
     /// The source that brought this document in; `None` for uploads.
     pub source_id: Option<String>,
+    /// Its metadata (a JSON object).
+    #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
+    pub metadata: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
@@ -402,6 +405,8 @@ pub struct NewDocument {
     pub content_hash: String,
     pub size_bytes: i64,
     pub format: String,
+    /// Its metadata (a JSON object's text).
+    pub metadata: String,
 }
 
 /// What kind of source.

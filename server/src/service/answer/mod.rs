@@ -37,6 +37,9 @@ pub struct AskRequest {
     pub stream: bool,
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// Only documents whose metadata passes ([`crate::service::metadata::Filter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<super::metadata::Filter>,
 }
 
 /// A source the answer cites, numbered as in the answer.
@@ -210,6 +213,7 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
             knowledge_bases: req.knowledge_bases.clone(),
             query: query.clone(),
             top_k: Some(top_k),
+            filters: req.filters.clone(),
             ..Default::default()
         },
     )
@@ -453,6 +457,7 @@ mod tests {
             history: Vec::new(),
             stream: false,
             top_k: None,
+            filters: None,
         }
     }
 

@@ -66,7 +66,7 @@ const KB_SELECT: &str =
 
 const DOC_COLUMNS: &str =
     "id, kb_id, name, content_hash, size_bytes, format, status, error, chunk_count,
-       page_count, token_count, created_at, updated_at, source_id";
+       page_count, token_count, created_at, updated_at, source_id, metadata";
 
 impl Store {
     /// Opens (creating if needed) the database file and applies migrations.
@@ -184,13 +184,14 @@ impl Store {
             tx.commit().await?;
             return Ok((existing, false));
         }
-        sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&doc.id)
             .bind(&doc.kb_id)
             .bind(&doc.name)
             .bind(&doc.content_hash)
             .bind(doc.size_bytes)
             .bind(&doc.format)
+            .bind(&doc.metadata)
             .bind(&now)
             .bind(&now)
             .execute(&mut *tx)
@@ -401,6 +402,31 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(r.rows_affected())
+    }
+
+    /// Sets a document's metadata (a JSON object's text).
+    pub async fn set_metadata(&self, doc_id: &str, metadata: &str) -> Result<()> {
+        sqlx::query("UPDATE documents SET metadata = ?, updated_at = ? WHERE id = ?")
+            .bind(metadata)
+            .bind(crate::store::now())
+            .bind(doc_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The metadata of every document of some knowledge bases: (document id, JSON text).
+    pub async fn metadata_of(&self, kb_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let mut all = Vec::new();
+        for kb in kb_ids {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, metadata FROM documents WHERE kb_id = ?")
+                    .bind(kb)
+                    .fetch_all(&self.pool)
+                    .await?;
+            all.extend(rows);
+        }
+        Ok(all)
     }
 
     /// Claims the oldest queued job; uploads go before the jobs of source runs, so a bulk

@@ -520,6 +520,7 @@ impl super::Store {
                     content_hash: seen.hash.clone(),
                     size_bytes: seen.size,
                     format: seen.format.clone(),
+                    metadata: "{}".into(),
                 };
                 sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format, source_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                     .bind(&doc.id)
