@@ -60,7 +60,7 @@ pub fn action_of(method: &Method, path: &str) -> Action {
     match path {
         _ if message => Action::Converse,
         "/api/v1/conversations" => Action::Converse,
-        "/api/v1/search" => Action::Search,
+        "/api/v1/search" | "/api/v1/dify/retrieval" => Action::Search,
         "/api/v1/ask" | "/v1/chat/completions" => Action::Ask,
         "/api/v1/eval" => Action::Evaluate,
         _ => Action::Change,
@@ -112,6 +112,22 @@ pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response
     let path = req.uri().path();
     if !is_protected(path) {
         return next.run(req).await;
+    }
+    // Dify's External Knowledge API has error answers of its own.
+    if path.starts_with("/api/v1/dify/") {
+        let code = match (bearer(req.headers()), role(&g, req.headers(), now_secs())) {
+            (_, Some(role)) if permits(role, action_of(req.method(), path)) => {
+                return next.run(req).await
+            }
+            (None, _) => 1001,
+            _ => 1002,
+        };
+        let message = if code == 1001 {
+            "invalid Authorization header format: expected `Bearer <api key>`"
+        } else {
+            "authorization failed"
+        };
+        return super::dify::dify_error(axum::http::StatusCode::FORBIDDEN, code, message);
     }
     match role(&g, req.headers(), now_secs()) {
         None => {

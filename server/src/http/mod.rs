@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod backups;
 pub mod chat;
+pub mod dify;
 pub mod documents;
 pub mod error;
 pub mod eval;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(system::routes())
         .merge(sources::routes())
         .merge(auth::routes())
+        .merge(dify::routes())
         .fallback(|| async { ApiError(Error::not_found("route", "no such api endpoint")) });
     let timed = Router::new()
         .merge(web::routes())

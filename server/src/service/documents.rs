@@ -291,6 +291,26 @@ pub async fn update(
     get(state, kb, id).await
 }
 
+/// The metadata of some documents, by id (those that exist).
+pub async fn metadata_of(
+    state: &State,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Metadata>> {
+    let mut all = std::collections::HashMap::new();
+    for id in ids {
+        if all.contains_key(id) {
+            continue;
+        }
+        if let Some(doc) = state.store.get_document(id).await? {
+            all.insert(
+                id.clone(),
+                serde_json::from_str(&doc.metadata).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(all)
+}
+
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
     let (kb, doc) = find(state, kb, id).await?;
     let indexes = super::reindex::indexes(state, &kb).await?;
