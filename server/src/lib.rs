@@ -32,6 +32,7 @@ pub mod http;
 pub mod jobs;
 pub mod llm;
 pub mod lock;
+pub mod mcp;
 pub mod schedule;
 pub mod serve;
 pub mod service;

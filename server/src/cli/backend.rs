@@ -444,6 +444,76 @@ async fn forward_sse(resp: reqwest::Response, tx: mpsc::Sender<AskEvent>) {
     }
 }
 
+/// The MCP tools over the CLI's backend: the services of the data folder, or the REST API of
+/// a running server (`ragd mcp --url`).
+impl crate::mcp::Backend for Backend {
+    fn search(&self, req: SearchRequest) -> crate::mcp::Call<'_> {
+        Box::pin(async move {
+            match self {
+                Backend::Local(s) => crate::mcp::Local(s.clone()).search(req).await,
+                Backend::Remote(r) => r.post("/search", &req).await.map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn ask(&self, mut req: AskRequest) -> crate::mcp::Call<'_> {
+        req.stream = false;
+        Box::pin(async move {
+            match self {
+                Backend::Local(s) => crate::mcp::Local(s.clone()).ask(req).await,
+                Backend::Remote(r) => r.post("/ask", &req).await.map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn knowledge_bases(&self) -> crate::mcp::Call<'_> {
+        Box::pin(async move {
+            match self {
+                Backend::Local(s) => crate::mcp::Local(s.clone()).knowledge_bases().await,
+                Backend::Remote(r) => r.get("/knowledge-bases").await.map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn documents(&self, kb: String, status: Option<String>) -> crate::mcp::Call<'_> {
+        Box::pin(async move {
+            match self {
+                Backend::Local(s) => crate::mcp::Local(s.clone()).documents(kb, status).await,
+                Backend::Remote(r) => {
+                    let mut path = format!("{}/documents?limit=1000", kb_path(&kb));
+                    if let Some(st) = status {
+                        path.push_str(&format!("&status={}", encode(&st)));
+                    }
+                    r.get(&path).await.map_err(|e| e.to_string())
+                }
+            }
+        })
+    }
+
+    fn document(&self, kb: String, id: String, offset: i64, limit: i64) -> crate::mcp::Call<'_> {
+        Box::pin(async move {
+            match self {
+                Backend::Local(s) => {
+                    crate::mcp::Local(s.clone())
+                        .document(kb, id, offset, limit)
+                        .await
+                }
+                Backend::Remote(r) => {
+                    let base = format!("{}/documents/{}", kb_path(&kb), encode(&id));
+                    let doc: serde_json::Value = r.get(&base).await.map_err(|e| e.to_string())?;
+                    let chunks: serde_json::Value = r
+                        .get(&format!("{base}/chunks?offset={offset}&limit={limit}"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(
+                        serde_json::json!({"document": doc, "chunks": chunks["chunks"], "total_chunks": chunks["total"]}),
+                    )
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,6 +119,9 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// An MCP server on stdin and stdout (for Claude Desktop, Cursor and other agents): the
+    /// knowledge bases of the data folder, or of the server at --url, as tools.
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,5 +289,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: LlmCommand::Check,
         } => llm::check(&backend).await,
         Command::Backup { list } => backup::run(&backend, list).await,
+        Command::Mcp => crate::mcp::serve_stdio(std::sync::Arc::new(backend)).await,
     }
 }

@@ -62,6 +62,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(backups::routes()),
         )
         .nest("/v1", openai::routes())
+        // MCP over streamable HTTP: long-lived streams, so outside the request timeout.
+        .nest_service("/mcp", mcp_service(&state))
         .merge(timed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -75,4 +77,28 @@ async fn with_timeout(req: Request, next: Next, limit: Duration) -> Response {
         Ok(resp) => resp,
         Err(_) => ApiError(Error::Timeout).into_response(),
     }
+}
+
+/// The MCP server at `/mcp` ([`crate::mcp`]) on this process's services. With API keys, the
+/// keys guard it and any `Host` is accepted; without, only loopback hosts (DNS rebinding).
+fn mcp_service(
+    state: &AppState,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    crate::mcp::Ragd,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::{
+        session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let mut config = StreamableHttpServerConfig::default();
+    if state.guard.is_some() {
+        config = config.disable_allowed_hosts();
+    }
+    let backend: std::sync::Arc<dyn crate::mcp::Backend> =
+        std::sync::Arc::new(crate::mcp::Local(state.clone()));
+    StreamableHttpService::new(
+        move || Ok(crate::mcp::Ragd::new(backend.clone())),
+        std::sync::Arc::new(LocalSessionManager::default()),
+        config,
+    )
 }

@@ -1,0 +1,244 @@
+//! The MCP server, checked with the official MCP Python SDK (PyPI `mcp`, installed by `make
+//! test-deps` into `.cache/pytools`; `RAGD_TEST_PYTHON` may name another interpreter) as the
+//! client, over both transports: streamable HTTP at `/mcp` (with a reader key) and stdio
+//! (`ragd mcp`). Each tool's result is compared with the REST API's for the same input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use e2e::Server;
+use reqwest::header::AUTHORIZATION;
+use serde_json::{json, Value};
+
+const KEY: &str = "mcp-admin-key-0123456789";
+const READER: &str = "mcp-reader-key-0123456789";
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("RAGD_TEST_PYTHON") {
+        return p.into();
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/pytools/bin/python");
+    assert!(
+        p.exists(),
+        "{} not found: run `make test-deps` (a virtualenv with PyPI's mcp)",
+        p.display()
+    );
+    p
+}
+
+fn client(args: &[&str]) -> anyhow::Result<Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .context("cannot run the MCP client")?;
+    if !out.status.success() {
+        bail!(
+            "mcp client failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "mcp client printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn tool_json(report: &Value, call: &str) -> Value {
+    assert_eq!(report[call]["is_error"], false, "{call}: {}", report[call]);
+    serde_json::from_str(report[call]["text"].as_str().unwrap()).unwrap()
+}
+
+fn chunk_ids(reply: &Value) -> Vec<String> {
+    reply["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["chunk_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_tools_over_streamable_http_and_stdio_match_the_rest_api() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(
+        dir.path(),
+        &[("RAGD_API_KEY", KEY), ("RAGD_API_READER_KEYS", READER)],
+    )?;
+    let http = reqwest::Client::new();
+    let admin = format!("Bearer {KEY}");
+    let r = http
+        .post(server.api("/knowledge-bases"))
+        .header(AUTHORIZATION, &admin)
+        .json(&json!({"name": "botany"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    let files = [
+        ("photosynthesis.md", "# Photosynthesis\n\nPlants use sunlight to turn water and carbon dioxide into sugar.\n\n## Light\n\nChlorophyll absorbs red and blue light.", json!({"topic": "biology"})),
+        ("bread.md", "# Sourdough\n\nBake the bread in a hot Dutch oven for forty minutes.", json!({"topic": "baking"})),
+    ];
+    let mut doc_id = String::new();
+    for (name, text, meta) in &files {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(*name),
+            )
+            .text("metadata", meta.to_string());
+        let r = http
+            .post(server.api("/knowledge-bases/botany/documents"))
+            .header(AUTHORIZATION, &admin)
+            .multipart(form)
+            .send()
+            .await?;
+        let up: Value = r.json().await?;
+        let id = up["documents"][0]["id"].as_str().unwrap().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let d: Value = http
+                .get(server.api(&format!("/knowledge-bases/botany/documents/{id}")))
+                .header(AUTHORIZATION, &admin)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if d["status"] == "ready" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{d}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if doc_id.is_empty() {
+            doc_id = id;
+        }
+    }
+    let rest = |path: &str| {
+        let req = http.get(server.api(path)).header(AUTHORIZATION, &admin);
+        async move { req.send().await?.json::<Value>().await }
+    };
+    let post = |path: &str, body: Value| {
+        let req = http
+            .post(server.api(path))
+            .header(AUTHORIZATION, &admin)
+            .json(&body);
+        async move {
+            let r = req.send().await?;
+            Ok::<_, reqwest::Error>((r.status().as_u16(), r.json::<Value>().await?))
+        }
+    };
+    let (_, rest_search) = post(
+        "/search",
+        json!({"knowledge_bases": ["botany"], "query": "How do plants use sunlight?", "top_k": 3}),
+    )
+    .await?;
+    let (_, rest_filtered) = post(
+        "/search",
+        json!({"knowledge_bases": ["botany"], "query": "bread",
+               "filters": {"conditions": [{"name": "topic", "comparison_operator": "is", "value": "baking"}]}}),
+    )
+    .await?;
+    let (status, rest_unknown) = post(
+        "/search",
+        json!({"knowledge_bases": ["nope"], "query": "x"}),
+    )
+    .await?;
+    assert_eq!(status, 404);
+    let rest_kbs = rest("/knowledge-bases").await?;
+    let rest_docs = rest("/knowledge-bases/botany/documents?limit=1000").await?;
+
+    let check = |report: &Value| {
+        let tools = report["tools"].as_object().unwrap();
+        let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "ask",
+                "get_document",
+                "list_documents",
+                "list_knowledge_bases",
+                "search"
+            ]
+        );
+        for (name, t) in tools {
+            assert!(t["description"].as_str().unwrap().len() > 30, "{name}: {t}");
+        }
+        let props = &tools["search"]["schema"]["properties"];
+        for p in ["query", "knowledge_bases", "top_k", "filters"] {
+            assert!(props.get(p).is_some(), "search lacks {p}: {props}");
+        }
+        assert_eq!(
+            chunk_ids(&tool_json(report, "search")),
+            chunk_ids(&rest_search)
+        );
+        let filtered = tool_json(report, "search_filtered");
+        assert_eq!(chunk_ids(&filtered), chunk_ids(&rest_filtered));
+        assert!(filtered["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["document_name"] == "bread.md"));
+        let kbs = tool_json(report, "list_knowledge_bases");
+        assert_eq!(
+            kbs["knowledge_bases"][0]["id"],
+            rest_kbs["knowledge_bases"][0]["id"]
+        );
+        assert_eq!(
+            kbs["knowledge_bases"][0]["chunk_count"],
+            rest_kbs["knowledge_bases"][0]["chunk_count"]
+        );
+        let docs = tool_json(report, "list_documents");
+        assert_eq!(docs["total"], rest_docs["total"]);
+        assert_eq!(docs["documents"].as_array().unwrap().len(), 2);
+        let doc = tool_json(report, "get_document");
+        assert_eq!(doc["document"]["id"], doc_id.as_str());
+        assert_eq!(doc["document"]["metadata"]["topic"], "biology");
+        assert!(doc["chunks"].as_array().unwrap().len() <= 2);
+        assert!(doc["chunks"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("sunlight"));
+        let answer = tool_json(report, "ask");
+        assert_eq!(answer["mode"], "extractive", "{answer}");
+        assert_eq!(
+            answer["citations"][0]["document_name"], "photosynthesis.md",
+            "{answer}"
+        );
+        assert_eq!(report["search_unknown_kb"]["is_error"], true);
+        assert_eq!(
+            report["search_unknown_kb"]["text"], rest_unknown["error"]["message"],
+            "the REST API's message"
+        );
+    };
+
+    // Streamable HTTP at /mcp, with a reader key; a wrong key is refused.
+    let report = client(&["http", &server.url, READER, "botany", &doc_id])?;
+    check(&report);
+    assert!(client(&[
+        "http",
+        &server.url,
+        "wrong-key-0123456789",
+        "botany",
+        &doc_id
+    ])
+    .is_err());
+    server.stop()?;
+
+    // stdio: `ragd mcp` on the same data folder.
+    let ragd = e2e::ragd_bin();
+    let report = client(&[
+        "stdio",
+        ragd.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+        "botany",
+        &doc_id,
+    ])?;
+    check(&report);
+    Ok(())
+}
