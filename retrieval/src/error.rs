@@ -68,6 +68,17 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 impl Error {
     /// Whether this is an embedding server that is down or slow now: the work that needed it
     /// waits and is retried later; a search may fall back to BM25.

@@ -222,9 +222,20 @@ pub struct Report {
     /// Why the dense branch could not run (the embedding server's error), when the request
     /// allowed falling back to BM25.
     pub degraded: Option<String>,
+    /// Time spent in each stage.
+    pub timings: Timings,
 }
 
-/// The scores behind one hit.
+/// Time spent in each stage of one search (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Embedding the query (a call to the model server for remote models).
+    pub embed: std::time::Duration,
+    pub dense: std::time::Duration,
+    pub sparse: std::time::Duration,
+    pub fusion: std::time::Duration,
+    pub rerank: std::time::Duration,
+}
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HitScores {
     /// Cosine similarity of the dense branch, when it found the chunk.
@@ -295,6 +306,14 @@ impl Searcher {
         let top_k = request.top_k.unwrap_or(self.config.top_k).clamp(1, 1000);
         let prefetch = o.prefetch.max(top_k);
         let mut degraded = None;
+        let mut timings = Timings::default();
+        let mut clock = std::time::Instant::now();
+        let mut lap = || {
+            let now = std::time::Instant::now();
+            let d = now - clock;
+            clock = now;
+            d
+        };
         let dense_query = if o.mode != SearchMode::Sparse || o.rerank == RerankKind::Weighted {
             match self.embedder.embed_query(query) {
                 Ok(v) => Some(v),
@@ -313,6 +332,7 @@ impl Searcher {
             o.vector_weight = 0.0;
         }
         let sparse_query = self.bm25.embed_query(query);
+        timings.embed = lap();
         // Every branch reads the same version of every document.
         let view = self.index.view();
         let dense = match (&dense_query, o.mode) {
@@ -322,6 +342,7 @@ impl Searcher {
             }
             _ => Vec::new(),
         };
+        timings.dense = lap();
         let sparse = match o.mode {
             SearchMode::Hybrid | SearchMode::Sparse => {
                 self.index
@@ -336,7 +357,9 @@ impl Searcher {
             o.weights[0] = 0.0;
             o.vector_weight = 0.0;
         }
+        timings.sparse = lap();
         let mut hits = fuse(dense, sparse, &o);
+        timings.fusion = lap();
 
         if o.rerank != RerankKind::None {
             hits.truncate(o.top_n.max(top_k));
@@ -399,6 +422,7 @@ impl Searcher {
             });
         }
         hits.truncate(top_k);
+        timings.rerank = lap();
 
         if request.explain {
             let terms = self.bm25.query_terms(query);
@@ -420,6 +444,7 @@ impl Searcher {
             hits,
             dense_used: dense_understood && degraded.is_none(),
             degraded,
+            timings,
         })
     }
 }

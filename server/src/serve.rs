@@ -16,6 +16,7 @@ const WORKER_GRACE: Duration = Duration::from_secs(20);
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::service::auth::check_exposure(&config.listen, &config.auth)
         .map_err(|e| anyhow::anyhow!(e))?;
+    crate::http::metrics::install();
     let state = State::open(config).await?;
     let recovered = state.store.recover().await?;
     if recovered > 0 {

@@ -47,6 +47,9 @@ pub fn action_of(method: &Method, path: &str) -> Action {
     if path.starts_with("/api/v1/backups") {
         return Action::Backup;
     }
+    if path == "/metrics" {
+        return Action::Metrics;
+    }
     // MCP's tools only read, search and ask.
     if path == "/mcp" || path.starts_with("/mcp/") {
         return Action::Ask;

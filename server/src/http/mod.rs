@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod knowledge_bases;
+pub mod metrics;
 pub mod openai;
 pub mod search;
 pub mod sources;
@@ -64,7 +65,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/v1", openai::routes())
         // MCP over streamable HTTP: long-lived streams, so outside the request timeout.
         .nest_service("/mcp", mcp_service(&state))
+        .route("/metrics", get(metrics::scrape))
         .merge(timed)
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             auth::require(guard.clone(), req, next)

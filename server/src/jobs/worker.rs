@@ -200,6 +200,19 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                 store_ms = outcome.store_time.as_millis() as u64,
                 "document ready"
             );
+            metrics::counter!("ragd_ingest_documents_total", "outcome" => "ready").increment(1);
+            metrics::counter!("ragd_ingest_chunks_total").increment(outcome.chunks.len() as u64);
+            metrics::counter!("ragd_ingest_tokens_total").increment(outcome.tokens as u64);
+            metrics::counter!("ragd_ingest_embedded_chunks_total")
+                .increment(outcome.embedded as u64);
+            for (stage, d) in [
+                ("parse", outcome.parse_time),
+                ("embed", outcome.embed_time),
+                ("store", outcome.store_time),
+            ] {
+                metrics::histogram!("ragd_ingest_stage_seconds", "stage" => stage)
+                    .record(d.as_secs_f64());
+            }
             match db.finish_ingest(job.id, doc_id, &outcome).await {
                 Ok(true) => {
                     if let Some(front) = front {
@@ -240,6 +253,9 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             }
         }
         Ok(Err(ingest::Error::Retrieval(e))) if e.is_embedding_outage() => {
+            metrics::counter!("ragd_ingest_documents_total", "outcome" => "waiting").increment(1);
+            metrics::counter!("ragd_embedding_errors_total", "kind" => e.kind().as_str())
+                .increment(1);
             // Nothing was written: the document keeps what it had and waits for the server.
             let wait = documents::wait_after(job.waits);
             let reason = format!(
@@ -255,6 +271,11 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             }
         }
         Ok(Err(e)) => {
+            metrics::counter!("ragd_ingest_documents_total", "outcome" => "failed").increment(1);
+            if let ingest::Error::Retrieval(r) = &e {
+                metrics::counter!("ragd_embedding_errors_total", "kind" => r.kind().as_str())
+                    .increment(1);
+            }
             let message = e.to_string();
             tracing::warn!(doc = doc_id, error = %message, "document failed");
             // A failed document must not keep points from an earlier version or attempt.

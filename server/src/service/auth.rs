@@ -128,6 +128,8 @@ pub enum Action {
     Backup,
     /// Run a retrieval evaluation.
     Evaluate,
+    /// Scrape the Prometheus metrics (admin keys only).
+    Metrics,
 }
 
 /// Whether `role` may do `action`. A reader may read, search, ask and converse; everything

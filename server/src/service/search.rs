@@ -180,6 +180,7 @@ async fn hits_reporting(
             (state.searcher(&space), request)
         })
         .collect();
+    let started = std::time::Instant::now();
     let turn = state.searches.enter().await?;
     let (hits, found) = tokio::task::spawn_blocking(move || -> retrieval::Result<_> {
         let _turn = turn;
@@ -187,6 +188,17 @@ async fn hits_reporting(
         let mut found = Found::default();
         for (searcher, request) in &requests {
             let one = searcher.search_report(request)?;
+            let t = one.timings;
+            for (stage, d) in [
+                ("embed", t.embed),
+                ("dense", t.dense),
+                ("sparse", t.sparse),
+                ("fusion", t.fusion),
+                ("rerank", t.rerank),
+            ] {
+                metrics::histogram!("ragd_search_stage_seconds", "stage" => stage)
+                    .record(d.as_secs_f64());
+            }
             found.dense_used |= one.dense_used;
             found.degraded = found.degraded.or(one.degraded);
             lists.push(one.hits);
@@ -194,6 +206,8 @@ async fn hits_reporting(
         Ok((fuse_models(lists, top_k), found))
     })
     .await??;
+    metrics::histogram!("ragd_search_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("ragd_searches_total").increment(1);
     *report = found;
     Ok(hits
         .into_iter()

@@ -153,6 +153,12 @@ fn extractive(lang: Lang, hits: &[SearchHit]) -> (String, Vec<Citation>) {
 /// `Error` event.
 pub async fn answer(state: AppState, req: AskRequest, tx: mpsc::Sender<AnswerEvent>) {
     if let Err(e) = run(&state, req, &tx).await {
+        if matches!(
+            e,
+            Error::LlmFailed(_) | Error::LlmUnavailable(_) | Error::LlmTimeout(_)
+        ) {
+            metrics::counter!("ragd_llm_errors_total", "kind" => e.code()).increment(1);
+        }
         let _ = tx.send(AnswerEvent::Error(e)).await;
     }
 }
@@ -341,6 +347,15 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
         usage.prompt_tokens = prompt.estimated_tokens as u64;
     }
     usage.total_ms = ms(started);
+    metrics::counter!("ragd_answers_total", "mode" => "llm").increment(1);
+    if let Some(first) = usage.first_token_ms {
+        metrics::histogram!("ragd_answer_first_token_seconds").record(first / 1000.0);
+        let generating = (usage.total_ms - first) / 1000.0;
+        if generating > 0.0 && usage.completion_tokens > 0 {
+            metrics::histogram!("ragd_answer_tokens_per_second")
+                .record(usage.completion_tokens as f64 / generating);
+        }
+    }
     send(tx, AnswerEvent::Citations(citations)).await?;
     send(
         tx,

@@ -41,12 +41,15 @@ pub async fn run(state: &AppState, run_id: i64) -> Result<(), String> {
     let result = scan_and_apply(state, &source, run_id).await;
     match result {
         Ok(()) => {
-            db.finish_run_if_idle(run_id).await.map_err(internal)?;
+            if db.finish_run_if_idle(run_id).await.map_err(internal)? {
+                metrics::counter!("ragd_source_runs_total", "outcome" => "done").increment(1);
+            }
             Ok(())
         }
         Err(e) => {
             tracing::warn!(run = run_id, source = %source.id, error = %e, "sync run failed");
             db.fail_run(run_id, &e).await.map_err(internal)?;
+            metrics::counter!("ragd_source_runs_total", "outcome" => "failed").increment(1);
             Ok(())
         }
     }
@@ -323,8 +326,12 @@ pub async fn after_ingest(state: &AppState, run_id: i64, doc_id: &str) {
             }
         }
     }
-    if let Err(e) = db.finish_run_if_idle(run_id).await {
-        tracing::error!(run = run_id, error = %e, "cannot finish a run");
+    match db.finish_run_if_idle(run_id).await {
+        Ok(true) => {
+            metrics::counter!("ragd_source_runs_total", "outcome" => "done").increment(1);
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(run = run_id, error = %e, "cannot finish a run"),
     }
 }
 

@@ -472,6 +472,26 @@ impl Store {
         tx.commit().await.map_err(StoreError::from)
     }
 
+    /// Jobs by kind and status.
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT kind, status, COUNT(*) FROM jobs GROUP BY kind, status ORDER BY kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Documents by status.
+    pub async fn document_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as(
+                "SELECT status, COUNT(*) FROM documents GROUP BY status ORDER BY status",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
     /// Jobs queued or running.
     pub async fn pending_jobs(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
