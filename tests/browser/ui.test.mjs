@@ -279,6 +279,24 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
     assert.ok(s.hits.length > 0);
   });
 
+  await t.test('document metadata is shown and edited', async () => {
+    const row = page.locator('tr[data-status="ready"]').first();
+    await row.locator('.meta-edit summary').click();
+    await row.getByLabel('Metadata (JSON)').fill('{"topic": "botany", "year": 2024}');
+    await row.getByRole('button', { name: 'Save metadata' }).click();
+    await page.locator('.toast', { hasText: 'Metadata of' }).waitFor();
+    await row.locator('.meta-tag', { hasText: 'topic: botany' }).waitFor();
+    const id = await row.getAttribute('data-id');
+    const doc = await (await page.request.get(`${ragd.url}/api/v1/knowledge-bases/botany/documents/${id}`)).json();
+    assert.deepEqual(doc.metadata, { topic: 'botany', year: 2024 });
+    await row.locator('.meta-edit summary').click();
+    assert.equal(JSON.parse(await row.getByLabel('Metadata (JSON)').inputValue()).year, 2024);
+    await row.getByLabel('Metadata (JSON)').fill('{"topic": ');
+    await row.getByRole('button', { name: 'Save metadata' }).click();
+    await row.locator('.form-error', { hasText: 'JSON object' }).waitFor();
+    await shot(page, '06g-doc-metadata');
+  });
+
   await t.test('chat streams an answer with reasoning and clickable citations', async () => {
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('heading', { level: 1, name: 'Chat' }).waitFor();

@@ -173,18 +173,46 @@ export async function kbView(view, kbId, isCurrent) {
 
   function paintRow(row, doc) {
     row.doc = doc;
-    const key = JSON.stringify([doc.status, doc.error, doc.chunk_count, doc.progress, doc.name, doc.size_bytes, doc.source_id]);
+    const key = JSON.stringify([doc.status, doc.error, doc.chunk_count, doc.progress, doc.name, doc.size_bytes, doc.source_id, doc.metadata]);
     if (key === row.key) return;
     row.key = key;
     row.tr.dataset.status = doc.status;
     row.cells.name.replaceChildren(h('span', { class: 'name', text: doc.name }),
       doc.format ? h('span', { class: 'fmt', text: doc.format }) : null,
-      doc.source_id ? h('span', { class: 'fmt from-source', title: t('src.fromSourceTitle'), text: t('src.fromSource') }) : null);
+      doc.source_id ? h('span', { class: 'fmt from-source', title: t('src.fromSourceTitle'), text: t('src.fromSource') }) : null,
+      metadataCell(doc));
     row.cells.status.replaceChildren(statusBadge(doc));
     row.cells.chunks.textContent = String(doc.chunk_count);
     row.cells.size.textContent = fmtBytes(doc.size_bytes);
     row.cells.date.textContent = fmtDate(doc.created_at);
     row.reparse.disabled = BUSY.has(doc.status);
+  }
+
+  /** A document's metadata as `key: value` tags, and (admins) an editor of its JSON. */
+  function metadataCell(doc) {
+    const meta = doc.metadata || {};
+    const entries = Object.entries(meta);
+    const tags = h('span', { class: 'meta-tags' }, ...entries.map(([k, v]) =>
+      h('span', { class: 'meta-tag', text: `${k}: ${Array.isArray(v) ? v.join(', ') : v}` })));
+    const area = h('textarea', { rows: 4, 'aria-label': t('doc.metadata'), value: JSON.stringify(meta, null, 2) });
+    const err = h('p', { class: 'form-error', 'aria-live': 'polite' });
+    const save = h('button', {
+      type: 'button', class: 'small', text: t('doc.saveMetadata'),
+      onclick: async () => {
+        err.textContent = '';
+        let value;
+        try { value = JSON.parse(area.value || '{}'); } catch (e) { err.textContent = t('doc.metadataJson'); return; }
+        save.disabled = true;
+        try {
+          await api(`${base}/documents/${enc(doc.id)}`, { method: 'PATCH', body: { metadata: value } });
+          toast(t('doc.metadataSaved', { name: doc.name }));
+          docs.soon(0);
+        } catch (e) { err.textContent = e.message; } finally { save.disabled = false; }
+      },
+    });
+    const editor = h('details', { class: 'meta-edit admin-only' },
+      h('summary', { text: entries.length ? t('doc.editMetadata') : t('doc.addMetadata') }), area, err, save);
+    return h('div', { class: 'doc-meta' }, tags, editor);
   }
 
   /** Paints the document list; polls again while documents or uploads are busy. */
