@@ -55,6 +55,56 @@ pub async fn run(state: &AppState, run_id: i64) -> Result<(), String> {
     }
 }
 
+/// Gives each document of a folder source the fields of its sidecar file
+/// ([`scan::SIDECAR`]): they override the document's, the others stay. A metadata change
+/// needs no re-ingest. A sidecar that cannot be read or is not a metadata object is a run
+/// error.
+async fn apply_sidecars(
+    state: &AppState,
+    source: &SourceRow,
+    run_id: i64,
+    root: &std::path::Path,
+) -> Result<(), String> {
+    let db = &state.store;
+    let walk_root = root.to_path_buf();
+    let sidecars = tokio::task::spawn_blocking(move || scan::list_sidecars(&walk_root))
+        .await
+        .map_err(internal)?;
+    if sidecars.is_empty() {
+        return Ok(());
+    }
+    let known = db.known_files(&source.id).await.map_err(internal)?;
+    for (path, text) in sidecars {
+        let Some(doc_id) = known.get(&path).and_then(|k| k.document_id.clone()) else {
+            continue;
+        };
+        let meta = text.and_then(|t| {
+            crate::service::metadata::parse(&t).map_err(|e| format!("{path}{}: {e}", scan::SIDECAR))
+        });
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) => {
+                db.record_run_error(run_id, &format!("{path}{}", scan::SIDECAR), &e)
+                    .await
+                    .map_err(internal)?;
+                continue;
+            }
+        };
+        let Some(doc) = db.get_document(&doc_id).await.map_err(internal)? else {
+            continue;
+        };
+        let current: crate::service::metadata::Metadata =
+            serde_json::from_str(&doc.metadata).unwrap_or_default();
+        let mut merged = current.clone();
+        merged.extend(meta);
+        if merged != current {
+            let json = serde_json::Value::Object(merged).to_string();
+            db.set_metadata(&doc_id, &json).await.map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
 fn internal(e: impl std::fmt::Display) -> String {
     format!("internal error: {e}")
 }
@@ -228,6 +278,9 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
         .await
         .map_err(internal)?;
     remove_documents(state, &source.kb_id, leftover).await?;
+    if let Origin::Folder(root) = &origin {
+        apply_sidecars(state, source, run_id, root).await?;
+    }
     db.run_scanned(run_id, unchanged as i64, scanned as i64)
         .await
         .map_err(internal)?;
@@ -364,6 +417,70 @@ mod tests {
             .collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
         names
+    }
+
+    #[tokio::test]
+    async fn sidecar_files_give_documents_their_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let root_path = root.path().canonicalize().unwrap();
+        let folder = root_path.clone();
+        let state = testing::state_with(dir.path(), |c| {
+            c.sources.folder_roots = vec![folder];
+        })
+        .await;
+        testing::kb(&state, "kb").await;
+        let write = |name: &str, text: &str| std::fs::write(root_path.join(name), text).unwrap();
+        write(
+            "a.md",
+            "---\nauthor: Front\nyear: 2020\n---\n# A\n\nAlpha harbour notes.",
+        );
+        write("a.md.meta.json", r#"{"author": "Li", "tags": ["harbour"]}"#);
+        write("b.txt", "Bravo garden notes.");
+        write("b.txt.meta.json", "{not json");
+        let source = manage::create(
+            &state,
+            "kb",
+            NewSource {
+                kind: "folder".into(),
+                path: Some(root_path.to_string_lossy().into_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let run = sync(&state, &source.id).await;
+        // Sidecars are not documents; a broken one is a run error naming it.
+        assert_eq!(counts(&run), [2, 0, 0, 0, 0], "{run:?}");
+        assert!(
+            run.errors.iter().any(|e| e.path == "b.txt.meta.json"),
+            "{:?}",
+            run.errors
+        );
+        let meta = |name: &'static str| {
+            let state = state.clone();
+            async move {
+                let page = documents::list(&state, "kb", Default::default())
+                    .await
+                    .unwrap();
+                let d = page
+                    .documents
+                    .into_iter()
+                    .find(|d| d.doc.name == name)
+                    .unwrap();
+                serde_json::from_str::<serde_json::Value>(&d.doc.metadata).unwrap()
+            }
+        };
+        // The sidecar's fields win over the front matter's; the others stay.
+        assert_eq!(
+            meta("a.md").await,
+            serde_json::json!({"author": "Li", "tags": ["harbour"], "year": 2020})
+        );
+        // A changed sidecar alone updates the metadata, without a re-ingest.
+        write("a.md.meta.json", r#"{"author": "Wang"}"#);
+        let run = sync(&state, &source.id).await;
+        assert_eq!(counts(&run), [0, 0, 0, 0, 2], "{run:?}");
+        assert_eq!(meta("a.md").await["author"], "Wang");
     }
 
     #[tokio::test]
