@@ -218,6 +218,44 @@ pub fn classify(
     }
 }
 
+/// The sidecar files of a folder: (the path of the file each describes, its text or why it
+/// cannot be read). Hidden entries are skipped, as in [`list_folder`].
+pub fn list_sidecars(root: &Path) -> Vec<(String, Result<String, String>)> {
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    let mut out = Vec::new();
+    for item in walker.flatten() {
+        if !item.file_type().is_file() {
+            continue;
+        }
+        let Some(rel) = item
+            .path()
+            .strip_prefix(root)
+            .ok()
+            .and_then(|r| r.to_str())
+            .map(|s| s.replace('\\', "/"))
+        else {
+            continue;
+        };
+        let Some(target) = rel.strip_suffix(SIDECAR) else {
+            continue;
+        };
+        let text = match item.metadata() {
+            Ok(m) if m.len() > MAX_SIDECAR_BYTES => Err(format!(
+                "sidecar {rel} is larger than {MAX_SIDECAR_BYTES} bytes"
+            )),
+            _ => {
+                std::fs::read_to_string(item.path()).map_err(|e| format!("cannot read {rel}: {e}"))
+            }
+        };
+        out.push((target.to_string(), text));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,42 +364,4 @@ mod tests {
         assert!(list_folder(root, &filters, 1).is_err(), "too many files");
         assert!(list_folder(&root.join("missing"), &filters, 1).is_err());
     }
-}
-
-/// The sidecar files of a folder: (the path of the file each describes, its text or why it
-/// cannot be read). Hidden entries are skipped, as in [`list_folder`].
-pub fn list_sidecars(root: &Path) -> Vec<(String, Result<String, String>)> {
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    let mut out = Vec::new();
-    for item in walker.flatten() {
-        if !item.file_type().is_file() {
-            continue;
-        }
-        let Some(rel) = item
-            .path()
-            .strip_prefix(root)
-            .ok()
-            .and_then(|r| r.to_str())
-            .map(|s| s.replace('\\', "/"))
-        else {
-            continue;
-        };
-        let Some(target) = rel.strip_suffix(SIDECAR) else {
-            continue;
-        };
-        let text = match item.metadata() {
-            Ok(m) if m.len() > MAX_SIDECAR_BYTES => Err(format!(
-                "sidecar {rel} is larger than {MAX_SIDECAR_BYTES} bytes"
-            )),
-            _ => {
-                std::fs::read_to_string(item.path()).map_err(|e| format!("cannot read {rel}: {e}"))
-            }
-        };
-        out.push((target.to_string(), text));
-    }
-    out
 }
