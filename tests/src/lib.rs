@@ -158,6 +158,56 @@ impl Server {
         Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
     }
 
+    /// This server's helpers, sending `Authorization: Bearer key` from now on.
+    pub fn authorized(mut self, key: &str) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse()?,
+        );
+        self.http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?;
+        Ok(self)
+    }
+
+    /// Uploads one file with its metadata and waits until it is ready; returns its id.
+    pub async fn upload_ready(
+        &self,
+        kb: &str,
+        name: &str,
+        text: &str,
+        metadata: &Value,
+    ) -> anyhow::Result<String> {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(text.as_bytes().to_vec())
+                    .file_name(name.to_string()),
+            )
+            .text("metadata", metadata.to_string());
+        let r = self
+            .http
+            .post(self.api(&format!("/knowledge-bases/{kb}/documents")))
+            .multipart(form)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let up: Value = r.json().await.unwrap_or(Value::Null);
+        if status != 202 {
+            bail!("upload {name}: HTTP {status} {up}");
+        }
+        let id = up["documents"][0]["id"]
+            .as_str()
+            .context("no document id")?
+            .to_string();
+        let doc = self.wait_done(kb, &id).await?;
+        if doc["status"] != "ready" {
+            bail!("{name} did not become ready: {doc}");
+        }
+        Ok(id)
+    }
+
     /// Waits until the document is `ready` or `failed`; returns it.
     pub async fn wait_done(&self, kb: &str, id: &str) -> anyhow::Result<Value> {
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -332,4 +382,19 @@ pub async fn serve_local(
         let _ = axum::serve(listener, app).await;
     });
     Ok((url, task))
+}
+
+/// The Python of `.cache/pytools` (`make test-deps`: the MCP SDK, prometheus_client), or
+/// `RAGD_TEST_PYTHON`; a clear failure when it is missing.
+pub fn pytools_python() -> PathBuf {
+    if let Ok(p) = std::env::var("RAGD_TEST_PYTHON") {
+        return p.into();
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/pytools/bin/python");
+    assert!(
+        p.exists(),
+        "{} not found: run `make test-deps` (a virtualenv with PyPI's mcp and prometheus_client)",
+        p.display()
+    );
+    p
 }

@@ -27,17 +27,9 @@ async fn dify_external_knowledge_api_contract() -> anyhow::Result<()> {
         dir.path(),
         &[("RAGD_API_KEY", KEY), ("RAGD_API_READER_KEYS", READER)],
     )?;
-    let admin = format!("Bearer {KEY}");
+    let server = server.authorized(KEY)?;
     let reader = format!("Bearer {READER}");
-    let http = reqwest::Client::new();
-    let r = http
-        .post(server.api("/knowledge-bases"))
-        .header(AUTHORIZATION, &admin)
-        .json(&json!({"name": "handbook"}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), 201);
-    let kb: Value = r.json().await?;
+    let id = server.create_kb("handbook").await?;
     let docs = [
         (
             "leave.md",
@@ -55,44 +47,12 @@ async fn dify_external_knowledge_api_contract() -> anyhow::Result<()> {
             json!({"category": "facilities"}),
         ),
     ];
-    let mut ids = Vec::new();
     for (name, text, meta) in &docs {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(*name),
-            )
-            .text("metadata", meta.to_string());
-        let r = http
-            .post(server.api("/knowledge-bases/handbook/documents"))
-            .header(AUTHORIZATION, &admin)
-            .multipart(form)
-            .send()
-            .await?;
-        assert_eq!(r.status(), 202);
-        let up: Value = r.json().await?;
-        ids.push(up["documents"][0]["id"].as_str().unwrap().to_string());
-    }
-    for id in &ids {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let d: Value = http
-                .get(server.api(&format!("/knowledge-bases/handbook/documents/{id}")))
-                .header(AUTHORIZATION, &admin)
-                .send()
-                .await?
-                .json()
-                .await?;
-            if d["status"] == "ready" {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{d}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        server.upload_ready("handbook", name, text, meta).await?;
     }
 
     // The request of Dify's documentation, with a reader key, by id and by name.
-    for knowledge_id in [kb["id"].as_str().unwrap(), "handbook"] {
+    for knowledge_id in [id.as_str(), "handbook"] {
         let (status, body) = call(
             &server,
             Some(&reader),

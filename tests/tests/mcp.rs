@@ -8,28 +8,14 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use e2e::Server;
-use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
 
 const KEY: &str = "mcp-admin-key-0123456789";
 const READER: &str = "mcp-reader-key-0123456789";
 
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("RAGD_TEST_PYTHON") {
-        return p.into();
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/pytools/bin/python");
-    assert!(
-        p.exists(),
-        "{} not found: run `make test-deps` (a virtualenv with PyPI's mcp)",
-        p.display()
-    );
-    p
-}
-
 fn client(args: &[&str]) -> anyhow::Result<Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
-    let out = Command::new(python())
+    let out = Command::new(e2e::pytools_python())
         .arg(script)
         .args(args)
         .output()
@@ -70,68 +56,27 @@ async fn mcp_tools_over_streamable_http_and_stdio_match_the_rest_api() -> anyhow
         dir.path(),
         &[("RAGD_API_KEY", KEY), ("RAGD_API_READER_KEYS", READER)],
     )?;
-    let http = reqwest::Client::new();
-    let admin = format!("Bearer {KEY}");
-    let r = http
-        .post(server.api("/knowledge-bases"))
-        .header(AUTHORIZATION, &admin)
-        .json(&json!({"name": "botany"}))
-        .send()
+    let server = server.authorized(KEY)?;
+    server.create_kb("botany").await?;
+    let doc_id = server
+        .upload_ready(
+            "botany",
+            "photosynthesis.md",
+            "# Photosynthesis\n\nPlants use sunlight to turn water and carbon dioxide into sugar.\n\n## Light\n\nChlorophyll absorbs red and blue light.",
+            &json!({"topic": "biology"}),
+        )
         .await?;
-    assert_eq!(r.status(), 201);
-    let files = [
-        ("photosynthesis.md", "# Photosynthesis\n\nPlants use sunlight to turn water and carbon dioxide into sugar.\n\n## Light\n\nChlorophyll absorbs red and blue light.", json!({"topic": "biology"})),
-        ("bread.md", "# Sourdough\n\nBake the bread in a hot Dutch oven for forty minutes.", json!({"topic": "baking"})),
-    ];
-    let mut doc_id = String::new();
-    for (name, text, meta) in &files {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(*name),
-            )
-            .text("metadata", meta.to_string());
-        let r = http
-            .post(server.api("/knowledge-bases/botany/documents"))
-            .header(AUTHORIZATION, &admin)
-            .multipart(form)
-            .send()
-            .await?;
-        let up: Value = r.json().await?;
-        let id = up["documents"][0]["id"].as_str().unwrap().to_string();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let d: Value = http
-                .get(server.api(&format!("/knowledge-bases/botany/documents/{id}")))
-                .header(AUTHORIZATION, &admin)
-                .send()
-                .await?
-                .json()
-                .await?;
-            if d["status"] == "ready" {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{d}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        if doc_id.is_empty() {
-            doc_id = id;
-        }
-    }
-    let rest = |path: &str| {
-        let req = http.get(server.api(path)).header(AUTHORIZATION, &admin);
-        async move { req.send().await?.json::<Value>().await }
-    };
-    let post = |path: &str, body: Value| {
-        let req = http
-            .post(server.api(path))
-            .header(AUTHORIZATION, &admin)
-            .json(&body);
-        async move {
-            let r = req.send().await?;
-            Ok::<_, reqwest::Error>((r.status().as_u16(), r.json::<Value>().await?))
-        }
-    };
+    server
+        .upload_ready(
+            "botany",
+            "bread.md",
+            "# Sourdough\n\nBake the bread in a hot Dutch oven for forty minutes.",
+            &json!({"topic": "baking"}),
+        )
+        .await?;
+    let post = |path: &'static str, body: Value| server.post(path, body);
+    let server_ref = &server;
+    let rest = |path: &'static str| async move { server_ref.get(path).await.map(|(_, v)| v) };
     let (_, rest_search) = post(
         "/search",
         json!({"knowledge_bases": ["botany"], "query": "How do plants use sunlight?", "top_k": 3}),

@@ -16,23 +16,10 @@ use serde_json::{json, Value};
 const KEY: &str = "metrics-admin-key-0123456789";
 const READER: &str = "metrics-reader-key-0123456789";
 
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("RAGD_TEST_PYTHON") {
-        return p.into();
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/pytools/bin/python");
-    assert!(
-        p.exists(),
-        "{} not found: run `make test-deps` (a virtualenv with PyPI's prometheus_client)",
-        p.display()
-    );
-    p
-}
-
 /// The samples of a scrape: (name, labels, value).
 fn parse(text: &str) -> anyhow::Result<Vec<(String, Value, f64)>> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("metrics_parse.py");
-    let mut child = Command::new(python())
+    let mut child = Command::new(e2e::pytools_python())
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
