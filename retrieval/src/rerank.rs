@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 
 /// Which reranker to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RerankKind {
     #[default]

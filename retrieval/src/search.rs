@@ -24,6 +24,7 @@ use crate::sparse::Bm25;
 
 /// Which branches run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
     #[default]
@@ -34,6 +35,7 @@ pub enum SearchMode {
 
 /// How the branches are fused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FusionMethod {
     #[default]
@@ -89,6 +91,7 @@ impl Default for SearchConfig {
 
 /// Per-request (or per-knowledge-base) overrides; `None` falls back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchOptions {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -58,6 +58,7 @@ pub const LOCAL_MODEL: &str = "local";
 
 /// Who computes the vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// fastembed in process.

@@ -18,10 +18,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -38,6 +39,7 @@ const OPEN_PATHS: &[&str] = &[
     "/api/v1/auth",
     "/api/v1/auth/login",
     "/api/v1/auth/logout",
+    "/api/v1/openapi.json",
 ];
 /// A failed sign-in waits this long before it is answered, to slow guessing.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
@@ -154,15 +156,17 @@ pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response
 }
 
 /// `/auth`, `/auth/login`, `/auth/logout` (under `/api/v1`).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth", get(status))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(login))
+        .routes(routes!(logout))
 }
 
 /// `{"required": bool, "authenticated": bool, "role": "admin"|"reader"|null}`: whether the
 /// UI must sign in, and what it may do.
+#[utoipa::path(get, path = "/auth", tag = "auth", security(()),
+    responses((status = 200, description = "`required`, `authenticated` and `role` (`admin`, `reader` or null)", body = Object)))]
 async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
     let guard = &state.guard;
     let role = match guard {
@@ -172,12 +176,14 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde
     Json(json!({"required": guard.is_some(), "authenticated": role.is_some(), "role": role}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     api_key: String,
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Login,
+    responses((status = 204, description = "signed in: the session cookie is set"), (status = 401, description = "wrong key", body = super::openapi::ErrorBody), (status = 429, description = "too many failed sign-ins from this address", body = super::openapi::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -214,6 +220,8 @@ async fn login(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
+    responses((status = 204, description = "signed out: the session cookie is cleared")))]
 async fn logout(headers: HeaderMap) -> Response {
     let cookie = session_cookie("", 0, forwarded_https(&headers));
     (

@@ -8,27 +8,30 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::ApiJson;
+use super::openapi::ErrorBody;
+use crate::service::answer::Answer;
 use crate::service::answer::{self, AnswerEvent, AskRequest, Reply};
 use crate::service::conversations::{
     self, ConversationDetail, ConversationView, NewConversation, NewMessage,
 };
 use crate::service::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ask", post(ask))
-        .route("/conversations", post(create).get(list))
-        .route("/conversations/{id}", get(get_one).delete(delete))
-        .route("/conversations/{id}/messages", post(add_message))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ask))
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(add_message))
 }
 
 /// The SSE form of an answer event.
@@ -61,6 +64,8 @@ fn reply(r: Reply) -> Response {
     }
 }
 
+#[utoipa::path(post, path = "/ask", tag = "answers", request_body = AskRequest,
+    responses((status = 200, description = "the answer with its citations; with `\"stream\": true` a `text/event-stream` of `reasoning`, `delta`, `citations`, then `done` or `error` events", content((Answer = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn ask(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<AskRequest>,
@@ -68,6 +73,8 @@ async fn ask(
     Ok(reply(answer::ask(&state, req).await?))
 }
 
+#[utoipa::path(post, path = "/conversations", tag = "answers", request_body = NewConversation,
+    responses((status = 201, description = "created", body = ConversationView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<NewConversation>,
@@ -79,17 +86,21 @@ async fn create(
 }
 
 /// The conversations, most recent first.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversations {
     pub conversations: Vec<ConversationView>,
 }
 
+#[utoipa::path(get, path = "/conversations", tag = "answers",
+    responses((status = 200, description = "the conversations, most recent first", body = Conversations), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Conversations>> {
     Ok(Json(Conversations {
         conversations: conversations::list(&state).await?,
     }))
 }
 
+#[utoipa::path(get, path = "/conversations/{id}", tag = "answers", params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, description = "the conversation with its messages", body = ConversationDetail), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -97,11 +108,15 @@ async fn get_one(
     Ok(Json(conversations::get(&state, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "answers", params(("id" = String, Path, description = "conversation id")),
+    responses((status = 204, description = "deleted"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     conversations::delete(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "answers", params(("id" = String, Path, description = "conversation id")), request_body = NewMessage,
+    responses((status = 200, description = "the answer with its citations; with `\"stream\": true` a `text/event-stream` of `reasoning`, `delta`, `citations`, then `done` or `error` events", content((Answer = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn add_message(
     State(state): State<AppState>,
     Path(id): Path<String>,

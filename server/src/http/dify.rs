@@ -17,20 +17,21 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::Error;
 use crate::service::metadata::Filter;
 use crate::service::{documents, knowledge_bases, search, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/dify/retrieval", post(retrieval))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(retrieval))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RetrievalRequest {
     knowledge_id: String,
     query: String,
@@ -40,7 +41,7 @@ struct RetrievalRequest {
     metadata_condition: Option<Filter>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RetrievalSetting {
     #[serde(default = "default_top_k")]
     top_k: usize,
@@ -61,7 +62,7 @@ fn default_top_k() -> usize {
     5
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Record {
     content: String,
     score: f32,
@@ -90,6 +91,26 @@ fn from_error(e: Error) -> Response {
     }
 }
 
+/// Dify's answer: `{"records": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the answer only
+struct Records {
+    records: Vec<Record>,
+}
+
+/// Dify's error: `{"error_code", "error_msg"}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the answer only
+struct DifyError {
+    error_code: u16,
+    error_msg: String,
+}
+
+#[utoipa::path(post, path = "/dify/retrieval", tag = "dify", request_body = RetrievalRequest,
+    responses((status = 200, description = "the passages found", body = Records),
+        (status = 400, description = "bad input", body = DifyError),
+        (status = 403, description = "1001: no or malformed Authorization; 1002: a wrong key", body = DifyError),
+        (status = 404, description = "2001: no such knowledge base", body = DifyError)))]
 async fn retrieval(State(state): State<AppState>, body: Bytes) -> Response {
     let req: RetrievalRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,

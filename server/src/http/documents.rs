@@ -6,39 +6,50 @@ use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi::ErrorBody;
 use crate::error::Error;
 use crate::service::documents::{
     self, ChunkPage, DocumentChanges, DocumentPage, DocumentView, ListQuery,
 };
 use crate::service::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/knowledge-bases/{kb}/documents", post(upload).get(list))
-        .route(
-            "/knowledge-bases/{kb}/documents/{id}",
-            get(get_one).patch(update).delete(delete),
-        )
-        .route("/knowledge-bases/{kb}/documents/{id}/chunks", get(chunks))
-        .route("/knowledge-bases/{kb}/documents/{id}/file", get(download))
-        .route(
-            "/knowledge-bases/{kb}/documents/{id}/reparse",
-            post(reparse),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload, list))
+        .routes(routes!(get_one, update, delete))
+        .routes(routes!(chunks))
+        .routes(routes!(download))
+        .routes(routes!(reparse))
+}
+
+/// An upload: one or more `file` parts, and optionally one `metadata` part.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the form only
+struct UploadForm {
+    /// A file to ingest (repeat the part for several).
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+    /// Metadata for every file of the request: a JSON object (strings, numbers, dates,
+    /// lists of strings).
+    metadata: Option<String>,
 }
 
 /// The documents an upload queued (or found already there).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Uploaded {
     pub documents: Vec<DocumentView>,
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/documents", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 202, description = "queued for ingest (or already there: `duplicate`)", body = Uploaded), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -93,6 +104,8 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/documents", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ListQuery),
+    responses((status = 200, description = "a page of documents", body = DocumentPage), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -101,6 +114,8 @@ async fn list(
     Ok(Json(documents::list(&state, &kb, q).await?))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/documents/{id}", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
+    responses((status = 200, description = "the document, with its progress while it is processed", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -108,6 +123,8 @@ async fn get_one(
     Ok(Json(documents::get(&state, &kb, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/knowledge-bases/{kb}/documents/{id}", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
+    responses((status = 204, description = "deleted with its points and, if unused, its file"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -116,6 +133,8 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(patch, path = "/knowledge-bases/{kb}/documents/{id}", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")), request_body = DocumentChanges,
+    responses((status = 200, description = "changed", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -124,6 +143,8 @@ async fn update(
     Ok(Json(documents::update(&state, &kb, &id, changes).await?))
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/documents/{id}/reparse", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
+    responses((status = 202, description = "queued again", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reparse(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -134,11 +155,15 @@ async fn reparse(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChunkParams {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/documents/{id}/chunks", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id"), ChunkParams),
+    responses((status = 200, description = "a page of the document's chunks", body = ChunkPage), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn chunks(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -149,6 +174,8 @@ async fn chunks(
     ))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/documents/{id}/file", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
+    responses((status = 200, description = "the original file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn download(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,

@@ -2,11 +2,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::ApiJson;
+use super::openapi::ErrorBody;
 use crate::service::knowledge_bases::{
     self, KnowledgeBaseChanges, KnowledgeBaseStats, KnowledgeBases, NewKnowledgeBase,
 };
@@ -14,23 +16,19 @@ use crate::service::reindex::{self, ReindexRequest, ReindexView};
 use crate::service::AppState;
 use crate::store::KnowledgeBase;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/knowledge-bases", post(create).get(list))
-        .route(
-            "/knowledge-bases/{kb}",
-            get(get_one).patch(update).delete(delete),
-        )
-        .route("/knowledge-bases/{kb}/stats", get(stats))
-        .route(
-            "/knowledge-bases/{kb}/reindex",
-            post(reindex_start).get(reindex_status),
-        )
-        .route("/knowledge-bases/{kb}/reindex/cancel", post(reindex_cancel))
-        .route("/knowledge-bases/{kb}/reindexes", get(reindex_history))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, update, delete))
+        .routes(routes!(stats))
+        .routes(routes!(reindex_start, reindex_status))
+        .routes(routes!(reindex_cancel))
+        .routes(routes!(reindex_history))
 }
 
 /// Starts a re-index: 202 with the re-index, whose progress `GET …/reindex` shows.
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/reindex", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")), request_body = ReindexRequest,
+    responses((status = 202, description = "re-index started", body = ReindexView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reindex_start(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -42,6 +40,8 @@ async fn reindex_start(
     ))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/reindex", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 200, description = "the newest re-index and its progress", body = ReindexView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reindex_status(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -49,6 +49,8 @@ async fn reindex_status(
     Ok(Json(reindex::latest(&state, &kb).await?))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/reindexes", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 200, description = "re-indexes, newest first", body = Vec<ReindexView>), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reindex_history(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -56,6 +58,8 @@ async fn reindex_history(
     Ok(Json(reindex::history(&state, &kb).await?))
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/reindex/cancel", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 202, description = "the running re-index is being cancelled", body = ReindexView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reindex_cancel(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -66,6 +70,8 @@ async fn reindex_cancel(
     ))
 }
 
+#[utoipa::path(post, path = "/knowledge-bases", tag = "knowledge bases", request_body = NewKnowledgeBase,
+    responses((status = 201, description = "created", body = KnowledgeBase), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<NewKnowledgeBase>,
@@ -74,10 +80,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(kb)))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases", tag = "knowledge bases",
+    responses((status = 200, description = "every knowledge base, the default model and the presets", body = KnowledgeBases), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<KnowledgeBases>> {
     Ok(Json(knowledge_bases::list(&state).await?))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 200, description = "the knowledge base", body = KnowledgeBase), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -85,6 +95,8 @@ async fn get_one(
     Ok(Json(knowledge_bases::find(&state, &kb).await?))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/stats", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 200, description = "documents by status, chunks, index points", body = KnowledgeBaseStats), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -92,6 +104,8 @@ async fn stats(
     Ok(Json(knowledge_bases::stats(&state, &kb).await?))
 }
 
+#[utoipa::path(patch, path = "/knowledge-bases/{kb}", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")), request_body = KnowledgeBaseChanges,
+    responses((status = 200, description = "changed", body = KnowledgeBase), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -100,6 +114,8 @@ async fn update(
     Ok(Json(knowledge_bases::update(&state, &kb, req).await?))
 }
 
+#[utoipa::path(delete, path = "/knowledge-bases/{kb}", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 204, description = "deleted with its documents and points"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn delete(State(state): State<AppState>, Path(kb): Path<String>) -> ApiResult<StatusCode> {
     knowledge_bases::delete(&state, &kb).await?;
     Ok(StatusCode::NO_CONTENT)

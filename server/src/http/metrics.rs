@@ -55,6 +55,9 @@ pub async fn track(req: Request, next: Next) -> Response {
 }
 
 /// The metrics in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus' text format (admin keys only)", content_type = "text/plain", body = String),
+        (status = 403, description = "not an admin key", body = super::openapi::ErrorBody)))]
 pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
     for (kind, status, n) in state.store.job_counts().await? {
         metrics::gauge!("ragd_jobs", "kind" => kind, "status" => status).set(n as f64);

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod knowledge_bases;
 pub mod metrics;
 pub mod openai;
+pub mod openapi;
 pub mod search;
 pub mod sources;
 pub mod system;
@@ -24,18 +25,25 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 
 use crate::error::Error;
 use crate::service::AppState;
 use error::ApiError;
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let body_limit = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
-    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
-    let api = Router::new()
+/// The OpenAPI document of the API ([`openapi`]), made once from the routers.
+static OPENAPI: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+
+/// The routes of the API, each documented by its handler's `#[utoipa::path]`: the axum
+/// routers for [`app`] and the OpenAPI document, from the same registrations.
+fn api_routes() -> (
+    utoipa_axum::router::OpenApiRouter<AppState>,
+    utoipa_axum::router::OpenApiRouter<AppState>,
+    utoipa_axum::router::OpenApiRouter<AppState>,
+) {
+    use utoipa_axum::router::OpenApiRouter;
+    // Under the request timeout.
+    let timed = OpenApiRouter::new()
         .merge(knowledge_bases::routes())
         .merge(documents::routes())
         .merge(search::routes())
@@ -43,29 +51,56 @@ pub fn app(state: AppState) -> Router {
         .merge(sources::routes())
         .merge(auth::routes())
         .merge(dify::routes())
-        .fallback(|| async { ApiError(Error::not_found("route", "no such api endpoint")) });
+        .routes(utoipa_axum::routes!(openapi::document));
+    // As long as the LLM, a copy or an evaluation takes.
+    let long = OpenApiRouter::new()
+        .merge(chat::routes())
+        .merge(system::llm_routes())
+        .merge(eval::routes())
+        .merge(backups::routes());
+    let outside = OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(system::healthz))
+        .routes(utoipa_axum::routes!(metrics::scrape))
+        .nest("/v1", openai::routes());
+    (timed, long, outside)
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> serde_json::Value {
+    OPENAPI
+        .get_or_init(|| {
+            let (timed, long, outside) = api_routes();
+            let all = utoipa_axum::router::OpenApiRouter::<AppState>::new()
+                .nest("/api/v1", timed.merge(long))
+                .merge(outside);
+            let doc = openapi::finish(all.into_openapi());
+            serde_json::to_value(doc).unwrap_or_default()
+        })
+        .clone()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let (timed, long, outside) = api_routes();
+    let (timed, _) = timed.split_for_parts();
+    let (long, _) = long.split_for_parts();
+    let (outside, _) = outside.split_for_parts();
+    let api =
+        timed.fallback(|| async { ApiError(Error::not_found("route", "no such api endpoint")) });
     let timed = Router::new()
         .merge(web::routes())
-        .route("/healthz", get(system::healthz))
         .nest("/api/v1", api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_timeout(req, next, timeout)
         }));
     let guard = state.guard.clone();
-    // Answers run as long as the LLM needs; the LLM client enforces its own timeouts.
     Router::new()
-        // Backups run as long as the copy takes.
-        .nest(
-            "/api/v1",
-            chat::routes()
-                .merge(system::llm_routes())
-                .merge(eval::routes())
-                .merge(backups::routes()),
-        )
-        .nest("/v1", openai::routes())
+        .nest("/api/v1", long)
+        .merge(outside)
         // MCP over streamable HTTP: long-lived streams, so outside the request timeout.
         .nest_service("/mcp", mcp_service(&state))
-        .route("/metrics", get(metrics::scrape))
         .merge(timed)
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -104,4 +139,48 @@ fn mcp_service(
         std::sync::Arc::new(LocalSessionManager::default()),
         config,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route of the API is registered through its `#[utoipa::path]` (so it is in the
+    /// OpenAPI document), and every annotated handler is in the document: a plain axum
+    /// `.route(` is allowed only for the web UI's files, and `/mcp` is the one nested service.
+    #[test]
+    fn the_router_serves_what_the_openapi_document_lists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut annotated = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Not the tests, which name what they look for.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            annotated += text.matches("#[utoipa::path(").count();
+            let plain = text.matches(".route(").count() + text.matches(".route_service(").count();
+            if name == "web.rs" {
+                assert_eq!(plain, 2, "web.rs serves / and /ui/* only");
+            } else {
+                assert_eq!(plain, 0, "{name}: a route outside the OpenAPI document");
+            }
+            let nested = text.matches(".nest_service(").count();
+            assert_eq!(nested, usize::from(name == "mod.rs"), "{name}");
+        }
+        let doc = super::openapi_json();
+        let operations: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| {
+                ["get", "put", "post", "delete", "patch"]
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(
+            operations, annotated,
+            "each annotated handler is routed once"
+        );
+    }
 }

@@ -8,24 +8,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::openapi::ErrorBody;
 use crate::error::Error;
 use crate::service::answer::prompt::Message;
 use crate::service::answer::{answer, answer_whole, AnswerEvent, AskRequest};
 use crate::service::{knowledge_bases, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/chat/completions", post(chat_completions))
-        .route("/models", get(models))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(chat_completions))
+        .routes(routes!(models))
 }
 
 fn now() -> u64 {
@@ -34,6 +36,8 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+#[utoipa::path(get, path = "/models", tag = "openai",
+    responses((status = 200, description = "one model `kb:<name>` per knowledge base", body = Object), (status = "4XX", description = "bad request, not found", body = ErrorBody), (status = "5XX", description = "the LLM failed or is unavailable", body = ErrorBody)))]
 async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let kbs = knowledge_bases::list(&state).await?.knowledge_bases;
     let data: Vec<Value> = kbs
@@ -44,18 +48,21 @@ async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// The parts of an OpenAI request ragd uses; other fields are accepted and ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChatRequest {
+    /// `kb:<knowledge base>` (several: `kb:a,b`).
     model: String,
     messages: Vec<ChatMessage>,
     #[serde(default)]
     stream: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChatMessage {
     role: String,
+    /// A string, or a list of parts whose `text` is read.
     #[serde(default)]
+    #[schema(value_type = Object)]
     content: Value,
 }
 
@@ -72,6 +79,8 @@ fn content_text(v: &Value) -> String {
     }
 }
 
+#[utoipa::path(post, path = "/chat/completions", tag = "openai", request_body = ChatRequest,
+    responses((status = 200, description = "an OpenAI chat completion (with `citations`); with `stream` an SSE stream of chunks ending in `[DONE]`", content((Object = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found", body = ErrorBody), (status = "5XX", description = "the LLM failed or is unavailable", body = ErrorBody)))]
 async fn chat_completions(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ChatRequest>,

@@ -1,18 +1,22 @@
 //! `POST /api/v1/search`.
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::ApiJson;
+use super::openapi::ErrorBody;
 use crate::service::search::{self, SearchReply, SearchRequest};
 use crate::service::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/search", post(run))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(run))
 }
 
+#[utoipa::path(post, path = "/search", tag = "search", request_body = SearchRequest,
+    responses((status = 200, description = "hits, best first; `dense_used` and a `notice` when BM25 ranked alone", body = SearchReply), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn run(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SearchRequest>,

@@ -3,46 +3,41 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::ApiJson;
+use super::openapi::ErrorBody;
 use crate::service::sources::manage::{self, NewSource, RunView, SourceChanges, SourceView};
 use crate::service::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/knowledge-bases/{kb}/sources", post(create).get(list))
-        .route(
-            "/knowledge-bases/{kb}/sources/{id}",
-            get(get_one).patch(update).delete(remove),
-        )
-        .route("/knowledge-bases/{kb}/sources/{id}/run", post(run_now))
-        .route("/knowledge-bases/{kb}/sources/{id}/runs", get(runs))
-        .route(
-            "/knowledge-bases/{kb}/sources/{id}/runs/{run}",
-            get(one_run),
-        )
-        .route(
-            "/knowledge-bases/{kb}/sources/{id}/runs/{run}/cancel",
-            post(cancel),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one, update, remove))
+        .routes(routes!(run_now))
+        .routes(routes!(runs))
+        .routes(routes!(one_run))
+        .routes(routes!(cancel))
 }
 
 /// A knowledge base's sources.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sources {
     pub sources: Vec<SourceView>,
 }
 
 /// A source's recent runs, newest first.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Runs {
     pub runs: Vec<RunView>,
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/sources", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name")), request_body = NewSource,
+    responses((status = 201, description = "created", body = SourceView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     Path(kb): Path<String>,
@@ -54,12 +49,16 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/sources", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name")),
+    responses((status = 200, description = "the sources", body = Sources), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn list(State(state): State<AppState>, Path(kb): Path<String>) -> ApiResult<Json<Sources>> {
     Ok(Json(Sources {
         sources: manage::list(&state, &kb).await?,
     }))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/sources/{id}", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id")),
+    responses((status = 200, description = "the source", body = SourceView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -67,6 +66,8 @@ async fn get_one(
     Ok(Json(manage::get(&state, &kb, &id).await?))
 }
 
+#[utoipa::path(patch, path = "/knowledge-bases/{kb}/sources/{id}", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id")), request_body = SourceChanges,
+    responses((status = 200, description = "changed", body = SourceView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -75,6 +76,8 @@ async fn update(
     Ok(Json(manage::update(&state, &kb, &id, req).await?))
 }
 
+#[utoipa::path(delete, path = "/knowledge-bases/{kb}/sources/{id}", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id")),
+    responses((status = 204, description = "removed with its documents"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -83,6 +86,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/sources/{id}/run", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id")),
+    responses((status = 202, description = "a run, queued", body = RunView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn run_now(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -93,6 +98,8 @@ async fn run_now(
     ))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/sources/{id}/runs", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id")),
+    responses((status = 200, description = "recent runs, newest first", body = Runs), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn runs(
     State(state): State<AppState>,
     Path((kb, id)): Path<(String, String)>,
@@ -102,6 +109,8 @@ async fn runs(
     }))
 }
 
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/sources/{id}/runs/{run}", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id"), ("run" = i64, Path, description = "run id")),
+    responses((status = 200, description = "the run and its errors", body = RunView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn one_run(
     State(state): State<AppState>,
     Path((kb, id, run)): Path<(String, String, i64)>,
@@ -109,6 +118,8 @@ async fn one_run(
     Ok(Json(manage::run(&state, &kb, &id, run).await?))
 }
 
+#[utoipa::path(post, path = "/knowledge-bases/{kb}/sources/{id}/runs/{run}/cancel", tag = "sources", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "source id"), ("run" = i64, Path, description = "run id")),
+    responses((status = 202, description = "the run is being cancelled", body = RunView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     Path((kb, id, run)): Path<(String, String, i64)>,

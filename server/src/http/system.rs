@@ -1,32 +1,40 @@
 //! The system's state: `GET /api/v1/index`, `GET /api/v1/llm`, `/healthz`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiResult;
+use super::openapi::ErrorBody;
 use crate::service::system::{self, IndexStatus, LlmReport};
 use crate::service::AppState;
 
 /// Routes under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/index", get(index))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(index))
 }
 
 /// Routes under `/api/v1` that may wait on the LLM's own timeouts.
-pub fn llm_routes() -> Router<AppState> {
-    Router::new().route("/llm", get(llm))
+pub fn llm_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(llm))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}` while the server runs", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/index", tag = "system",
+    responses((status = 200, description = "each model's index: points, segments, the optimization passes", body = IndexStatus), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn index(State(state): State<AppState>) -> ApiResult<Json<IndexStatus>> {
     Ok(Json(system::index_status(&state).await?))
 }
 
+#[utoipa::path(get, path = "/llm", tag = "system",
+    responses((status = 200, description = "the configured LLM, whether it answers, its GPU memory estimate", body = LlmReport)))]
 async fn llm(State(state): State<AppState>) -> Json<LlmReport> {
     Json(system::llm_report(&state).await)
 }

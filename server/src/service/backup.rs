@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::schedule::Schedule;
 
 /// A finished backup.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Backup {
     pub name: String,
     pub path: String,

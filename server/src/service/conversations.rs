@@ -12,7 +12,7 @@ use super::{AppState, State};
 use crate::error::{Error, Result};
 use crate::store::Conversation;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
     pub knowledge_bases: Vec<String>,
@@ -20,7 +20,7 @@ pub struct NewConversation {
     pub title: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     pub question: String,
@@ -31,7 +31,7 @@ pub struct NewMessage {
 }
 
 /// A conversation without its messages.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationView {
     pub id: String,
     pub title: String,
@@ -52,7 +52,7 @@ impl From<Conversation> for ConversationView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub role: String,
     pub content: String,
@@ -62,7 +62,7 @@ pub struct MessageView {
 }
 
 /// A conversation with its messages, oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationDetail {
     #[serde(flatten)]
     pub conversation: ConversationView,

@@ -14,7 +14,7 @@ use crate::store::{
 };
 
 /// A document as the interfaces show it: the stored row, plus live embedding progress.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentView {
     #[serde(flatten)]
     pub doc: Document,
@@ -25,14 +25,14 @@ pub struct DocumentView {
     pub duplicate: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgressView {
     pub chunks_done: usize,
     pub chunks_total: usize,
 }
 
 /// One page of a knowledge base's documents.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentPage {
     pub documents: Vec<DocumentView>,
     pub total: i64,
@@ -41,14 +41,15 @@ pub struct DocumentPage {
 }
 
 /// One page of a document's chunks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChunkPage {
     pub chunks: Vec<ChunkRow>,
     pub total: i64,
 }
 
 /// Which documents to list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub status: Option<String>,
@@ -267,7 +268,7 @@ pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> 
 }
 
 /// Changes to a document.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentChanges {
     /// Replaces its metadata (an object; `{}` clears it).

@@ -17,7 +17,7 @@ use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct EvalQuery {
     #[serde(alias = "_id")]
     pub id: String,
@@ -25,7 +25,7 @@ pub struct EvalQuery {
 }
 
 /// A named search setting to compare.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSetting {
     pub name: String,
@@ -33,7 +33,7 @@ pub struct EvalSetting {
     pub options: SearchOptions,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvalBody {
     pub knowledge_base: String,
@@ -45,7 +45,7 @@ pub struct EvalBody {
     pub settings: Option<Vec<EvalSetting>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvalRow {
     pub setting: String,
     #[serde(flatten)]
@@ -54,7 +54,7 @@ pub struct EvalRow {
 }
 
 /// [`Metrics`] as sent over the wire.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvalMetrics {
     pub ndcg_at_10: f64,
     pub recall_at_10: f64,
@@ -135,7 +135,7 @@ pub fn doc_key(name: &str) -> &str {
 }
 
 /// An evaluation's results: one row per setting.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvalReport {
     pub knowledge_base: String,
     pub results: Vec<EvalRow>,

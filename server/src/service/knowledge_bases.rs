@@ -14,7 +14,7 @@ use crate::spaces::Space;
 use crate::store::{KbEmbedding, KnowledgeBase, NewKbRow};
 
 /// A new knowledge base.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKnowledgeBase {
     pub name: String,
@@ -30,7 +30,7 @@ pub struct NewKnowledgeBase {
 }
 
 /// How a new knowledge base chooses its embedding model.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum EmbeddingChoice {
     /// `default` or a name from `[embedding_presets]`.
@@ -57,7 +57,7 @@ impl<'de> Deserialize<'de> for EmbeddingChoice {
 }
 
 /// Inline embedding settings; what is not given comes from the server's `[embedding]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InlineEmbedding {
     pub provider: Provider,
@@ -269,7 +269,7 @@ pub async fn space_of_id(state: &State, kb_id: &str) -> Result<Arc<Space>> {
 }
 
 /// Changes to a knowledge base's settings; what is `None` stays.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeBaseChanges {
     pub description: Option<String>,
@@ -281,7 +281,7 @@ pub struct KnowledgeBaseChanges {
 
 /// Every knowledge base, the server's default embedding model, and the presets a new one
 /// may choose.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KnowledgeBases {
     pub knowledge_bases: Vec<KnowledgeBase>,
     /// The default model's name.
@@ -291,7 +291,7 @@ pub struct KnowledgeBases {
 }
 
 /// A preset as the API shows it (no secrets).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EmbeddingPreset {
     pub name: String,
     pub provider: Provider,
@@ -303,7 +303,7 @@ pub struct EmbeddingPreset {
 
 /// Consistency figures: documents per status and chunks in the metadata store, points in the
 /// index. `points == chunks` when nothing is duplicated, orphaned or missing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KnowledgeBaseStats {
     pub documents: BTreeMap<String, i64>,
     pub chunks: i64,

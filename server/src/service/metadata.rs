@@ -72,7 +72,7 @@ pub fn parse(text: &str) -> Result<Metadata> {
 }
 
 /// How conditions combine.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Logic {
     #[default]
@@ -81,7 +81,7 @@ pub enum Logic {
 }
 
 /// A filter on document metadata.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default)]
@@ -91,7 +91,7 @@ pub struct Filter {
 
 /// One condition: `name` (a field, or a list of fields of which any may match) compared by
 /// `comparison_operator` with `value` (absent for `empty` and `not empty`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub name: Names,
@@ -101,7 +101,7 @@ pub struct Condition {
 }
 
 /// One field name or several.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Names {
     One(String),
@@ -118,7 +118,7 @@ impl Names {
 }
 
 /// Dify's comparison operators (with ASCII spellings of ≠, ≥ and ≤ accepted too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Op {
     #[serde(rename = "contains")]
     Contains,

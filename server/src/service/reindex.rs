@@ -40,7 +40,7 @@ const SETTLE: Duration = Duration::from_millis(500);
 const GRACE: Duration = Duration::from_secs(2);
 
 /// What a re-index changes; what is `None` stays as it is.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReindexRequest {
     /// The new embedding model: a preset's name or inline settings (as at creation).
@@ -53,7 +53,7 @@ pub struct ReindexRequest {
 }
 
 /// A re-index as the interfaces show it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ReindexView {
     pub id: i64,
     pub knowledge_base_id: String,

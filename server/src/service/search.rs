@@ -10,7 +10,7 @@ use super::State;
 use crate::error::{Error, Result};
 use crate::spaces::Space;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub knowledge_bases: Vec<String>,
@@ -36,7 +36,7 @@ pub struct SearchRequest {
     pub options: retrieval::SearchOptions,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct SearchHit {
     pub chunk_id: String,
     pub document_id: String,
@@ -54,7 +54,7 @@ pub struct SearchHit {
     pub explain: Option<ExplainView>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct HitScoresView {
     pub dense: Option<f32>,
     pub sparse: Option<f32>,
@@ -64,7 +64,7 @@ pub struct HitScoresView {
 }
 
 /// Why a hit ranked where it did.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct ExplainView {
     /// 1-based rank in the dense branch.
     pub dense_rank: Option<usize>,
@@ -269,7 +269,7 @@ async fn filtered_documents(
 }
 
 /// A search's hits, and whether the dense branch took part.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchReply {
     pub hits: Vec<SearchHit>,
     pub dense_used: bool,

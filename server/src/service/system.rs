@@ -11,7 +11,7 @@ use crate::config::Provider;
 use crate::error::Result;
 
 /// What the last optimization passes did (`GET /api/v1/index`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct OptimizeRecord {
     pub runs: u64,
     pub last_finished_at: Option<String>,
@@ -43,7 +43,7 @@ impl Maintenance {
 }
 
 /// The vector index: segments, points, indexed vectors, and the optimization passes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IndexStatus {
     pub segments: usize,
     pub points: usize,
@@ -56,7 +56,7 @@ pub struct IndexStatus {
 }
 
 /// One embedding model's index.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SpaceStatus {
     pub model: String,
     pub points: usize,
@@ -90,7 +90,7 @@ pub async fn index_status(state: &State) -> Result<IndexStatus> {
 }
 
 /// The configured model, whether its backend answers, and the GPU memory it needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmReport {
     pub configured: bool,
     pub reachable: bool,

@@ -85,7 +85,9 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Where a document is in its pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum DocStatus {
@@ -146,7 +148,7 @@ pub enum JobKind {
     Reindex,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct KnowledgeBase {
     pub id: String,
     pub name: String,
@@ -156,6 +158,7 @@ pub struct KnowledgeBase {
     pub system_prompt: String,
     /// Search defaults (JSON [`retrieval::SearchOptions`]).
     #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
+    #[schema(value_type = Object)]
     pub retrieval: String,
     pub created_at: String,
     /// How the embedding model was chosen: `default`, a preset's name, or `None` (inline).
@@ -196,7 +199,7 @@ pub struct NewKbRow<'a> {
     pub embedding: KbEmbedding<'a>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct Document {
     pub id: String,
     pub kb_id: String,
@@ -215,10 +218,11 @@ pub struct Document {
     pub source_id: Option<String>,
     /// Its metadata (a JSON object).
     #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
+    #[schema(value_type = Object)]
     pub metadata: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct ChunkRow {
     pub id: String,
     pub document_id: String,
@@ -267,7 +271,9 @@ pub fn kb_of_key(key: &str) -> &str {
 }
 
 /// Where a re-index is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum ReindexStatus {
@@ -476,7 +482,7 @@ impl SourceRow {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct Run {
     pub id: i64,
     pub source_id: String,
@@ -499,7 +505,7 @@ pub struct Run {
     pub duration_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct RunError {
     pub path: String,
     pub error: String,

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The estimate and what it was computed from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemoryEstimate {
     pub parameters_billion: f64,
     pub bits_per_weight: f64,

@@ -26,7 +26,7 @@ use prompt::{
 };
 
 /// A question to answer.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     pub knowledge_bases: Vec<String>,
@@ -43,7 +43,7 @@ pub struct AskRequest {
 }
 
 /// A source the answer cites, numbered as in the answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Citation {
     pub n: usize,
     pub chunk_id: String,
@@ -55,7 +55,7 @@ pub struct Citation {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -67,7 +67,7 @@ pub struct Usage {
 }
 
 /// How an answer was produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Composed by the LLM.
@@ -395,7 +395,7 @@ async fn send(tx: &mpsc::Sender<AnswerEvent>, event: AnswerEvent) -> Result<(), 
 }
 
 /// A whole answer, collected from the events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Answer {
     pub answer: String,
     #[serde(skip_serializing_if = "Option::is_none")]

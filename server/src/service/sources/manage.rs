@@ -9,7 +9,7 @@ use crate::schedule::Schedule;
 use crate::service::{documents, knowledge_bases, AppState, State};
 
 /// A source as clients see it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceView {
     pub id: String,
     pub kb_id: String,
@@ -27,7 +27,7 @@ pub struct SourceView {
 }
 
 /// A run with its per-file errors.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunView {
     #[serde(flatten)]
     pub run: Run,
@@ -71,7 +71,7 @@ async fn source_view(state: &State, row: SourceRow) -> Result<SourceView> {
     })
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSource {
     pub kind: String,
@@ -145,7 +145,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceChanges {
     pub path: Option<String>,
