@@ -4,13 +4,10 @@
 //! document and nothing else is. Served at `GET /api/v1/openapi.json`. Not in it: the web
 //! UI's files and `/mcp` (the MCP protocol, see the README).
 
-use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi};
-
-use crate::service::AppState;
 
 /// Every error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -71,6 +68,6 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "system", security(()),
     responses((status = 200, description = "the OpenAPI 3.1 document of this API", body = Object)))]
-pub async fn document(State(_): State<AppState>) -> Json<serde_json::Value> {
+pub async fn document() -> Json<serde_json::Value> {
     Json(crate::http::openapi_json())
 }

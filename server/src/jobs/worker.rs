@@ -15,6 +15,8 @@ use crate::store::{DocStatus, Job, JobKind, KnowledgeBase};
 /// Attempts before a job that never finishes (the process died each time) is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How much of a Markdown file is searched for front matter.
+const FRONT_MATTER_BYTES: usize = 64 * 1024;
 
 /// Runs `state.config.workers` worker loops until `shutdown` turns true.
 pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) {
@@ -163,8 +165,12 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         overlap: usize::try_from(kb.chunk_overlap).unwrap_or(0),
     };
     // Markdown front matter adds to the document's metadata (what was set explicitly wins).
+    // It sits at the top: only the head is read, not a copy of the whole file.
     let front = (doc.format.as_deref() == Some("markdown"))
-        .then(|| crate::service::metadata::front_matter(&String::from_utf8_lossy(&bytes)))
+        .then(|| {
+            let head = &bytes[..bytes.len().min(FRONT_MATTER_BYTES)];
+            crate::service::metadata::front_matter(&String::from_utf8_lossy(head))
+        })
         .filter(|m| !m.is_empty());
     let handle = tokio::runtime::Handle::current();
     let st = state.clone();

@@ -401,6 +401,24 @@ mod tests {
         manage::run(state, "kb", source, run.run.id).await.unwrap()
     }
 
+    /// A folder source on `root` in knowledge base `kb`.
+    async fn folder_source(
+        state: &State,
+        root: &std::path::Path,
+    ) -> crate::service::sources::manage::SourceView {
+        manage::create(
+            state,
+            "kb",
+            NewSource {
+                kind: "folder".into(),
+                path: Some(root.to_string_lossy().into_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
     fn counts(v: &RunView) -> [i64; 5] {
         let r = &v.run;
         [r.added, r.updated, r.deleted, r.renamed, r.unchanged]
@@ -438,17 +456,7 @@ mod tests {
         write("a.md.meta.json", r#"{"author": "Li", "tags": ["harbour"]}"#);
         write("b.txt", "Bravo garden notes.");
         write("b.txt.meta.json", "{not json");
-        let source = manage::create(
-            &state,
-            "kb",
-            NewSource {
-                kind: "folder".into(),
-                path: Some(root_path.to_string_lossy().into_owned()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let source = folder_source(&state, &root_path).await;
         let run = sync(&state, &source.id).await;
         // Sidecars are not documents; a broken one is a run error naming it.
         assert_eq!(counts(&run), [2, 0, 0, 0, 0], "{run:?}");
@@ -498,17 +506,7 @@ mod tests {
         write("a.md", "# A\n\nAlpha harbour notes.");
         write("b.md", "# B\n\nBravo garden notes.");
         write("c.md", "# C\n\nCharlie kitchen notes.");
-        let source = manage::create(
-            &state,
-            "kb",
-            NewSource {
-                kind: "folder".into(),
-                path: Some(root_path.to_string_lossy().into_owned()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let source = folder_source(&state, &root_path).await;
 
         let first = sync(&state, &source.id).await;
         assert_eq!(first.run.status, "done", "{first:?}");

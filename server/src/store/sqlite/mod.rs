@@ -19,6 +19,20 @@ use super::{
     NewKbRow, Result, StoreError, StoredMessage,
 };
 
+/// Marks a job done, inside the transaction that recorded its result.
+async fn done_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    job_id: i64,
+    now: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(job_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Inserts a document's chunks: into `chunks`, or staged for re-index `reindex`.
 async fn insert_chunks(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -335,11 +349,7 @@ impl Store {
         .bind(doc_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+        done_job(&mut tx, job_id, &now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -290,11 +290,7 @@ impl Store {
         .bind(reindex_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+        super::done_job(&mut tx, job_id, &now).await?;
         tx.commit().await?;
         Ok(Switch::Done)
     }
@@ -342,11 +338,7 @@ impl Store {
         .bind(reindex_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
+        super::done_job(&mut tx, job_id, &now).await?;
         tx.commit().await.map_err(StoreError::from)
     }
 
