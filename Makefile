@@ -28,6 +28,7 @@ run: setup release
 test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
+	scripts/with_postgres.sh $(CARGO) test -p server --lib
 	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test --workspace --test answers -- --ignored real_llm
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	[ -z "$$QDRANT_URL" ] || $(CARGO) test --workspace -- --ignored qdrant

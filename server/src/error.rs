@@ -90,8 +90,13 @@ impl From<StoreError> for Error {
             StoreErrorKind::Conflict => Error::Conflict(e.to_string()),
             StoreErrorKind::Unavailable => {
                 tracing::error!(error = %e, "metadata store unavailable");
-                Error::Unavailable("the metadata store is unavailable, retry shortly".into())
+                Error::Unavailable(format!(
+                    "the metadata store ({}) is unavailable: {}; retry shortly",
+                    crate::store::db::engine_in_use(),
+                    e.reason()
+                ))
             }
+            StoreErrorKind::Unsupported => Error::BadRequest(e.reason()),
             StoreErrorKind::Internal => Error::internal(e),
         }
     }

@@ -19,7 +19,8 @@
 //! - [`jobs`]: the worker draining the durable queue, the scheduler, index maintenance.
 //! - [`service`]: knowledge bases, documents, search, answers and conversations, sources,
 //!   evaluation, backups, the authorization decision.
-//! - [`store`]: the metadata store behind one seam (SQLite today), and the original files.
+//! - [`store`]: the metadata store behind one seam (SQLite, or PostgreSQL for several
+//!   replicas), and the original files.
 //! - [`llm`]: the chat model's client (Ollama and OpenAI-compatible protocols).
 //! - [`spaces`]: each embedding model (local, or a model server) with the index of its
 //!   vectors; knowledge bases choose their model.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::jobs::{maintenance, scheduler, worker};
+use crate::jobs::{leases, maintenance, scheduler, worker};
 use crate::service::State;
 
 /// How long shutdown waits for a running job before flushing and leaving it to the restart.
@@ -26,13 +26,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     // Before the workers start: what ended re-indexes left is deleted, then index and
-    // metadata are brought back in line.
-    if let Err(e) = crate::service::reindex::clean_up(&state).await {
-        tracing::error!(error = %e, "cannot delete what a re-index left");
-    }
-    // Before the workers start: index and metadata brought back in line.
-    if let Err(e) = crate::service::reconcile::run(&state).await {
-        tracing::error!(error = %e, "cannot reconcile the index with the metadata");
+    // metadata are brought back in line. With replicas on one database, only the first to
+    // start does this: others already running have work in flight it must not touch.
+    if state.store.hold_lease(leases::SCHEDULER).await? {
+        if let Err(e) = crate::service::reindex::clean_up(&state).await {
+            tracing::error!(error = %e, "cannot delete what a re-index left");
+        }
+        if let Err(e) = crate::service::reconcile::run(&state).await {
+            tracing::error!(error = %e, "cannot reconcile the index with the metadata");
+        }
+    } else {
+        tracing::info!("another replica holds the scheduler; start-up repairs left to it");
     }
     let listener = tokio::net::TcpListener::bind(&state.config.listen)
         .await
@@ -45,7 +49,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let workers = tokio::spawn(worker::run(state.clone(), stopped.clone()));
     let scheduler = tokio::spawn(scheduler::run(state.clone(), stopped.clone()));
-    let maintenance = tokio::spawn(maintenance::run(state.clone(), stopped));
+    let maintenance = tokio::spawn(maintenance::run(state.clone(), stopped.clone()));
+    let leases = tokio::spawn(leases::run(state.clone(), stopped));
     let app = crate::http::app(state.clone())
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
@@ -59,6 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("a job is still running; it will be taken up again at the next start");
     }
     state.flush().await?;
+    let _ = leases.await;
     tracing::info!("index flushed, bye");
     Ok(())
 }

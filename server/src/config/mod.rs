@@ -29,6 +29,18 @@ pub struct Config {
     pub listen: String,
     /// Folder for metadata (SQLite), original files and vectors.
     pub data_dir: PathBuf,
+    /// Where the metadata and the job queue live: empty (SQLite in `data_dir`),
+    /// `sqlite://PATH`, or `postgres://USER:PASSWORD@HOST:PORT/DB`, which several replicas
+    /// share.
+    pub database_url: String,
+    /// Connections to PostgreSQL each replica opens at most.
+    pub database_max_connections: u32,
+    /// Where original files live: empty (`data_dir/files`), `file://PATH`, or
+    /// `s3://BUCKET/PREFIX` (endpoint, region and keys from the `AWS_*` variables).
+    pub storage_url: String,
+    /// Seconds a job's claim (and the scheduler's turn) holds unless renewed: a replica that
+    /// dies leaves its jobs to the others after this long.
+    pub lease_secs: u64,
     /// Folder `make setup` fills with ONNX Runtime and the offline model. Relative model
     /// paths in `[embedding]` are resolved against it.
     pub cache_dir: PathBuf,
@@ -93,6 +105,10 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            database_max_connections: 10,
+            storage_url: String::new(),
+            lease_secs: 30,
             cache_dir: default_cache_dir(),
             max_upload_bytes: 100 * 1024 * 1024,
             request_timeout_secs: 60,
@@ -136,6 +152,10 @@ fn cache_dir_from(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_LISTEN", "listen"),
     ("RAGD_DATA_DIR", "data_dir"),
+    ("RAGD_DATABASE_URL", "database_url"),
+    ("RAGD_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("RAGD_STORAGE_URL", "storage_url"),
+    ("RAGD_LEASE_SECS", "lease_secs"),
     ("RAGD_CACHE_DIR", "cache_dir"),
     ("RAGD_MAX_UPLOAD_BYTES", "max_upload_bytes"),
     ("RAGD_REQUEST_TIMEOUT_SECS", "request_timeout_secs"),
@@ -290,6 +310,25 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.workers == 0 || self.workers > 64 {
             bail!("workers must be between 1 and 64");
+        }
+        if !(self.database_url.is_empty()
+            || self.database_url.starts_with("sqlite://")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            bail!("database_url must start with sqlite:// or postgres://");
+        }
+        if !(self.storage_url.is_empty()
+            || self.storage_url.starts_with("file://")
+            || self.storage_url.starts_with("s3://"))
+        {
+            bail!("storage_url must start with file:// or s3://");
+        }
+        if self.lease_secs < 2 || self.lease_secs > 3600 {
+            bail!("lease_secs must be between 2 and 3600");
+        }
+        if self.database_max_connections == 0 || self.database_max_connections > 1000 {
+            bail!("database_max_connections must be between 1 and 1000");
         }
         if self.max_concurrent_searches == 0 || self.max_concurrent_searches > 256 {
             bail!("max_concurrent_searches must be between 1 and 256");

@@ -3,6 +3,9 @@
 //! down collapse into one run at start-up (trigger `startup`). A source never has two runs
 //! at once: a fire that finds one still active is recorded as handled and skipped.
 //!
+//! Replicas sharing a PostgreSQL database take turns: only the holder of the scheduler's lease
+//! ([`super::leases::SCHEDULER`]) ticks, so a fire queues one run.
+//!
 //! The same tick takes scheduled backups (`[backup] schedule`, [`crate::service::backup::tick`]); a
 //! fire missed while the server was down (since the newest backup) gives one at start-up.
 
@@ -27,13 +30,20 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             break;
         }
         let now = Timestamp::now();
-        if let Err(e) = tick(&state, now, startup).await {
-            tracing::error!(error = %e, "scheduler tick failed");
+        // Replicas sharing a database take turns: the lease's holder schedules.
+        match state.store.hold_lease(super::leases::SCHEDULER).await {
+            Ok(true) => {
+                if let Err(e) = tick(&state, now, startup).await {
+                    tracing::error!(error = %e, "scheduler tick failed");
+                }
+                if let Some(schedule) = &backups {
+                    crate::service::backup::tick(&state, schedule, &mut last_backup, now).await;
+                }
+                startup = false;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take the scheduler's lease"),
         }
-        if let Some(schedule) = &backups {
-            crate::service::backup::tick(&state, schedule, &mut last_backup, now).await;
-        }
-        startup = false;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {}

@@ -1,7 +1,8 @@
-//! The job worker: drains the durable queue in SQLite with a bounded number of concurrent
-//! jobs. A job cut off by a crash is found `running` at start-up and queued again
-//! ([`crate::store::Store::recover`]); one that keeps killing the process is given up after
-//! [`MAX_ATTEMPTS`].
+//! The job worker: drains the durable queue (SQLite, or PostgreSQL shared by several
+//! replicas) with a bounded number of concurrent jobs. A claim is leased and renewed while
+//! the job runs. A job cut off by a crash is queued again: with SQLite at start-up
+//! ([`crate::store::Store::recover`]), with PostgreSQL by another replica once the lease ran
+//! out. One that keeps killing the process is given up after [`MAX_ATTEMPTS`].
 
 use std::time::Duration;
 
@@ -40,7 +41,11 @@ async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bo
             break;
         }
         match state.store.claim_job().await {
-            Ok(Some(job)) => process(&state, job).await,
+            Ok(Some(job)) => {
+                let claim = super::leases::keep_claim(&state, job.id);
+                process(&state, job).await;
+                claim.abort();
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = state.wake.notified() => {}
@@ -424,7 +429,7 @@ mod tests {
         // Each claim is an attempt; a crash leaves the job running, and start-up requeues it.
         for _ in 0..MAX_ATTEMPTS {
             state.store.claim_job().await.unwrap().unwrap();
-            assert_eq!(state.store.recover().await.unwrap(), 1);
+            assert_eq!(state.store.after_crash().await.unwrap(), 1);
         }
         let job = state.store.claim_job().await.unwrap().unwrap();
         assert_eq!(job.attempts, MAX_ATTEMPTS + 1);

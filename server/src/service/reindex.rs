@@ -706,7 +706,7 @@ mod tests {
             state.flush().await.unwrap();
         }
         let state = testing::state(dir.path()).await;
-        assert_eq!(state.store.recover().await.unwrap(), 1);
+        assert_eq!(state.store.after_crash().await.unwrap(), 1);
         clean_up(&state).await.unwrap();
         crate::service::reconcile::run(&state).await.unwrap();
         let kb = knowledge_bases::find(&state, "town").await.unwrap();

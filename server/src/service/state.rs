@@ -2,6 +2,7 @@
 //! Shared by the HTTP server and the embedded CLI.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +69,54 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// The lease of the replica that owns the embedded index on a shared database.
+pub const EMBEDDED_INDEX_LEASE: &str = "embedded-index";
+
+/// The metadata store the configuration names (SQLite in the data folder by default).
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url.as_str();
+    let lease = std::time::Duration::from_secs(config.lease_secs);
+    let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Store::open_postgres(url, config.database_max_connections)
+            .await
+            .context("cannot open the postgresql database")?
+    } else {
+        let path = match url.strip_prefix("sqlite://") {
+            Some(path) => PathBuf::from(path),
+            None => config.data_dir.join("ragd.sqlite"),
+        };
+        Store::open(&path)
+            .await
+            .context("cannot open the metadata database")?
+    };
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .unwrap_or_default();
+    let folder =
+        std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let replica = format!("{}:{}", host.trim(), folder.display());
+    Ok(store.with_lease(lease).with_replica(&replica))
+}
+
+/// An embedded Qdrant Edge index belongs to one process: on a database several replicas
+/// share, a second replica with its own embedded index would serve a split index, so it is
+/// refused.
+async fn claim_embedded_index(store: &Store) -> anyhow::Result<()> {
+    if store.hold_lease(EMBEDDED_INDEX_LEASE).await? {
+        return Ok(());
+    }
+    let holder = store
+        .lease_holder(EMBEDDED_INDEX_LEASE)
+        .await?
+        .unwrap_or_else(|| "another replica".into());
+    anyhow::bail!(
+        "{holder} already serves this database with an embedded Qdrant Edge index, which \
+         belongs to one process; run more replicas on a shared Qdrant server (RAGD_QDRANT_URL), \
+         or stop the other one"
+    )
+}
+
 impl State {
     /// Loads the configured models, then opens everything else ([`State::with_models`]).
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
@@ -105,9 +154,10 @@ impl State {
     /// (tests pass a small deterministic embedder here).
     pub async fn with_models(config: Config, models: Models) -> anyhow::Result<AppState> {
         let lock = DataLock::acquire(&config.data_dir)?;
-        let store = Store::open(&config.data_dir.join("ragd.sqlite"))
-            .await
-            .context("cannot open the metadata database")?;
+        let store = open_store(&config).await?;
+        if store.dialect() == crate::store::Dialect::Postgres && config.index.server().is_none() {
+            claim_embedded_index(&store).await?;
+        }
         let files = Files::new(config.data_dir.join("files"));
         let Models {
             embedder,

@@ -19,6 +19,9 @@ pub async fn state_with(dir: &Path, adjust: impl FnOnce(&mut Config)) -> AppStat
         data_dir: Some(dir.to_path_buf()),
     };
     let mut config = Config::load(None, &overrides).expect("default configuration");
+    if let Some(url) = crate::store::db::test_database_url(dir).await {
+        config.database_url = url;
+    }
     adjust(&mut config);
     let models = Models {
         embedder: Arc::new(HashEmbed::new(64)),

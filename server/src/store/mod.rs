@@ -3,20 +3,23 @@
 //!
 //! This module holds what every dialect shares: the rows ([`KnowledgeBase`], [`Document`],
 //! ...), the typed states ([`DocStatus`], [`JobKind`]) and the error ([`StoreError`], with a
-//! kind). The SQL of a dialect sits in a folder of its own ([`sqlite`]: SQLite, the embedded
-//! default), so another engine is an added folder, not an edit of every query. Timestamps are
+//! kind). [`sql`] holds the queries, written once in portable SQL; [`db`] holds what differs
+//! between the two engines, SQLite (the embedded default, one file) and PostgreSQL (shared by
+//! several replicas): connecting, migrations, transactions, the job claim. Timestamps are
 //! made in Rust ([`now`]), never by the database. The original files live in [`files`].
 
+pub mod db;
 pub mod files;
-pub mod sqlite;
+pub mod sql;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
+pub use db::Dialect;
 pub use files::{content_hash, Files};
-pub use sqlite::Store;
+pub use sql::Store;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds (`2026-12-02T16:23:11.123Z`), which sorts
 /// as text.
@@ -41,6 +44,8 @@ pub enum StoreErrorKind {
     Conflict,
     /// The database cannot be reached or is overloaded (pool timeout, i/o).
     Unavailable,
+    /// What was asked is not done on this engine (a backup of PostgreSQL).
+    Unsupported,
     Internal,
 }
 
@@ -60,6 +65,23 @@ impl StoreError {
     /// A row that must exist was not found (a broken invariant, not a client's mistake).
     pub(crate) fn missing() -> Self {
         sqlx::Error::RowNotFound.into()
+    }
+
+    /// What went wrong, without the `database:` prefix.
+    pub fn reason(&self) -> String {
+        match &self.source {
+            sqlx::Error::Configuration(why) => why.to_string(),
+            sqlx::Error::PoolTimedOut => "no connection within the time limit".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// What this engine does not do, and why.
+    pub(crate) fn unsupported(why: &str) -> Self {
+        Self {
+            kind: StoreErrorKind::Unsupported,
+            source: sqlx::Error::Configuration(why.into()),
+        }
     }
 }
 
@@ -85,11 +107,8 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Where a document is in its pipeline.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum DocStatus {
     Queued,
     Parsing,
@@ -136,9 +155,8 @@ impl DocStatus {
 }
 
 /// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum JobKind {
     /// Parse, chunk, embed and store one document.
     Ingest,
@@ -147,6 +165,26 @@ pub enum JobKind {
     /// A knowledge base re-indexed with a new embedding model or chunking.
     Reindex,
 }
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Ingest => "ingest",
+            JobKind::Sync => "sync",
+            JobKind::Reindex => "reindex",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobKind::Ingest, JobKind::Sync, JobKind::Reindex]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+db::text_type!(DocStatus);
+db::text_type!(JobKind);
+db::text_type!(ReindexStatus);
 
 #[derive(Debug, Clone, Serialize, Deserialize, FromRow, PartialEq, utoipa::ToSchema)]
 pub struct KnowledgeBase {
@@ -271,11 +309,8 @@ pub fn kb_of_key(key: &str) -> &str {
 }
 
 /// Where a re-index is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum ReindexStatus {
     Running,
     Cancelling,
@@ -285,6 +320,28 @@ pub enum ReindexStatus {
 }
 
 impl ReindexStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Cancelling => "cancelling",
+            Self::Done => "done",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Cancelling,
+            Self::Done,
+            Self::Cancelled,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     /// Running or asked to stop: the knowledge base has a new generation being built.
     pub fn is_active(self) -> bool {
         matches!(self, Self::Running | Self::Cancelling)

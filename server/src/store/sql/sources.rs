@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use crate::store::db::{exec, fetch, Tx};
+
 use crate::store::{
     Applied, Counter, Known, NewDocument, Result, Run, RunError, Seen, SourceRow, Spec, StoreError,
     Validators,
@@ -41,8 +43,8 @@ impl super::Store {
 
     pub async fn create_source(&self, id: &str, kb_id: &str, spec: &Spec) -> Result<SourceRow> {
         let now = crate::store::now();
-        sqlx::query("INSERT INTO sources (id, kb_id, kind, path, urls, include, exclude, schedule, timezone, enabled, last_fire, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        exec!(self, sqlx::query("INSERT INTO sources (id, kb_id, kind, path, urls, include, exclude, schedule, timezone, enabled, last_fire, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(id)
             .bind(kb_id)
             .bind(spec.kind.as_str())
@@ -54,62 +56,68 @@ impl super::Store {
             .bind(&spec.timezone)
             .bind(spec.enabled)
             .bind(&now)
-            .bind(&now)
-            .execute(&self.pool)
-            .await?;
+            .bind(&now))?;
         self.get_source(kb_id, id)
             .await?
             .ok_or_else(StoreError::missing)
     }
 
     pub async fn get_source(&self, kb_id: &str, id: &str) -> Result<Option<SourceRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ? AND kb_id = ?"
-        ))
-        .bind(id)
-        .bind(kb_id)
-        .fetch_optional(&self.pool)
-        .await
+        fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!(
+                "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1 AND kb_id = $2"
+            ))
+            .bind(id)
+            .bind(kb_id)
+        )
         .map_err(StoreError::from)
     }
 
     pub async fn source_by_id(&self, id: &str) -> Result<Option<SourceRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+        fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!(
+                "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"
+            ))
+            .bind(id)
+        )
         .map_err(StoreError::from)
     }
 
     pub async fn list_sources(&self, kb_id: &str) -> Result<Vec<SourceRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources WHERE kb_id = ? ORDER BY created_at, id"
-        ))
-        .bind(kb_id)
-        .fetch_all(&self.pool)
-        .await
+        fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(&format!(
+                "SELECT {SOURCE_COLUMNS} FROM sources WHERE kb_id = $1 ORDER BY created_at, id"
+            ))
+            .bind(kb_id)
+        )
         .map_err(StoreError::from)
     }
 
     /// Enabled sources with a schedule (the scheduler's work list).
     pub async fn scheduled_sources(&self) -> Result<Vec<SourceRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources WHERE enabled = 1 AND schedule IS NOT NULL"
+        fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE enabled = TRUE AND schedule IS NOT NULL"
         ))
-        .fetch_all(&self.pool)
-        .await
+        )
         .map_err(StoreError::from)
     }
 
     /// Replaces a source's settings. A new schedule starts counting from now.
     pub async fn update_source(&self, id: &str, spec: &Spec, schedule_changed: bool) -> Result<()> {
         let now = crate::store::now();
-        sqlx::query(
-            "UPDATE sources SET path = ?, urls = ?, include = ?, exclude = ?, schedule = ?, timezone = ?, enabled = ?,
-                    last_fire = CASE WHEN ? THEN ? ELSE last_fire END
-              WHERE id = ?",
+        exec!(self, sqlx::query(
+            "UPDATE sources SET path = $1, urls = $2, include = $3, exclude = $4, schedule = $5, timezone = $6, enabled = $7,
+                    last_fire = CASE WHEN $8 THEN $9 ELSE last_fire END
+              WHERE id = $10",
         )
         .bind(spec.path.as_ref().map(|p| p.to_string_lossy().into_owned()))
         .bind(json(&spec.urls))
@@ -120,32 +128,27 @@ impl super::Store {
         .bind(spec.enabled)
         .bind(schedule_changed)
         .bind(&now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        .bind(id))?;
         Ok(())
     }
 
     /// Ids of the documents a source brought in.
     pub async fn source_documents(&self, source_id: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT id FROM documents WHERE source_id = ?")
-            .bind(source_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::from)
+        fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar("SELECT id FROM documents WHERE source_id = $1").bind(source_id)
+        )
+        .map_err(StoreError::from)
     }
 
     /// Deletes a source, its runs and its documents' rows (the caller removed their points).
     pub async fn delete_source(&self, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM documents WHERE source_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let r = sqlx::query("DELETE FROM sources WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.db.write().await?;
+        exec!(tx tx, sqlx::query("DELETE FROM documents WHERE source_id = $1")
+            .bind(id))?;
+        let r = exec!(tx tx, sqlx::query("DELETE FROM sources WHERE id = $1")
+            .bind(id))?;
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
     }
@@ -161,20 +164,16 @@ impl super::Store {
         fire: Option<&str>,
     ) -> Result<Result<Run, Run>> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write().await?;
         if let Some(fire) = fire {
-            sqlx::query("UPDATE sources SET last_fire = ? WHERE id = ?")
+            exec!(tx tx, sqlx::query("UPDATE sources SET last_fire = $1 WHERE id = $2")
                 .bind(fire)
-                .bind(source_id)
-                .execute(&mut *tx)
-                .await?;
+                .bind(source_id))?;
         }
-        let active: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT id FROM source_runs WHERE source_id = ? AND status IN {ACTIVE} ORDER BY id DESC LIMIT 1"
+        let active: Option<i64> = fetch!(tx tx, fetch_optional, sqlx::query_scalar(&format!(
+            "SELECT id FROM source_runs WHERE source_id = $1 AND status IN {ACTIVE} ORDER BY id DESC LIMIT 1"
         ))
-        .bind(source_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .bind(source_id))?;
         if let Some(active) = active {
             tx.commit().await?;
             let run = self
@@ -183,19 +182,15 @@ impl super::Store {
                 .ok_or_else(StoreError::missing)?;
             return Ok(Err(run));
         }
-        let run_id: i64 = sqlx::query_scalar(
-            "INSERT INTO source_runs (source_id, trigger, created_at) VALUES (?, ?, ?) RETURNING id",
+        let run_id: i64 = fetch!(tx tx, fetch_one, sqlx::query_scalar(
+            "INSERT INTO source_runs (source_id, trigger, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(source_id)
         .bind(trigger)
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO jobs (kind, run_id, created_at) VALUES ('sync', ?, ?)")
+        .bind(&now))?;
+        exec!(tx tx, sqlx::query("INSERT INTO jobs (kind, run_id, created_at) VALUES ('sync', $1, $2)")
             .bind(run_id)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+            .bind(&now))?;
         tx.commit().await?;
         Ok(Ok(self
             .get_run(run_id)
@@ -204,128 +199,123 @@ impl super::Store {
     }
 
     pub async fn get_run(&self, id: i64) -> Result<Option<Run>> {
-        sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::from)
+        fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!("{RUN_SELECT} WHERE r.id = $1")).bind(id)
+        )
+        .map_err(StoreError::from)
     }
 
     pub async fn list_runs(&self, source_id: &str, limit: i64) -> Result<Vec<Run>> {
-        sqlx::query_as(&format!(
-            "{RUN_SELECT} WHERE r.source_id = ? ORDER BY r.id DESC LIMIT ?"
-        ))
-        .bind(source_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(&format!(
+                "{RUN_SELECT} WHERE r.source_id = $1 ORDER BY r.id DESC LIMIT $2"
+            ))
+            .bind(source_id)
+            .bind(limit)
+        )
         .map_err(StoreError::from)
     }
 
     pub async fn run_errors(&self, run_id: i64, limit: i64) -> Result<Vec<RunError>> {
-        sqlx::query_as(
-            "SELECT path, error FROM source_run_errors WHERE run_id = ? ORDER BY rowid LIMIT ?",
+        fetch!(self, fetch_all, sqlx::query_as(
+            "SELECT path, error FROM source_run_errors WHERE run_id = $1 ORDER BY rowid LIMIT $2",
         )
         .bind(run_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .bind(limit))
         .map_err(StoreError::from)
     }
 
     /// Marks a run running in its scanning phase (again, when resumed).
     pub async fn run_scanning(&self, run_id: i64) -> Result<()> {
         let now = crate::store::now();
-        sqlx::query(&format!(
-            "UPDATE source_runs SET status = 'running', phase = 'scanning', started_at = COALESCE(started_at, ?)
-              WHERE id = ? AND status IN {ACTIVE}"
+        exec!(self, sqlx::query(&format!(
+            "UPDATE source_runs SET status = 'running', phase = 'scanning', started_at = COALESCE(started_at, $1)
+              WHERE id = $2 AND status IN {ACTIVE}"
         ))
         .bind(&now)
-        .bind(run_id)
-        .execute(&self.pool)
-        .await?;
+        .bind(run_id))?;
         Ok(())
     }
 
     pub async fn run_progress(&self, run_id: i64, total: Option<i64>, scanned: i64) -> Result<()> {
-        sqlx::query("UPDATE source_runs SET files_total = COALESCE(?, files_total), files_scanned = ? WHERE id = ?")
+        exec!(self, sqlx::query("UPDATE source_runs SET files_total = COALESCE($1, files_total), files_scanned = $2 WHERE id = $3")
             .bind(total)
             .bind(scanned)
-            .bind(run_id)
-            .execute(&self.pool)
-            .await?;
+            .bind(run_id))?;
         Ok(())
     }
 
     /// Whether the run is still wanted (not cancelled, not deleted).
     pub async fn run_active(&self, run_id: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM source_runs WHERE id = ? AND status IN {ACTIVE}"
-        ))
-        .bind(run_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let n: i64 = fetch!(
+            self,
+            fetch_one,
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM source_runs WHERE id = $1 AND status IN {ACTIVE}"
+            ))
+            .bind(run_id)
+        )?;
         Ok(n > 0)
     }
 
     pub async fn record_run_error(&self, run_id: i64, path: &str, error: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO source_run_errors (run_id, path, error) VALUES (?, ?, ?)")
+        let mut tx = self.db.write().await?;
+        exec!(tx tx, sqlx::query("INSERT INTO source_run_errors (run_id, path, error) VALUES ($1, $2, $3)")
             .bind(run_id)
             .bind(path)
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE source_runs SET failed = failed + 1 WHERE id = ?")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await.map_err(StoreError::from)
+            .bind(error))?;
+        exec!(tx tx, sqlx::query("UPDATE source_runs SET failed = failed + 1 WHERE id = $1")
+            .bind(run_id))?;
+        tx.commit().await
     }
 
     /// The scan is over: `unchanged` files counted; the run waits for its ingest jobs.
     pub async fn run_scanned(&self, run_id: i64, unchanged: i64, scanned: i64) -> Result<()> {
-        sqlx::query(&format!(
-            "UPDATE source_runs SET phase = 'ingesting', unchanged = ?, files_scanned = ? WHERE id = ? AND status IN {ACTIVE}"
+        exec!(self, sqlx::query(&format!(
+            "UPDATE source_runs SET phase = 'ingesting', unchanged = $1, files_scanned = $2 WHERE id = $3 AND status IN {ACTIVE}"
         ))
         .bind(unchanged)
         .bind(scanned)
-        .bind(run_id)
-        .execute(&self.pool)
-        .await?;
+        .bind(run_id))?;
         Ok(())
     }
 
     /// Ends the run as failed with `error`.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(&format!(
-            "UPDATE source_runs SET status = 'failed', phase = NULL, error = ?, finished_at = ?, duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, created_at))) * 86400000 AS INTEGER)
-              WHERE id = ? AND status IN {ACTIVE}"
+        let elapsed = self
+            .dialect()
+            .elapsed_ms("$3", "COALESCE(started_at, created_at)");
+        let mut tx = self.db.write().await?;
+        exec!(tx tx, sqlx::query(&format!(
+            "UPDATE source_runs SET status = 'failed', phase = NULL, error = $1, finished_at = $2, duration_ms = {elapsed}
+              WHERE id = $4 AND status IN {ACTIVE}"
         ))
         .bind(error)
         .bind(&now)
         .bind(&now)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
+        .bind(run_id))?;
         cancel_queued_jobs(&mut tx, run_id).await?;
-        tx.commit().await.map_err(StoreError::from)
+        tx.commit().await
     }
 
     /// Ends the run as done when its scan is over and no ingest job of it is left.
     pub async fn finish_run_if_idle(&self, run_id: i64) -> Result<bool> {
         let now = crate::store::now();
-        let r = sqlx::query("UPDATE source_runs SET status = 'done', phase = NULL, finished_at = ?, duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, created_at))) * 86400000 AS INTEGER)
-              WHERE id = ? AND status = 'running' AND phase = 'ingesting'
-                AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND kind = 'ingest' AND status IN ('queued', 'running'))")
+        let elapsed = self
+            .dialect()
+            .elapsed_ms("$2", "COALESCE(started_at, created_at)");
+        let r = exec!(self, sqlx::query(&format!("UPDATE source_runs SET status = 'done', phase = NULL, finished_at = $1, duration_ms = {elapsed}
+              WHERE id = $3 AND status = 'running' AND phase = 'ingesting'
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $4 AND kind = 'ingest' AND status IN ('queued', 'running'))"))
         .bind(&now)
         .bind(&now)
         .bind(run_id)
-        .bind(run_id)
-        .execute(&self.pool)
-        .await?;
+        .bind(run_id))?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -334,16 +324,17 @@ impl super::Store {
     /// is not active.
     pub async fn cancel_run(&self, run_id: i64) -> Result<bool> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let r = sqlx::query(&format!(
-            "UPDATE source_runs SET status = 'cancelled', phase = NULL, finished_at = ?, duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, created_at))) * 86400000 AS INTEGER)
-              WHERE id = ? AND status IN {ACTIVE}"
+        let elapsed = self
+            .dialect()
+            .elapsed_ms("$2", "COALESCE(started_at, created_at)");
+        let mut tx = self.db.write().await?;
+        let r = exec!(tx tx, sqlx::query(&format!(
+            "UPDATE source_runs SET status = 'cancelled', phase = NULL, finished_at = $1, duration_ms = {elapsed}
+              WHERE id = $3 AND status IN {ACTIVE}"
         ))
         .bind(&now)
         .bind(&now)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
+        .bind(run_id))?;
         if r.rows_affected() == 0 {
             tx.commit().await?;
             return Ok(false);
@@ -356,13 +347,11 @@ impl super::Store {
     // ---- the files a source saw ----
 
     pub async fn known_files(&self, source_id: &str) -> Result<HashMap<String, Known>> {
-        let rows: Vec<KnownRow> = sqlx::query_as(
+        let rows: Vec<KnownRow> = fetch!(self, fetch_all, sqlx::query_as(
             "SELECT path, size_bytes, mtime_ns, content_hash, document_id, changed_run, etag, last_modified
-             FROM source_files WHERE source_id = ?",
+             FROM source_files WHERE source_id = $1",
         )
-        .bind(source_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(source_id))?;
         Ok(rows
             .into_iter()
             .map(
@@ -388,18 +377,16 @@ impl super::Store {
 
     /// Records a new stat for a path whose content did not change.
     pub async fn touch_file(&self, source_id: &str, seen: &Seen) -> Result<()> {
-        sqlx::query(
-            "UPDATE source_files SET size_bytes = ?, mtime_ns = ?, etag = ?, last_modified = ?
-             WHERE source_id = ? AND path = ?",
+        exec!(self, sqlx::query(
+            "UPDATE source_files SET size_bytes = $1, mtime_ns = $2, etag = $3, last_modified = $4
+             WHERE source_id = $5 AND path = $6",
         )
         .bind(seen.size)
         .bind(seen.mtime_ns)
         .bind(&seen.validators.etag)
         .bind(&seen.validators.last_modified)
         .bind(source_id)
-        .bind(&seen.path)
-        .execute(&self.pool)
-        .await?;
+        .bind(&seen.path))?;
         Ok(())
     }
 
@@ -413,10 +400,10 @@ impl super::Store {
         seen: &Seen,
     ) -> Result<()> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let doc: Option<Option<String>> = sqlx::query_scalar(
-            "UPDATE source_files SET path = ?, size_bytes = ?, mtime_ns = ?, changed_run = ?, etag = ?, last_modified = ?
-             WHERE source_id = ? AND path = ?
+        let mut tx = self.db.write().await?;
+        let doc: Option<Option<String>> = fetch!(tx tx, fetch_optional, sqlx::query_scalar(
+            "UPDATE source_files SET path = $1, size_bytes = $2, mtime_ns = $3, changed_run = $4, etag = $5, last_modified = $6
+             WHERE source_id = $7 AND path = $8
              RETURNING document_id",
         )
         .bind(&seen.path)
@@ -426,20 +413,16 @@ impl super::Store {
         .bind(&seen.validators.etag)
         .bind(&seen.validators.last_modified)
         .bind(source_id)
-        .bind(from)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .bind(from))?;
         if let Some(Some(doc)) = doc {
-            sqlx::query("UPDATE documents SET name = ?, updated_at = ? WHERE id = ? AND name = ?")
+            exec!(tx tx, sqlx::query("UPDATE documents SET name = $1, updated_at = $2 WHERE id = $3 AND name = $4")
                 .bind(&seen.path)
                 .bind(&now)
                 .bind(doc)
-                .bind(from)
-                .execute(&mut *tx)
-                .await?;
+                .bind(from))?;
         }
         bump(&mut tx, run_id, Counter::Renamed).await?;
-        tx.commit().await.map_err(StoreError::from)
+        tx.commit().await
     }
 
     /// A new path, or a known path whose content changed. The file is already in the blob
@@ -461,24 +444,19 @@ impl super::Store {
         previous: Option<&Known>,
     ) -> Result<Applied> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write().await?;
         let mut applied = Applied::default();
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM documents WHERE kb_id = ? AND content_hash = ?")
+        let existing: Option<String> = fetch!(tx tx, fetch_optional, sqlx::query_scalar("SELECT id FROM documents WHERE kb_id = $1 AND content_hash = $2")
                 .bind(kb_id)
-                .bind(&seen.hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .bind(&seen.hash))?;
         let old_doc = previous.and_then(|k| k.document_id.clone());
         let sole_owner = match &old_doc {
             Some(doc) => {
-                let (owner, paths): (Option<String>, i64) = sqlx::query_as(
+                let (owner, paths): (Option<String>, i64) = fetch!(tx tx, fetch_optional, sqlx::query_as(
                     "SELECT d.source_id, (SELECT COUNT(*) FROM source_files f WHERE f.document_id = d.id)
-                       FROM documents d WHERE d.id = ?",
+                       FROM documents d WHERE d.id = $1",
                 )
-                .bind(doc)
-                .fetch_optional(&mut *tx)
-                .await?
+                .bind(doc))?
                 .unwrap_or((None, 0));
                 owner.as_deref() == Some(source_id) && paths == 1
             }
@@ -488,26 +466,22 @@ impl super::Store {
             // The path's own document already holds this content, but its indexing was
             // interrupted (a cancelled run): ingest it again.
             (Some(doc), Some(old)) if doc == *old => {
-                sqlx::query("UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?")
+                exec!(tx tx, sqlx::query("UPDATE documents SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2")
                 .bind(&now)
-                .bind(&doc)
-                .execute(&mut *tx)
-                .await?;
+                .bind(&doc))?;
                 queue_ingest(&mut tx, &doc, run_id).await?;
                 applied.queued = true;
                 doc
             }
             (Some(doc), _) => doc,
             (None, Some(doc)) if sole_owner => {
-                sqlx::query("UPDATE documents SET content_hash = ?, size_bytes = ?, format = ?, status = 'queued', error = NULL,
-                            updated_at = ? WHERE id = ?")
+                exec!(tx tx, sqlx::query("UPDATE documents SET content_hash = $1, size_bytes = $2, format = $3, status = 'queued', error = NULL,
+                            updated_at = $4 WHERE id = $5")
                 .bind(&seen.hash)
                 .bind(seen.size)
                 .bind(&seen.format)
                 .bind(&now)
-                .bind(doc)
-                .execute(&mut *tx)
-                .await?;
+                .bind(doc))?;
                 queue_ingest(&mut tx, doc, run_id).await?;
                 applied.queued = true;
                 doc.clone()
@@ -522,7 +496,7 @@ impl super::Store {
                     format: seen.format.clone(),
                     metadata: "{}".into(),
                 };
-                sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format, source_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                exec!(tx tx, sqlx::query("INSERT INTO documents (id, kb_id, name, content_hash, size_bytes, format, source_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                     .bind(&doc.id)
                     .bind(&doc.kb_id)
                     .bind(&doc.name)
@@ -531,17 +505,15 @@ impl super::Store {
                     .bind(&doc.format)
                     .bind(source_id)
                     .bind(&now)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(&now))?;
                 queue_ingest(&mut tx, &doc.id, run_id).await?;
                 applied.queued = true;
                 doc.id
             }
         };
-        sqlx::query(
+        exec!(tx tx, sqlx::query(
             "INSERT INTO source_files (source_id, path, size_bytes, mtime_ns, content_hash, document_id, changed_run, etag, last_modified)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (source_id, path) DO UPDATE SET size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns,
                 content_hash = excluded.content_hash, document_id = excluded.document_id, changed_run = excluded.changed_run,
                 etag = excluded.etag, last_modified = excluded.last_modified",
@@ -554,9 +526,7 @@ impl super::Store {
         .bind(&document_id)
         .bind(run_id)
         .bind(&seen.validators.etag)
-        .bind(&seen.validators.last_modified)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&seen.validators.last_modified))?;
         if let Some(old) = old_doc.filter(|old| *old != document_id) {
             applied
                 .orphaned
@@ -581,16 +551,14 @@ impl super::Store {
         run_id: i64,
         paths: &[String],
     ) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write().await?;
         let mut orphaned = Vec::new();
         for path in paths {
-            let doc: Option<Option<String>> = sqlx::query_scalar(
-                "DELETE FROM source_files WHERE source_id = ? AND path = ? RETURNING document_id",
+            let doc: Option<Option<String>> = fetch!(tx tx, fetch_optional, sqlx::query_scalar(
+                "DELETE FROM source_files WHERE source_id = $1 AND path = $2 RETURNING document_id",
             )
             .bind(source_id)
-            .bind(path)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .bind(path))?;
             let Some(doc) = doc else { continue };
             if let Some(doc) = doc {
                 orphaned.extend(drop_if_orphan(&mut tx, source_id, &doc).await?);
@@ -605,26 +573,25 @@ impl super::Store {
     /// The ids of documents of this source that no path uses (left over by a crash between
     /// a file change and its cleanup).
     pub async fn unreferenced_documents(&self, source_id: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT d.id FROM documents d WHERE d.source_id = ?
+        fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar(
+                "SELECT d.id FROM documents d WHERE d.source_id = $1
                AND NOT EXISTS (SELECT 1 FROM source_files f WHERE f.document_id = d.id)",
+            )
+            .bind(source_id)
         )
-        .bind(source_id)
-        .fetch_all(&self.pool)
-        .await
         .map_err(StoreError::from)
     }
 
     /// Deletes document rows (their points are gone already). Returns their hashes.
     pub async fn delete_documents(&self, ids: &[String]) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write().await?;
         let mut hashes = Vec::new();
         for id in ids {
-            let hash: Option<String> =
-                sqlx::query_scalar("DELETE FROM documents WHERE id = ? RETURNING content_hash")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let hash: Option<String> = fetch!(tx tx, fetch_optional, sqlx::query_scalar("DELETE FROM documents WHERE id = $1 RETURNING content_hash")
+                    .bind(id))?;
             hashes.extend(hash);
         }
         tx.commit().await?;
@@ -635,99 +602,73 @@ impl super::Store {
 /// Orphaned documents are only detached here; the caller deletes their points first and
 /// their rows after ([`Db::delete_documents`]), so a crash in between leaves rows without
 /// points (cleaned next run), never points without rows.
-async fn drop_if_orphan(
-    tx: &mut sqlx::SqliteConnection,
-    source_id: &str,
-    doc: &str,
-) -> Result<Option<String>> {
-    let orphan: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM documents d WHERE d.id = ? AND d.source_id = ?
+async fn drop_if_orphan(tx: &mut Tx, source_id: &str, doc: &str) -> Result<Option<String>> {
+    let orphan: Option<i64> = fetch!(tx tx, fetch_optional, sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM documents d WHERE d.id = $1 AND d.source_id = $2
            AND NOT EXISTS (SELECT 1 FROM source_files f WHERE f.document_id = d.id)",
     )
     .bind(doc)
-    .bind(source_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    .bind(source_id))?;
     Ok(orphan.map(|_| doc.to_string()))
 }
 
 /// A document named after a path it no longer has takes the name of a path it still has
 /// (several paths may hold the same content).
-async fn follow_remaining_path(
-    tx: &mut sqlx::SqliteConnection,
-    doc: &str,
-    left: &str,
-) -> Result<()> {
+async fn follow_remaining_path(tx: &mut Tx, doc: &str, left: &str) -> Result<()> {
     let now = crate::store::now();
-    sqlx::query("UPDATE documents SET name = (SELECT path FROM source_files WHERE document_id = ?1 ORDER BY path LIMIT 1),
-                updated_at = ?3
-          WHERE id = ?1 AND name = ?2 AND EXISTS (SELECT 1 FROM source_files WHERE document_id = ?1)")
+    exec!(tx tx, sqlx::query("UPDATE documents SET name = (SELECT path FROM source_files WHERE document_id = $1 ORDER BY path LIMIT 1),
+                updated_at = $3
+          WHERE id = $1 AND name = $2 AND EXISTS (SELECT 1 FROM source_files WHERE document_id = $1)")
     .bind(doc)
     .bind(left)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?;
+    .bind(&now))?;
     Ok(())
 }
 
-async fn queue_ingest(tx: &mut sqlx::SqliteConnection, doc: &str, run_id: i64) -> Result<()> {
+async fn queue_ingest(tx: &mut Tx, doc: &str, run_id: i64) -> Result<()> {
     let now = crate::store::now();
     // A document has at most one pending ingest.
-    sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE document_id = ? AND status = 'queued'")
+    exec!(tx tx, sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = $1 WHERE document_id = $2 AND status = 'queued'")
         .bind(&now)
-        .bind(doc)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO jobs (kind, document_id, run_id, created_at) VALUES ('ingest', ?, ?, ?)",
+        .bind(doc))?;
+    exec!(tx tx, sqlx::query(
+        "INSERT INTO jobs (kind, document_id, run_id, created_at) VALUES ('ingest', $1, $2, $3)",
     )
     .bind(doc)
     .bind(run_id)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?;
+    .bind(&now))?;
     Ok(())
 }
 
-async fn bump(tx: &mut sqlx::SqliteConnection, run_id: i64, counter: Counter) -> Result<()> {
+async fn bump(tx: &mut Tx, run_id: i64, counter: Counter) -> Result<()> {
     let column = counter_column(counter);
-    sqlx::query(&format!(
-        "UPDATE source_runs SET {column} = {column} + 1 WHERE id = ?"
+    exec!(tx tx, sqlx::query(&format!(
+        "UPDATE source_runs SET {column} = {column} + 1 WHERE id = $1"
     ))
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?;
+    .bind(run_id))?;
     Ok(())
 }
 
 /// Drops a run's queued jobs. Their documents keep the chunks they had; their paths get an
 /// empty hash so the next run checks them again.
-async fn cancel_queued_jobs(tx: &mut sqlx::SqliteConnection, run_id: i64) -> Result<()> {
+async fn cancel_queued_jobs(tx: &mut Tx, run_id: i64) -> Result<()> {
     let now = crate::store::now();
-    let docs: Vec<String> = sqlx::query_scalar(
-        "UPDATE jobs SET status = 'cancelled', finished_at = ?
-          WHERE run_id = ? AND kind = 'ingest' AND status = 'queued' AND document_id IS NOT NULL RETURNING document_id",
+    let docs: Vec<String> = fetch!(tx tx, fetch_all, sqlx::query_scalar(
+        "UPDATE jobs SET status = 'cancelled', finished_at = $1
+          WHERE run_id = $2 AND kind = 'ingest' AND status = 'queued' AND document_id IS NOT NULL RETURNING document_id",
     )
     .bind(&now)
-    .bind(run_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE jobs SET status = 'cancelled' WHERE run_id = ? AND kind = 'sync' AND status = 'queued'")
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
+    .bind(run_id))?;
+    exec!(tx tx, sqlx::query("UPDATE jobs SET status = 'cancelled' WHERE run_id = $1 AND kind = 'sync' AND status = 'queued'")
+        .bind(run_id))?;
     for doc in docs {
-        sqlx::query("UPDATE source_files SET content_hash = '' WHERE document_id = ?")
-            .bind(&doc)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE documents SET status = CASE WHEN chunk_count > 0 THEN 'ready' ELSE 'cancelled' END,
+        exec!(tx tx, sqlx::query("UPDATE source_files SET content_hash = '' WHERE document_id = $1")
+            .bind(&doc))?;
+        exec!(tx tx, sqlx::query("UPDATE documents SET status = CASE WHEN chunk_count > 0 THEN 'ready' ELSE 'cancelled' END,
                     error = CASE WHEN chunk_count > 0 THEN NULL ELSE 'sync run cancelled before this file was ingested' END,
-                    updated_at = ? WHERE id = ?")
+                    updated_at = $1 WHERE id = $2")
         .bind(&now)
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&doc))?;
     }
     Ok(())
 }
@@ -750,7 +691,7 @@ mod tests {
 
     async fn setup() -> (tempfile::TempDir, super::super::Store, i64) {
         let dir = tempfile::tempdir().unwrap();
-        let db = super::super::Store::open(&dir.path().join("t.sqlite"))
+        let db = super::super::Store::open_for_tests(dir.path())
             .await
             .unwrap();
         db.create_kb(&crate::store::NewKbRow {
@@ -837,12 +778,14 @@ mod tests {
         let known = db.known_files("s").await.unwrap();
         assert_eq!(known["a.txt"].document_id.as_deref(), Some(before.as_str()));
         assert_eq!(known["a.txt"].hash, "h2");
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE document_id = ? AND status = 'queued'",
+        let pending: i64 = fetch!(
+            db,
+            fetch_one,
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE document_id = $1 AND status = 'queued'",
+            )
+            .bind(&before)
         )
-        .bind(&before)
-        .fetch_one(&db.pool)
-        .await
         .unwrap();
         assert_eq!(pending, 1, "the superseded ingest is cancelled");
         // A second active run is refused while this one is active.

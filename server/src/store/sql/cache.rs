@@ -1,10 +1,10 @@
 //! The embedding cache on SQLite: [`ingest::VectorCache`] for the pipeline, which runs on
 //! blocking threads, so each call waits on the runtime for its query.
 
-use sqlx::SqlitePool;
 use tokio::runtime::Handle;
 
 use super::Store;
+use crate::store::db::{exec, fetch, Db};
 
 /// Keys per `IN (…)` list.
 const LOOKUP_BATCH: usize = 400;
@@ -12,7 +12,7 @@ const LOOKUP_BATCH: usize = 400;
 /// The cache over a store's pool; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct VectorCache {
-    pool: SqlitePool,
+    db: Db,
     runtime: Handle,
 }
 
@@ -21,7 +21,7 @@ impl Store {
     /// from blocking threads).
     pub fn vector_cache(&self, runtime: Handle) -> VectorCache {
         VectorCache {
-            pool: self.pool.clone(),
+            db: self.db.clone(),
             runtime,
         }
     }
@@ -29,15 +29,17 @@ impl Store {
     /// Forgets the cached vectors of every model but `keep`; returns how many went.
     pub async fn prune_vector_cache(&self, keep: &[String]) -> super::Result<u64> {
         let mut removed = 0;
-        let models: Vec<String> = sqlx::query_scalar("SELECT DISTINCT model FROM embedding_cache")
-            .fetch_all(&self.pool)
-            .await?;
+        let models: Vec<String> = fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar("SELECT DISTINCT model FROM embedding_cache")
+        )?;
         for model in models.iter().filter(|m| !keep.contains(m)) {
-            removed += sqlx::query("DELETE FROM embedding_cache WHERE model = ?")
-                .bind(model)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            removed += exec!(
+                self,
+                sqlx::query("DELETE FROM embedding_cache WHERE model = $1").bind(model)
+            )?
+            .rows_affected();
         }
         Ok(removed)
     }
@@ -60,18 +62,25 @@ fn decode(bytes: &[u8]) -> Option<Vec<f32>> {
 }
 
 impl VectorCache {
-    async fn lookup(&self, model: &str, keys: &[[u8; 32]]) -> sqlx::Result<Vec<Option<Vec<f32>>>> {
+    async fn lookup(&self, model: &str, keys: &[[u8; 32]]) -> super::Result<Vec<Option<Vec<f32>>>> {
         let mut found = std::collections::HashMap::new();
         for part in keys.chunks(LOOKUP_BATCH) {
-            let marks = vec!["?"; part.len()].join(", ");
+            let marks: Vec<String> = (2..part.len() + 2).map(|i| format!("${i}")).collect();
+            let marks = marks.join(", ");
             let sql = format!(
-                "SELECT key, vector FROM embedding_cache WHERE model = ? AND key IN ({marks})"
+                "SELECT key, vector FROM embedding_cache WHERE model = $1 AND key IN ({marks})"
             );
-            let mut query = sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(&sql).bind(model);
-            for k in part {
-                query = query.bind(k.as_slice());
+            macro_rules! query {
+                () => {{
+                    let mut query = sqlx::query_as(&sql).bind(model);
+                    for k in part {
+                        query = query.bind(k.as_slice());
+                    }
+                    query
+                }};
             }
-            for (key, vector) in query.fetch_all(&self.pool).await? {
+            let rows: Vec<(Vec<u8>, Vec<u8>)> = fetch!(self, fetch_all, query!())?;
+            for (key, vector) in rows {
                 found.insert(key, vector);
             }
         }
@@ -81,19 +90,18 @@ impl VectorCache {
             .collect())
     }
 
-    async fn store(&self, model: &str, entries: &[([u8; 32], &[f32])]) -> sqlx::Result<()> {
+    async fn store(&self, model: &str, entries: &[([u8; 32], &[f32])]) -> super::Result<()> {
         let now = crate::store::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.write().await?;
         for (key, vector) in entries {
-            sqlx::query(
-                "INSERT OR REPLACE INTO embedding_cache (model, key, vector, used_at) VALUES (?, ?, ?, ?)",
+            exec!(tx tx, sqlx::query(
+                "INSERT INTO embedding_cache (model, key, vector, used_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (model, key) DO UPDATE SET vector = excluded.vector, used_at = excluded.used_at",
             )
             .bind(model)
             .bind(key.as_slice())
             .bind(encode(vector))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+            .bind(&now))?;
         }
         tx.commit().await
     }
@@ -126,9 +134,7 @@ mod tests {
     fn vectors_round_trip_per_model() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = runtime
-            .block_on(Store::open(&dir.path().join("db.sqlite")))
-            .unwrap();
+        let store = runtime.block_on(Store::open_for_tests(dir.path())).unwrap();
         let cache = store.vector_cache(runtime.handle().clone());
         let (a, b) = ([1u8; 32], [2u8; 32]);
         std::thread::scope(|s| {
