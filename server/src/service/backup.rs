@@ -132,6 +132,15 @@ fn with_all_writes_paused<T>(
 
 /// Takes one backup, then prunes the old ones.
 pub async fn create_backup(state: &AppState) -> Result<Backup> {
+    // No silent half-backup: what ragd cannot copy whole, it refuses, and says who can.
+    if state.store.dialect() == crate::store::Dialect::Postgres {
+        return Err(Error::Conflict(
+            "the metadata is in postgresql: back it up with pg_dump (pg_dump -Fc DATABASE_URL), \
+             the points with qdrant's snapshots and the files with the object store's \
+             versioning; ragd writes no partial backup"
+                .into(),
+        ));
+    }
     if state.default_space().index.is_remote() {
         return Err(Error::Conflict(
             "the points are on a qdrant server: back its collection up with qdrant's snapshots, \
@@ -139,6 +148,13 @@ pub async fn create_backup(state: &AppState) -> Result<Backup> {
                 .into(),
         ));
     }
+    let Some(files_root) = state.files.root().map(Path::to_path_buf) else {
+        return Err(Error::Conflict(
+            "the original files are in an object store: keep them with the bucket's versioning \
+             or replication; ragd writes no backup without them"
+                .into(),
+        ));
+    };
     // One at a time: a second request waits behind the first one's pause anyway.
     let _turn = state.backups.lock().await;
     let root = root(state);
@@ -166,7 +182,7 @@ pub async fn create_backup(state: &AppState) -> Result<Backup> {
                 .map_err(|e| format!("metadata copy: {e}"))?;
             copy_tree(&vectors, &work.join("vectors"), false)
                 .map_err(|e| format!("index copy: {e}"))?;
-            copy_tree(st.files.root(), &work.join("files"), true)
+            copy_tree(&files_root, &work.join("files"), true)
                 .map_err(|e| format!("files copy: {e}"))?;
             Ok(())
         })

@@ -158,7 +158,11 @@ impl State {
         if store.dialect() == crate::store::Dialect::Postgres && config.index.server().is_none() {
             claim_embedded_index(&store).await?;
         }
-        let files = Files::new(config.data_dir.join("files"));
+        let files = if config.storage_url.is_empty() {
+            Files::new(config.data_dir.join("files"))
+        } else {
+            Files::from_url(&config.storage_url)?
+        };
         let Models {
             embedder,
             bm25,

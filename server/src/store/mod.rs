@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 pub use db::Dialect;
-pub use files::{content_hash, Files};
+pub use files::{content_hash, Files, FilesError, FilesErrorKind};
 pub use sql::Store;
 
 /// Now, as stored: RFC 3339 UTC with milliseconds (`2026-12-02T16:23:11.123Z`), which sorts
