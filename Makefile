@@ -30,6 +30,7 @@ test: setup test-deps
 	$(CARGO) test --workspace
 	scripts/with_postgres.sh $(CARGO) test -p server --lib
 	scripts/with_moto.sh $(CARGO) test -p server --lib -- --ignored put_get_remove_on_s3
+	scripts/with_postgres.sh scripts/with_moto.sh $(CARGO) test --test cluster -- --ignored --skip qdrant
 	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test --workspace --test answers -- --ignored real_llm
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	[ -z "$$QDRANT_URL" ] || $(CARGO) test --workspace -- --ignored qdrant

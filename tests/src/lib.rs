@@ -158,6 +158,12 @@ impl Server {
         Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
     }
 
+    /// PATCH JSON; returns (status, body).
+    pub async fn patch_json(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let r = self.http.patch(self.api(path)).json(&body).send().await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
     /// This server's helpers, sending `Authorization: Bearer key` from now on.
     pub fn authorized(mut self, key: &str) -> anyhow::Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();

@@ -19,6 +19,11 @@ pub struct IndexSettings {
     pub qdrant_api_key: String,
     pub qdrant_collection: String,
     pub qdrant_timeout_secs: u64,
+    /// Tests only: replicas sharing a PostgreSQL database each keep their own embedded index
+    /// (a split index: a search sees only the documents its replica ingested). Lets the
+    /// queue, files and scheduler be tested across replicas where no Qdrant server can run;
+    /// never for serving.
+    pub split_for_tests: bool,
 }
 
 impl IndexSettings {
@@ -42,6 +47,7 @@ impl Default for IndexSettings {
             qdrant_api_key: String::new(),
             qdrant_collection: "ragd".into(),
             qdrant_timeout_secs: 30,
+            split_for_tests: false,
         }
     }
 }

@@ -1,14 +1,14 @@
 //! The system's state: `GET /api/v1/index`, `GET /api/v1/llm`, `/healthz`.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::openapi::ErrorBody;
-use crate::service::system::{self, IndexStatus, LlmReport};
+use crate::service::system::{self, Health, IndexStatus, LlmReport};
 use crate::service::AppState;
 
 /// Routes under `/api/v1`.
@@ -22,9 +22,16 @@ pub fn llm_routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()),
-    responses((status = 200, description = "`{\"status\": \"ok\"}` while the server runs", body = Object)))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+    responses((status = 200, description = "every engine answers (`status`: `ok`)", body = Health),
+        (status = 503, description = "an engine does not answer (`status`: `degraded`)", body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let health = system::health(&state).await;
+    let code = if health.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(health))
 }
 
 #[utoipa::path(get, path = "/index", tag = "system",

@@ -156,7 +156,11 @@ impl State {
         let lock = DataLock::acquire(&config.data_dir)?;
         let store = open_store(&config).await?;
         if store.dialect() == crate::store::Dialect::Postgres && config.index.server().is_none() {
-            claim_embedded_index(&store).await?;
+            if config.index.split_for_tests {
+                tracing::warn!("index.split_for_tests: this replica keeps an embedded index of its own on a shared database (tests only)");
+            } else {
+                claim_embedded_index(&store).await?;
+            }
         }
         let files = if config.storage_url.is_empty() {
             Files::new(config.data_dir.join("files"))

@@ -147,3 +147,99 @@ pub async fn llm_report(state: &State) -> LlmReport {
         formula: Some("M = P × 4 bytes × 1.2 / (32 / Q)".into()),
     }
 }
+
+/// One engine's answer to the health check.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EngineHealth {
+    /// What it holds: `metadata`, `files` or `index`.
+    pub role: &'static str,
+    /// `sqlite`, `postgresql`, `local disk`, `object store`, `qdrant edge`, `qdrant server`.
+    pub engine: &'static str,
+    pub ok: bool,
+    /// Why not, in a word (`unavailable`, `timeout`); the detail is in the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    pub ms: u64,
+}
+
+/// `GET /healthz`: every engine, checked at once, each within [`HEALTH_TIMEOUT`].
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when an engine does not answer.
+    pub status: &'static str,
+    pub engines: Vec<EngineHealth>,
+}
+
+/// How long the health check waits for one engine.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+async fn check<E: std::fmt::Display>(
+    role: &'static str,
+    engine: &'static str,
+    call: impl std::future::Future<Output = std::result::Result<(), E>>,
+) -> EngineHealth {
+    let started = std::time::Instant::now();
+    let error = match tokio::time::timeout(HEALTH_TIMEOUT, call).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(role, engine, error = %e, "health check failed");
+            Some("unavailable")
+        }
+        Err(_) => {
+            tracing::warn!(role, engine, "health check timed out");
+            Some("timeout")
+        }
+    };
+    EngineHealth {
+        role,
+        engine,
+        ok: error.is_none(),
+        error,
+        ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Checks the metadata store, the file store and the default index.
+pub async fn health(state: &State) -> Health {
+    let index = state.default_space().index.clone();
+    let remote = index.is_remote();
+    let (metadata, files, index) = tokio::join!(
+        check(
+            "metadata",
+            state.store.dialect().engine(),
+            state.store.ping()
+        ),
+        check(
+            "files",
+            if state.files.root().is_some() {
+                "local disk"
+            } else {
+                "object store"
+            },
+            state.files.ping()
+        ),
+        check(
+            "index",
+            if remote {
+                "qdrant server"
+            } else {
+                "qdrant edge"
+            },
+            async move {
+                tokio::task::spawn_blocking(move || index.info().map(drop))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            }
+        ),
+    );
+    let engines = vec![metadata, files, index];
+    Health {
+        status: if engines.iter().all(|e| e.ok) {
+            "ok"
+        } else {
+            "degraded"
+        },
+        engines,
+    }
+}
