@@ -481,3 +481,96 @@ async fn a_database_outage_is_503_naming_it_and_the_replica_recovers() -> anyhow
     server.stop()?;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and S3: scripts/with_postgres.sh scripts/with_moto.sh"]
+async fn migrate_copies_a_deployment_to_postgresql_and_s3() -> anyhow::Result<()> {
+    let (db, files) = engines()?;
+    let (source_dir, target_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let server = Server::start(source_dir.path(), &[])?;
+    let kb = server.create_kb("docs").await?;
+    let mut ids = Vec::new();
+    for (name, text) in [
+        (
+            "tides.md",
+            "# Tides\n\nThe harbour floods at spring tide, twice a month.",
+        ),
+        (
+            "bells.md",
+            "# Bells\n\nThe chapel bell rings at noon and at vespers.",
+        ),
+        (
+            "wells.md",
+            "# Wells\n\nThe village well went dry in the summer of the drought.",
+        ),
+    ] {
+        ids.push(
+            server
+                .upload_ready(&kb, name, text, &json!({"team": "ops"}))
+                .await?,
+        );
+    }
+    let (status, v) = server
+        .post(
+            "/conversations",
+            json!({"title": "kept", "knowledge_bases": ["docs"]}),
+        )
+        .await?;
+    assert!(status == 201 || status == 200, "{status} {v}");
+    server.stop()?;
+
+    let target = target_dir.path().join("target.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "data_dir = {:?}\ndatabase_url = {db:?}\nstorage_url = {files:?}\n",
+            target_dir.path().join("data")
+        ),
+    )?;
+    let target_arg = target.display().to_string();
+    let data_arg = source_dir.path().display().to_string();
+    let args = [
+        "--data-dir",
+        data_arg.as_str(),
+        "migrate",
+        "--to",
+        target_arg.as_str(),
+    ];
+    let (ok, out, err) = e2e::ragd_cli(&args, &[])?;
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("documents") && out.contains("done:"), "{out}");
+    assert!(!out.contains("DIFFERS"), "{out}");
+    // Run again: nothing left to copy, counts still match.
+    let (ok, out, err) = e2e::ragd_cli(&args, &[])?;
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("0 copied now"), "{out}");
+
+    // The target serves the same documents, files and metadata, and searches them.
+    let server = Server::start(
+        &target_dir.path().join("data"),
+        &[
+            ("RAGD_DATABASE_URL", db.as_str()),
+            ("RAGD_STORAGE_URL", files.as_str()),
+        ],
+    )?;
+    for id in &ids {
+        let doc = server.wait_done("docs", id).await?;
+        assert_eq!(doc["status"], "ready", "{doc}");
+        assert_eq!(doc["metadata"]["team"], "ops", "{doc}");
+    }
+    let r = server
+        .http
+        .get(server.api(&format!("/knowledge-bases/docs/documents/{}/file", ids[1])))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await?.contains("chapel bell"));
+    let hits = server
+        .search(&["docs"], "when does the chapel bell ring", 3)
+        .await?;
+    assert_eq!(hits[0]["document_id"], ids[1].as_str(), "{hits:?}");
+    let (_, v) = server.get("/conversations").await?;
+    assert!(v.to_string().contains("kept"), "{v}");
+    server.stop()?;
+    Ok(())
+}

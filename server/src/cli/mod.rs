@@ -9,6 +9,7 @@ mod eval;
 mod ingest;
 mod kb;
 mod llm;
+mod migrate;
 mod search;
 mod source;
 
@@ -118,6 +119,14 @@ pub enum Command {
         /// List the backups instead.
         #[arg(long)]
         list: bool,
+    },
+    /// Copy this deployment (metadata, job queue, files, cached vectors) to the engines a
+    /// target configuration names, e.g. PostgreSQL + S3; resumable, counts checked at the end.
+    /// Stop the server first.
+    Migrate {
+        /// The target's ragd.toml (database_url, storage_url, index settings).
+        #[arg(long)]
+        to: PathBuf,
     },
     /// An MCP server on stdin and stdout (for Claude Desktop, Cursor and other agents): the
     /// knowledge bases of the data folder, or of the server at --url, as tools.
@@ -258,6 +267,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve { .. } = cli.command {
         return crate::serve::serve(config).await;
     }
+    if let Command::Migrate { to } = &cli.command {
+        if cli.url.is_some() {
+            anyhow::bail!("migrate works on the data folder, not through --url: stop the server and run it where the data is");
+        }
+        return migrate::run(config, to).await;
+    }
     let backend = match &cli.url {
         Some(url) => Backend::Remote(Remote::new(url, &config.auth.api_key)?),
         None => Backend::Local(State::open(config).await?),
@@ -289,6 +304,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: LlmCommand::Check,
         } => llm::check(&backend).await,
         Command::Backup { list } => backup::run(&backend, list).await,
+        Command::Migrate { .. } => unreachable!("handled above"),
         Command::Mcp => crate::mcp::serve_stdio(std::sync::Arc::new(backend)).await,
     }
 }

@@ -24,6 +24,7 @@ pub mod eval;
 pub mod gate;
 pub mod knowledge_bases;
 pub mod metadata;
+pub mod migrate;
 pub mod reconcile;
 pub mod reindex;
 

@@ -73,7 +73,7 @@ impl std::fmt::Debug for State {
 pub const EMBEDDED_INDEX_LEASE: &str = "embedded-index";
 
 /// The metadata store the configuration names (SQLite in the data folder by default).
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url.as_str();
     let lease = std::time::Duration::from_secs(config.lease_secs);
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -97,6 +97,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let replica = format!("{}:{}", host.trim(), folder.display());
     Ok(store.with_lease(lease).with_replica(&replica))
+}
+
+/// The file store the configuration names (`data_dir/files` by default).
+pub(crate) fn open_files(config: &Config) -> anyhow::Result<Files> {
+    Ok(if config.storage_url.is_empty() {
+        Files::new(config.data_dir.join("files"))
+    } else {
+        Files::from_url(&config.storage_url)?
+    })
 }
 
 /// An embedded Qdrant Edge index belongs to one process: on a database several replicas
@@ -162,11 +171,7 @@ impl State {
                 claim_embedded_index(&store).await?;
             }
         }
-        let files = if config.storage_url.is_empty() {
-            Files::new(config.data_dir.join("files"))
-        } else {
-            Files::from_url(&config.storage_url)?
-        };
+        let files = open_files(&config)?;
         let Models {
             embedder,
             bm25,

@@ -227,6 +227,23 @@ impl Files {
         }
     }
 
+    /// Whether a file is stored under `hash`.
+    pub async fn exists(&self, hash: &str) -> Result<bool> {
+        check(hash)?;
+        match &self.backend {
+            Backend::Local(root) => Ok(tokio::fs::try_exists(root.join(&hash[..2]).join(hash))
+                .await
+                .unwrap_or(false)),
+            Backend::Object { store, prefix, .. } => {
+                match store.head(&Self::key(prefix, hash)).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(FilesError::object(e)),
+                }
+            }
+        }
+    }
+
     pub async fn remove(&self, hash: &str) -> Result<()> {
         check(hash)?;
         match &self.backend {
@@ -297,8 +314,10 @@ mod tests {
     /// Put, get and remove on `store`, whichever backend.
     async fn round_trip(store: &Files) {
         let hash = content_hash(b"hello");
+        assert!(!store.exists(&hash).await.unwrap());
         store.put(&hash, b"hello").await.unwrap();
         store.put(&hash, b"hello").await.unwrap();
+        assert!(store.exists(&hash).await.unwrap());
         assert_eq!(store.get(&hash).await.unwrap(), b"hello");
         store.remove(&hash).await.unwrap();
         store.remove(&hash).await.unwrap();

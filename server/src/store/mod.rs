@@ -8,6 +8,7 @@
 //! several replicas): connecting, migrations, transactions, the job claim. Timestamps are
 //! made in Rust ([`now`]), never by the database. The original files live in [`files`].
 
+pub mod copy;
 pub mod db;
 pub mod files;
 pub mod sql;

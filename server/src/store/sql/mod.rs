@@ -63,7 +63,7 @@ async fn insert_chunks(
 /// The metadata store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: Db,
+    pub(super) db: Db,
     /// This process's name in job claims and leases (several replicas share PostgreSQL).
     replica: std::sync::Arc<str>,
     /// How long a claim or a lease holds unless renewed.
@@ -338,6 +338,15 @@ impl Store {
     }
 
     /// Hashes of every document in a knowledge base (to clean files after deleting it).
+    /// Every content hash a document uses.
+    pub async fn all_hashes(&self) -> Result<Vec<String>> {
+        Ok(fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar("SELECT DISTINCT content_hash FROM documents ORDER BY content_hash")
+        )?)
+    }
+
     pub async fn kb_hashes(&self, kb_id: &str) -> Result<Vec<String>> {
         fetch!(
             self,
