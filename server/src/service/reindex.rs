@@ -238,13 +238,13 @@ pub async fn run(state: &State, job: &Job) {
     };
     match turn(state, job, id).await {
         Ok(None) => {}
-        Ok(Some(outage)) => {
+        Ok(Some((engine, outage))) => {
             let wait = super::documents::wait_after(job.waits);
             let note = format!(
-                "waiting for the embedding server, next try in {}s: {outage}",
+                "waiting for the {engine}, next try in {}s: {outage}",
                 wait.as_secs()
             );
-            tracing::warn!(reindex = id, wait_secs = wait.as_secs(), error = %outage, "embedding server unavailable, the re-index waits");
+            tracing::warn!(reindex = id, engine, wait_secs = wait.as_secs(), error = %outage, "an engine is unavailable, the re-index waits");
             let _ = state.store.set_reindex_note(id, Some(&note)).await;
             if let Err(e) = state
                 .store
@@ -275,12 +275,13 @@ enum Turned {
     Again(Duration),
     /// The re-index ended (switched, cancelled or gone).
     Ended,
-    /// The embedding server is down: the job waits with a backoff.
-    Outage(String),
+    /// An engine it needs is down (the embedding server, the object store): the job waits
+    /// with a backoff. Which one, and why.
+    Outage(&'static str, String),
 }
 
-/// One turn; `Some(cause)` when the embedding server was down.
-async fn turn(state: &State, job: &Job, id: i64) -> Result<Option<String>> {
+/// One turn; `Some((engine, cause))` when an engine it needs was down.
+async fn turn(state: &State, job: &Job, id: i64) -> Result<Option<(&'static str, String)>> {
     let Some(r) = state.store.get_reindex(id).await? else {
         state.store.finish_job(job.id, None).await?;
         return Ok(None);
@@ -314,7 +315,7 @@ async fn turn(state: &State, job: &Job, id: i64) -> Result<Option<String>> {
             Ok(None)
         }
         Turned::Ended => Ok(None),
-        Turned::Outage(cause) => Ok(Some(cause)),
+        Turned::Outage(engine, cause) => Ok(Some((engine, cause))),
     }
 }
 
@@ -343,6 +344,9 @@ async fn step(state: &State, job: &Job, r: &Reindex) -> Result<Turned> {
     for doc in todo {
         let bytes = match state.files.get(&doc.content_hash).await {
             Ok(b) => b,
+            Err(e) if e.kind() == crate::store::FilesErrorKind::Unavailable => {
+                return Ok(Turned::Outage("object store", e.to_string()))
+            }
             Err(e) => {
                 return Err(Error::internal(format!(
                     "the original file of {:?} is missing: {e}",
@@ -363,7 +367,7 @@ async fn step(state: &State, job: &Job, r: &Reindex) -> Result<Turned> {
             {
                 Ok(outcome) => outcome,
                 Err(ingest::Error::Retrieval(e)) if e.is_embedding_outage() => {
-                    return Ok(Turned::Outage(e.to_string()))
+                    return Ok(Turned::Outage("embedding server", e.to_string()))
                 }
                 Err(ingest::Error::Retrieval(e)) => return Err(Error::from(e)),
                 Err(e) => return Err(Error::bad_request(format!("{:?}: {e}", doc.name))),
