@@ -341,6 +341,7 @@ mod tests {
         let hash = content_hash(b"hello");
         store.put(&hash, b"hello").await.unwrap();
         assert!(dir.path().join(&hash[..2]).join(&hash).is_file());
+        store.remove(&hash).await.unwrap();
         round_trip(&store).await;
     }
 
