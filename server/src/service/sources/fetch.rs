@@ -284,18 +284,50 @@ fn describe(e: reqwest::Error) -> String {
     message.to_lowercase()
 }
 
-/// Reads one file of a folder source, refusing files over `max_bytes`. Blocking.
+/// Opens `rel` (a relative path with `/` separators) under the folder `root` without
+/// following a symbolic link at any component: each component is opened relative to the
+/// one before (`openat` with `O_NOFOLLOW`), so a folder or file swapped for a link after the
+/// scan is refused, not followed. Blocking.
+pub fn open_confined(root: &Path, rel: &str) -> Result<std::fs::File, String> {
+    use rustix::fs::{Mode, OFlags};
+    let refuse = |e: rustix::io::Errno| {
+        if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR {
+            "refused: the path goes through a symbolic link".to_string()
+        } else {
+            format!("cannot read: {}", std::io::Error::from(e))
+        }
+    };
+    let base = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let mut dir =
+        rustix::fs::open(root, base | OFlags::DIRECTORY, Mode::empty()).map_err(refuse)?;
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() || *part == "." || *part == ".." {
+            return Err(format!("refused: {rel:?} is not a plain relative path"));
+        }
+        if i + 1 == parts.len() {
+            let fd = rustix::fs::openat(&dir, *part, base | OFlags::NONBLOCK, Mode::empty())
+                .map_err(refuse)?;
+            return Ok(std::fs::File::from(fd));
+        }
+        dir = rustix::fs::openat(&dir, *part, base | OFlags::DIRECTORY, Mode::empty())
+            .map_err(refuse)?;
+    }
+    Err("refused: empty path".into())
+}
+
+/// Reads one file of a folder source ([`open_confined`]), refusing files over `max_bytes`.
+/// Blocking.
 pub fn read_file(root: &Path, rel: &str, max_bytes: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let path = root.join(rel);
-    let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("cannot read: {e}"))?;
+    let file = open_confined(root, rel)?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
     if meta.len() > max_bytes {
         return Err(too_large(max_bytes));
     }
-    let file = std::fs::File::open(&path).map_err(|e| format!("cannot read: {e}"))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(max_bytes + 1)
         .read_to_end(&mut bytes)
@@ -309,6 +341,41 @@ pub fn read_file(root: &Path, rel: &str, max_bytes: u64) -> Result<Vec<u8>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_opened_without_following_links_at_any_component() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "vault").unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        std::fs::write(root.path().join("sub/a.txt"), "harbour").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("linked")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            root.path().join("sub/b.txt"),
+        )
+        .unwrap();
+        assert_eq!(
+            read_file(root.path(), "sub/a.txt", 100).unwrap(),
+            b"harbour"
+        );
+        for rel in ["linked/secret.txt", "sub/b.txt"] {
+            let e = read_file(root.path(), rel, 100).unwrap_err();
+            assert!(e.contains("symbolic link"), "{rel}: {e}");
+        }
+        for rel in ["../x", "sub/../sub/a.txt", "/etc/passwd", "sub//a.txt"] {
+            assert!(
+                read_file(root.path(), rel, 100)
+                    .unwrap_err()
+                    .contains("refused"),
+                "{rel}"
+            );
+        }
+        assert!(read_file(root.path(), "sub", 100).is_err());
+        assert!(read_file(root.path(), "sub/a.txt", 3)
+            .unwrap_err()
+            .contains("larger"));
+    }
 
     #[test]
     fn internal_addresses() {

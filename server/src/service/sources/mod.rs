@@ -98,6 +98,21 @@ impl Spec {
     }
 }
 
+/// A folder source's path checked again at the start of each run, against the roots
+/// configured now: it must still be a folder under one of them, reached without a symbolic
+/// link (it was stored canonical, so a path that now resolves elsewhere went through one).
+pub fn confine(stored: &std::path::Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
+    let canonical = allowed_folder(stored, roots).map_err(|e| e.to_string())?;
+    if canonical != stored {
+        return Err(format!(
+            "refused: the folder {} now resolves to {} (through a symbolic link)",
+            stored.display(),
+            canonical.display()
+        ));
+    }
+    Ok(canonical)
+}
+
 /// The canonical form of `path` when it is an existing folder under one of `roots`.
 fn allowed_folder(path: &std::path::Path, roots: &[PathBuf]) -> Result<PathBuf, Invalid> {
     if !path.is_absolute() {

@@ -247,9 +247,9 @@ pub fn list_sidecars(root: &Path) -> Vec<(String, Result<String, String>)> {
             Ok(m) if m.len() > MAX_SIDECAR_BYTES => Err(format!(
                 "sidecar {rel} is larger than {MAX_SIDECAR_BYTES} bytes"
             )),
-            _ => {
-                std::fs::read_to_string(item.path()).map_err(|e| format!("cannot read {rel}: {e}"))
-            }
+            _ => super::fetch::read_file(root, &rel, MAX_SIDECAR_BYTES)
+                .and_then(|b| String::from_utf8(b).map_err(|_| "not utf-8".into()))
+                .map_err(|e| format!("cannot read {rel}: {e}")),
         };
         out.push((target.to_string(), text));
     }

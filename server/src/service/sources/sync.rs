@@ -121,7 +121,11 @@ async fn scan_and_apply(state: &AppState, source: &SourceRow, run_id: i64) -> Re
     let kind = Kind::parse(&source.kind).ok_or("unknown source kind")?;
     let (listing, list_errors, origin) = match kind {
         Kind::Folder => {
-            let root = PathBuf::from(source.path.clone().unwrap_or_default());
+            let stored = PathBuf::from(source.path.clone().unwrap_or_default());
+            let roots = config.folder_roots.clone();
+            let root = tokio::task::spawn_blocking(move || super::confine(&stored, &roots))
+                .await
+                .map_err(internal)??;
             let filters = Filters::new(&source.include(), &source.exclude())?;
             let max = config.max_files;
             let walk_root = root.clone();
@@ -435,6 +439,75 @@ mod tests {
             .collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
         names
+    }
+
+    #[tokio::test]
+    async fn each_run_confines_its_folder_to_the_roots_configured_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside, other) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let root_path = root.path().canonicalize().unwrap();
+        let docs = root_path.join("docs");
+        std::fs::create_dir(&docs).unwrap();
+        std::fs::write(docs.join("a.md"), "# A\n\nHarbour notes.").unwrap();
+        std::fs::write(
+            outside.path().join("secret.md"),
+            "# Secret\n\nThe vault code.",
+        )
+        .unwrap();
+        let roots = vec![root_path.clone()];
+        let state = testing::state_with(dir.path(), |c| c.sources.folder_roots = roots).await;
+        testing::kb(&state, "kb").await;
+        let source = folder_source(&state, &docs).await;
+        assert_eq!(counts(&sync(&state, &source.id).await), [1, 0, 0, 0, 0]);
+
+        // The folder swapped for a link to a folder outside the roots: the run fails.
+        std::fs::rename(&docs, root_path.join("docs-old")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &docs).unwrap();
+        let run = sync(&state, &source.id).await;
+        assert_eq!(run.run.status, "failed", "{run:?}");
+        assert!(
+            run.run
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("outside"),
+            "{run:?}"
+        );
+        // A link that stays inside the roots is refused too: the stored path is canonical.
+        std::fs::remove_file(&docs).unwrap();
+        std::os::unix::fs::symlink(root_path.join("docs-old"), &docs).unwrap();
+        let run = sync(&state, &source.id).await;
+        assert_eq!(run.run.status, "failed", "{run:?}");
+        assert!(
+            run.run
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("symbolic link"),
+            "{run:?}"
+        );
+        assert!(names(&state).await.iter().all(|(n, _)| n != "secret.md"));
+        std::fs::remove_file(&docs).unwrap();
+        std::fs::rename(root_path.join("docs-old"), &docs).unwrap();
+        drop(state);
+
+        // The roots changed since the source was made: its runs fail.
+        let roots = vec![other.path().to_path_buf()];
+        let state = testing::state_with(dir.path(), |c| c.sources.folder_roots = roots).await;
+        let run = sync(&state, &source.id).await;
+        assert_eq!(run.run.status, "failed", "{run:?}");
+        assert!(
+            run.run
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("outside sources.folder_roots"),
+            "{run:?}"
+        );
     }
 
     #[tokio::test]
