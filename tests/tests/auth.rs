@@ -272,3 +272,74 @@ fn an_open_api_is_not_served_beyond_loopback() -> anyhow::Result<()> {
     assert!(err.contains("at least 16 characters"), "{err}");
     Ok(())
 }
+
+/// Without a key (the default, loopback only), a hostile page in the user's browser must not
+/// reach ragd: DNS rebinding sends a foreign `Host`, and a cross-site form or fetch carries a
+/// foreign `Origin` or `Sec-Fetch-Site`.
+#[tokio::test]
+async fn loopback_mode_refuses_foreign_hosts_and_cross_site_writes() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = Server::start(data.path(), &[("RAGD_ALLOWED_HOSTS", "rag.internal")])?;
+    let http = reqwest::Client::new();
+    let kbs = server.api("/knowledge-bases");
+    // DNS rebinding: the attacker's name resolving to 127.0.0.1.
+    let r = http
+        .get(&kbs)
+        .header("host", "attacker.example")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let body: Value = r.json().await?;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_hosts"),
+        "{body}"
+    );
+    for host in ["localhost", "rag.internal:8080"] {
+        let r = http.get(&kbs).header("host", host).send().await?;
+        assert_eq!(r.status().as_u16(), 200, "{host}");
+    }
+    server.create_kb("kb").await?;
+    // A cross-site multipart upload (a planted document) and a body-less cross-site backup.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"planted".to_vec()).file_name("p.txt"),
+    );
+    let r = http
+        .post(server.api("/knowledge-bases/kb/documents"))
+        .header("origin", "https://evil.example")
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = http
+        .post(server.api("/backups"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let (_, docs) = server.get("/knowledge-bases/kb/documents").await?;
+    assert_eq!(
+        docs["documents"].as_array().map(Vec::len),
+        Some(0),
+        "{docs}"
+    );
+    // The UI's own requests (same origin) and API clients (no Origin) still work.
+    let own = server.url.clone();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"# Own\n\nFrom the UI.".to_vec()).file_name("own.md"),
+    );
+    let r = http
+        .post(server.api("/knowledge-bases/kb/documents"))
+        .header("origin", own)
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 202);
+    server.stop()?;
+    Ok(())
+}

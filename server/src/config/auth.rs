@@ -17,6 +17,9 @@ pub struct AuthConfig {
     pub allow_unauthenticated: bool,
     /// How long a web UI session lasts.
     pub session_hours: u64,
+    /// `Host` names served besides loopback addresses and `localhost` when there is no key
+    /// (the names a reverse proxy forwards); guards against DNS rebinding.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -26,6 +29,7 @@ impl Default for AuthConfig {
             reader_keys: Vec::new(),
             allow_unauthenticated: false,
             session_hours: 24 * 7,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -40,6 +44,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("reader_keys", &self.reader_keys.len())
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .field("session_hours", &self.session_hours)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

@@ -223,6 +223,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
     ("RAGD_API_KEY", "auth.api_key"),
+    ("RAGD_ALLOWED_HOSTS", "auth.allowed_hosts"),
     ("RAGD_API_READER_KEYS", "auth.reader_keys"),
     (
         "RAGD_AUTH_ALLOW_UNAUTHENTICATED",
@@ -241,6 +242,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 const LIST_KEYS: &[&str] = &[
     "sources.folder_roots",
     "auth.reader_keys",
+    "auth.allowed_hosts",
     "embedding.languages",
 ];
 

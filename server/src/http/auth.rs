@@ -112,12 +112,57 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The middleware: 401 to a protected request without valid credentials, 403 to one its
-/// key may not make.
-pub async fn require(guard: Option<Guard>, req: Request, next: Next) -> Response {
+fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a write relies on the browser's cookie and comes from another site (a planted
+/// upload, a forced backup): refused, whether or not a key is set. With a bearer key the
+/// client is not a browser acting for someone else.
+fn forged_write(req: &Request, cookie_or_no_key: bool) -> bool {
+    let h = req.headers();
+    cookie_or_no_key
+        && crate::service::auth::cross_site_write(
+            req.method().as_str(),
+            header_str(h, &header::HOST),
+            header_str(h, &header::ORIGIN),
+            header_str(h, &header::HeaderName::from_static("sec-fetch-site")),
+        )
+}
+
+/// The middleware: without a key, only loopback `Host`s (and `auth.allowed_hosts`) are
+/// served and cross-site writes are refused; with keys, 401 to a protected request without
+/// valid credentials, 403 to one its key may not make or a cookie-carried write from another
+/// site.
+pub async fn require(
+    guard: Option<Guard>,
+    allowed_hosts: std::sync::Arc<Vec<String>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(g) = guard else {
+        let host = header_str(req.headers(), &header::HOST);
+        if !crate::service::auth::host_allowed(host, &allowed_hosts) {
+            return ApiError(Error::Forbidden(format!(
+                "host {:?} is not served without an api key: add it to auth.allowed_hosts, or set a key",
+                host.unwrap_or_default()
+            )))
+            .into_response();
+        }
+        if forged_write(&req, true) {
+            return ApiError(Error::Forbidden(
+                "a change from another site is refused (origin check)".into(),
+            ))
+            .into_response();
+        }
         return next.run(req).await;
     };
+    if forged_write(&req, bearer(req.headers()).is_none()) {
+        return ApiError(Error::Forbidden(
+            "a change from another site is refused (origin check)".into(),
+        ))
+        .into_response();
+    }
     let path = req.uri().path();
     if !is_protected(path) {
         return next.run(req).await;

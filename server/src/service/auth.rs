@@ -72,6 +72,73 @@ impl SignInLimiter {
 }
 
 /// Refuses to serve without a key on an address other machines can reach.
+/// The name in a `Host` header, without its port (`[::1]:8080` → `::1`), lowercased.
+fn host_name(host: &str) -> String {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name)
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether a request's `Host` may be served without a key: a loopback address, `localhost`
+/// (or a name under it), or one of `allowed`. Anything else is what DNS rebinding sends (a
+/// hostile name that resolves to 127.0.0.1). A request without `Host` (HTTP/1.0 from a local
+/// tool) passes.
+pub fn host_allowed(host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(host) = host else {
+        return true;
+    };
+    let name = host_name(host);
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    if name
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+    {
+        return true;
+    }
+    allowed.iter().any(|a| host_name(a) == name)
+}
+
+/// Whether a request that changes state comes from another site: its `Sec-Fetch-Site` says
+/// so (anything but `same-origin` or `none`), or its `Origin` names another host and port
+/// than `Host` (an `Origin` of `null` counts as another). Requests without either header
+/// (API clients, curl) are not cross-site. Reads are never refused here.
+pub fn cross_site_write(
+    method: &str,
+    host: Option<&str>,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+) -> bool {
+    if matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        return false;
+    }
+    if let Some(site) = fetch_site {
+        if !matches!(site.trim(), "same-origin" | "none") {
+            return true;
+        }
+    }
+    match origin {
+        None => false,
+        Some(origin) => {
+            let authority = origin
+                .trim()
+                .split_once("://")
+                .map(|(_, rest)| rest.trim_end_matches('/'));
+            match (authority, host) {
+                (Some(a), Some(h)) => !a.eq_ignore_ascii_case(h.trim()),
+                _ => true,
+            }
+        }
+    }
+}
+
 pub fn check_exposure(listen: &str, auth: &AuthConfig) -> Result<(), String> {
     let Ok(addr) = listen.parse::<SocketAddr>() else {
         return Err(format!("listen must be ADDR:PORT, got {listen:?}"));
@@ -240,6 +307,72 @@ pub(crate) mod test_keys {
 mod tests {
     use super::test_keys::{guard, ADMIN, READER};
     use super::*;
+
+    #[test]
+    fn only_loopback_hosts_are_served_without_a_key() {
+        let allowed = vec!["rag.internal".to_string()];
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST.",
+            "app.localhost:1",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:8080",
+            "[::1]",
+            "rag.internal:443",
+        ] {
+            assert!(host_allowed(Some(host), &allowed), "{host}");
+        }
+        assert!(host_allowed(None, &[]));
+        for host in [
+            "attacker.example",
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "[::ffff:7f00:1]",
+            "0.0.0.0",
+            "",
+        ] {
+            assert!(!host_allowed(Some(host), &allowed), "{host}");
+        }
+    }
+
+    #[test]
+    fn writes_from_another_site_are_told_apart() {
+        let h = Some("127.0.0.1:8080");
+        // (method, origin, sec-fetch-site, cross-site?)
+        let cases = [
+            ("POST", None, None, false),
+            ("POST", Some("http://127.0.0.1:8080"), None, false),
+            (
+                "POST",
+                Some("http://127.0.0.1:8080"),
+                Some("same-origin"),
+                false,
+            ),
+            ("DELETE", None, Some("none"), false),
+            ("POST", Some("https://evil.example"), None, true),
+            ("POST", Some("http://127.0.0.1:9999"), None, true),
+            ("POST", Some("null"), None, true),
+            ("PATCH", None, Some("cross-site"), true),
+            ("POST", None, Some("same-site"), true),
+            (
+                "GET",
+                Some("https://evil.example"),
+                Some("cross-site"),
+                false,
+            ),
+        ];
+        for (method, origin, site, want) in cases {
+            assert_eq!(
+                cross_site_write(method, h, origin, site),
+                want,
+                "{method} {origin:?} {site:?}"
+            );
+        }
+    }
 
     #[test]
     fn session_tokens_expire_and_cannot_be_forged() {
