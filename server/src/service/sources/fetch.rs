@@ -23,27 +23,39 @@ use crate::store::Validators;
 
 /// Whether connecting to `ip` could reach something inside the network.
 pub fn is_internal(ip: IpAddr) -> bool {
+    is_reserved(ip) || own_addresses().contains(&ip)
+}
+
+/// The ranges no source may fetch from: private, local, link-local, shared, documentation,
+/// benchmarking and reserved ones, and IPv6 prefixes that carry an IPv4 address or tunnel
+/// to one (IPv4-mapped and -compatible, 6to4, Teredo, NAT64).
+fn is_reserved(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_internal_v4(v4);
             }
-            let seg0 = v6.segments()[0];
+            let [s0, s1, s2, ..] = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (seg0 & 0xfe00) == 0xfc00 // unique local fc00::/7 (incl. fd00:ec2::254)
-                || (seg0 & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (seg0 & 0xffc0) == 0xfec0 // site-local fec0::/10
+                || (s0 & 0xfe00) == 0xfc00 // unique local fc00::/7 (incl. fd00:ec2::254)
+                || (s0 & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (s0 & 0xffc0) == 0xfec0 // site-local fec0::/10
                 || (v6.segments()[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d
-                || (seg0 == 0x64 && v6.segments()[1] == 0xff9b) // NAT64 64:ff9b::/96
+                || (s0 == 0x64 && s1 == 0xff9b && (s2 == 0 || s2 == 1)) // NAT64 64:ff9b::/96 and local-use 64:ff9b:1::/48
+                || s0 == 0x2002 // 6to4 2002::/16
+                || (s0 == 0x2001 && s1 == 0) // Teredo 2001::/32
+                || (s0 == 0x2001 && s1 == 0x0db8) // documentation 2001:db8::/32
+                || (s0 == 0x0100 && s1 == 0 && s2 == 0 && v6.segments()[3] == 0)
+            // discard-only 100::/64
         }
     }
 }
 
 fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -52,9 +64,59 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64/10
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation TEST-NET-1
+        || (a == 198 && b == 51 && c == 100) // documentation TEST-NET-2
+        || (a == 203 && b == 0 && c == 113) // documentation TEST-NET-3
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240 // reserved
+}
+
+/// This machine's own addresses (every interface's), read from `/proc`: a source must not
+/// reach the host it runs on by its public address either.
+fn own_addresses() -> Vec<IpAddr> {
+    let mut own: Vec<IpAddr> = std::fs::read_to_string("/proc/net/fib_trie")
+        .map(|t| local_v4(&t))
+        .unwrap_or_default()
+        .into_iter()
+        .map(IpAddr::V4)
+        .collect();
+    own.extend(
+        std::fs::read_to_string("/proc/net/if_inet6")
+            .map(|t| local_v6(&t))
+            .unwrap_or_default()
+            .into_iter()
+            .map(IpAddr::V6),
+    );
+    own
+}
+
+/// The addresses `/proc/net/fib_trie` marks `/32 host LOCAL`.
+fn local_v4(fib_trie: &str) -> Vec<Ipv4Addr> {
+    let mut out = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for line in fib_trie.lines() {
+        let line = line.trim();
+        if let Some(addr) = line.strip_prefix("|-- ") {
+            last = addr.trim().parse().ok();
+        } else if line.starts_with("/32 host LOCAL") {
+            if let Some(ip) = last.filter(|ip| !out.contains(ip)) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+/// The addresses of `/proc/net/if_inet6` (32 hex digits first on each line).
+fn local_v6(if_inet6: &str) -> Vec<std::net::Ipv6Addr> {
+    if_inet6
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter_map(|hex| u128::from_str_radix(hex, 16).ok())
+        .map(std::net::Ipv6Addr::from)
+        .collect()
 }
 
 /// Parses and checks a source URL: http(s), a host, and no literal internal address (unless
@@ -375,6 +437,51 @@ mod tests {
         assert!(read_file(root.path(), "sub/a.txt", 3)
             .unwrap_err()
             .contains("larger"));
+    }
+
+    #[test]
+    fn documentation_tunnel_and_nat64_ranges_are_refused() {
+        for ip in [
+            "192.0.2.10",
+            "198.51.100.7",
+            "203.0.113.99",
+            "192.88.99.1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
+            "64:ff9b::7f00:1",
+            "100::1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "2001:4860:4860::8888"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_machines_own_addresses_are_read_from_proc() {
+        let fib = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n           |-- 127.0.0.1\n              /32 host LOCAL\n           |-- 10.9.8.7\n              /24 link UNICAST\n           |-- 93.184.216.34\n              /32 host LOCAL\n        |-- 93.184.216.255\n           /32 link BROADCAST\n";
+        assert_eq!(
+            local_v4(fib),
+            [
+                "127.0.0.1".parse::<Ipv4Addr>().unwrap(),
+                "93.184.216.34".parse().unwrap()
+            ]
+        );
+        let inet6 = "2606470000000000000000000000aaaa 04 40 00 80     eth0\n00000000000000000000000000000001 01 80 10 80       lo\n";
+        assert_eq!(
+            local_v6(inet6),
+            [
+                "2606:4700::aaaa".parse::<std::net::Ipv6Addr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        // Every address of this machine counts as internal.
+        for ip in own_addresses() {
+            assert!(is_internal(ip), "{ip}");
+        }
     }
 
     #[test]
