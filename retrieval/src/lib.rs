@@ -27,6 +27,7 @@ pub mod normalize;
 pub mod priority;
 pub mod rerank;
 pub mod search;
+pub mod secret;
 pub mod sparse;
 
 pub use embed::{connect, Embed, Embedder, EmbeddingConfig, HashEmbed, Provider, Remote};
@@ -38,5 +39,6 @@ pub use search::{
     FusionMethod, Hit, HitScores, Report, SearchConfig, SearchMode, SearchOptions, SearchRequest,
     Searcher,
 };
+pub use secret::Secret;
 pub use sparse::Bm25;
 pub use tokenizers::Tokenizer;

@@ -176,7 +176,7 @@ fn a_qdrant_server() {
     let collection = format!("ragd-test-{}", Uuid::new_v4().simple());
     let server = QdrantServerConfig {
         url: url.clone(),
-        api_key: api_key.clone(),
+        api_key: api_key.clone().map(Into::into),
         collection: collection.clone(),
         timeout: Duration::from_secs(30),
     };

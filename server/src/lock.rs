@@ -29,6 +29,12 @@ impl DataLock {
             source,
         };
         std::fs::create_dir_all(data_dir).map_err(io)?;
+        // A folder made before (or by another tool) is closed to other users too.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io)?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

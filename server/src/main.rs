@@ -4,6 +4,9 @@ use clap::Parser;
 use server::cli::{self, Cli};
 
 fn main() {
+    // What ragd writes (the database, the index, original files, backups) is for its own
+    // user only: folders 0700, files 0600.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let filter = cli
         .log

@@ -40,12 +40,25 @@ pub struct Server {
 impl Server {
     /// Starts `ragd serve` on 127.0.0.1:0 and waits for its address.
     pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_to(data_dir, envs, Stdio::inherit())
+    }
+
+    /// As [`Server::start`], with the server's log (stderr) written to `log`.
+    pub fn start_logged(
+        data_dir: &Path,
+        envs: &[(&str, &str)],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        Self::start_to(data_dir, envs, Stdio::from(std::fs::File::create(log)?))
+    }
+
+    fn start_to(data_dir: &Path, envs: &[(&str, &str)], stderr: Stdio) -> anyhow::Result<Self> {
         let mut cmd = Command::new(ragd_bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RAGD_LOG", "warn,qdrant_edge=error")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in envs {
             cmd.env(k, v);
         }

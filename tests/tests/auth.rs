@@ -343,3 +343,55 @@ async fn loopback_mode_refuses_foreign_hosts_and_cross_site_writes() -> anyhow::
     server.stop()?;
     Ok(())
 }
+
+/// The data folder is its user's only, and no configured secret reaches the log, even at
+/// the most verbose level.
+#[tokio::test]
+async fn the_data_folder_is_private_and_secrets_stay_out_of_the_log() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let log = dir.path().join("ragd.log");
+    const LLM_KEY: &str = "sk-llm-secret-0123456789";
+    const EMBED_KEY: &str = "sk-embed-secret-0123456789";
+    let server = Server::start_logged(
+        &data,
+        &[
+            ("RAGD_API_KEY", KEY),
+            ("RAGD_API_READER_KEYS", READER),
+            ("RAGD_LLM_API_KEY", LLM_KEY),
+            ("RAGD_LLM_BASE_URL", "http://127.0.0.1:9"),
+            ("RAGD_LLM_MODEL", "m"),
+            ("RAGD_LOG", "trace,qdrant_edge=error,hyper=info,h2=info"),
+        ],
+        &log,
+    )?;
+    let client = with_key(KEY)?;
+    let r = client
+        .post(server.api("/knowledge-bases"))
+        .json(&json!({"name": "kb", "embedding": {"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key": EMBED_KEY}}))
+        .send()
+        .await?;
+    let _ = r.status();
+    let _ = client.get(server.api("/llm")).send().await?;
+    let r = client
+        .post(server.api("/ask"))
+        .json(&json!({"knowledge_bases": ["kb"], "question": "anything?"}))
+        .send()
+        .await?;
+    let _ = r.text().await;
+    server.stop()?;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("ragd.sqlite")), 0o600);
+    let text = std::fs::read_to_string(&log)?;
+    assert!(
+        text.len() > 1000,
+        "the log has content: {} bytes",
+        text.len()
+    );
+    for secret in [KEY, READER, LLM_KEY, EMBED_KEY] {
+        assert!(!text.contains(secret), "{secret} is in the log");
+    }
+    Ok(())
+}

@@ -93,7 +93,7 @@ pub struct EmbeddingConfig {
     /// `http://gpu-host:11434`.
     pub base_url: String,
     /// Sent as `Authorization: Bearer …` to a remote provider.
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::Secret>,
     /// Folder with `model.onnx`, `tokenizer.json`, `config.json`, `special_tokens_map.json`
     /// and `tokenizer_config.json` (mean pooling).
     pub model_dir: PathBuf,

@@ -38,7 +38,7 @@ use crate::index::backend::{
 pub struct QdrantServerConfig {
     /// gRPC URL, e.g. `http://qdrant:6334`.
     pub url: String,
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::Secret>,
     pub collection: String,
     pub timeout: Duration,
 }
@@ -107,7 +107,7 @@ impl Remote {
             .build()
             .map_err(local_error)?;
         let client = Qdrant::from_url(&config.url)
-            .api_key(config.api_key.clone())
+            .api_key(config.api_key.as_ref().map(|k| k.expose().to_string()))
             .timeout(config.timeout)
             .skip_compatibility_check()
             .build()

@@ -16,7 +16,7 @@ pub struct IndexSettings {
     /// A Qdrant server or cluster (gRPC URL, e.g. `http://qdrant:6334`) that holds the points
     /// instead of the embedded Qdrant Edge; empty: embedded.
     pub qdrant_url: String,
-    pub qdrant_api_key: String,
+    pub qdrant_api_key: retrieval::Secret,
     pub qdrant_collection: String,
     pub qdrant_timeout_secs: u64,
     /// Tests only: replicas sharing a PostgreSQL database each keep their own embedded index
@@ -44,7 +44,7 @@ impl Default for IndexSettings {
             optimize_idle_secs: 60,
             optimize_nice: 10,
             qdrant_url: String::new(),
-            qdrant_api_key: String::new(),
+            qdrant_api_key: Default::default(),
             qdrant_collection: "ragd".into(),
             qdrant_timeout_secs: 30,
             split_for_tests: false,

@@ -18,7 +18,7 @@ pub struct LlmConfig {
     pub provider: Provider,
     pub base_url: String,
     pub model: String,
-    pub api_key: String,
+    pub api_key: retrieval::Secret,
     /// The model's context window in tokens (Ollama's `num_ctx`).
     pub context_window: usize,
     /// Tokens kept free for the answer.
@@ -37,7 +37,7 @@ impl Default for LlmConfig {
             provider: Provider::Ollama,
             base_url: String::new(),
             model: String::new(),
-            api_key: String::new(),
+            api_key: Default::default(),
             context_window: 8192,
             max_answer_tokens: 1024,
             temperature: 0.2,

@@ -32,7 +32,7 @@ pub struct Config {
     /// Where the metadata and the job queue live: empty (SQLite in `data_dir`),
     /// `sqlite://PATH`, or `postgres://USER:PASSWORD@HOST:PORT/DB`, which several replicas
     /// share.
-    pub database_url: String,
+    pub database_url: retrieval::Secret,
     /// Connections to PostgreSQL each replica opens at most.
     pub database_max_connections: u32,
     /// Where original files live: empty (`data_dir/files`), `file://PATH`, or
@@ -105,7 +105,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
-            database_url: String::new(),
+            database_url: Default::default(),
             database_max_connections: 10,
             storage_url: String::new(),
             lease_secs: 30,

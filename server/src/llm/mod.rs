@@ -80,7 +80,7 @@ impl LlmClient {
     fn request(&self, url: &str, body: &Value) -> reqwest::RequestBuilder {
         let mut req = self.http.post(url).json(body);
         if !self.config.api_key.is_empty() {
-            req = req.bearer_auth(&self.config.api_key);
+            req = req.bearer_auth(self.config.api_key.expose());
         }
         req
     }
@@ -183,7 +183,7 @@ impl LlmClient {
         };
         let mut req = self.http.get(&url).timeout(Duration::from_secs(10));
         if !self.config.api_key.is_empty() {
-            req = req.bearer_auth(&self.config.api_key);
+            req = req.bearer_auth(self.config.api_key.expose());
         }
         match req.send().await {
             Ok(r) if r.status().is_success() => Ok(()),

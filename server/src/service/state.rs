@@ -74,7 +74,7 @@ pub const EMBEDDED_INDEX_LEASE: &str = "embedded-index";
 
 /// The metadata store the configuration names (SQLite in the data folder by default).
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let url = config.database_url.as_str();
+    let url = config.database_url.expose();
     let lease = std::time::Duration::from_secs(config.lease_secs);
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Store::open_postgres(url, config.database_max_connections)

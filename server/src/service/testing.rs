@@ -20,7 +20,7 @@ pub async fn state_with(dir: &Path, adjust: impl FnOnce(&mut Config)) -> AppStat
     };
     let mut config = Config::load(None, &overrides).expect("default configuration");
     if let Some(url) = crate::store::db::test_database_url(dir).await {
-        config.database_url = url;
+        config.database_url = url.into();
     }
     adjust(&mut config);
     let models = Models {
