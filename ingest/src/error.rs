@@ -24,6 +24,9 @@ pub enum Error {
     Archive(String),
     #[error("the document contains no text")]
     NoText,
+    /// Parsing outgrew a limit of the parser budget (which one, in the message).
+    #[error("over the parsing budget: {0}")]
+    OverBudget(String),
     #[error("chunking failed: {0}")]
     Chunk(String),
     #[error(transparent)]

@@ -4,7 +4,7 @@
 use super::Section;
 use crate::error::{Error, Result};
 
-pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Section>> {
+pub fn parse(text: &str, delimiter: u8, budget: &mut super::Budget) -> Result<Vec<Section>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -29,7 +29,9 @@ pub fn parse(text: &str, delimiter: u8) -> Result<Vec<Section>> {
             })
             .collect();
         if !pairs.is_empty() {
-            body.push_str(&pairs.join("; "));
+            let line = pairs.join("; ");
+            budget.spend(line.len() + 1)?;
+            body.push_str(&line);
             body.push('\n');
         }
     }
@@ -46,16 +48,19 @@ mod tests {
 
     #[test]
     fn rows_keep_their_column_names() {
+        let limits = super::super::ParseLimits::default();
+        let mut budget = super::super::Budget::new(&limits);
         let s = parse(
             "model,params,bits\ndeepseek-r1,14b,4\n\"qwen, chat\",7b,8\n",
             b',',
+            &mut budget,
         )
         .unwrap();
         assert_eq!(
             s[0].text,
             "model: deepseek-r1; params: 14b; bits: 4\nmodel: qwen, chat; params: 7b; bits: 8\n"
         );
-        let t = parse("a\tb\n1\t2\n", b'\t').unwrap();
+        let t = parse("a\tb\n1\t2\n", b'\t', &mut budget).unwrap();
         assert_eq!(t[0].text, "a: 1; b: 2\n");
     }
 }

@@ -36,18 +36,55 @@ pub struct ParsedDocument {
     pub pages: u32,
 }
 
-/// Limits on parsing one document.
+/// Limits on parsing one document, the same for every format.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseLimits {
     /// Wall-clock budget of a PDF parse; a parser that runs longer is abandoned.
     pub pdf_timeout: Duration,
+    /// Text a parse may produce, in bytes: a small file whose text explodes (a spreadsheet
+    /// cell repeated, a CSV header of a megabyte on every row) fails at this size.
+    pub max_text_bytes: usize,
+    /// Sections a parse may produce.
+    pub max_sections: usize,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
         Self {
             pdf_timeout: Duration::from_secs(60),
+            max_text_bytes: 64 * 1024 * 1024,
+            max_sections: 200_000,
         }
+    }
+}
+
+/// The text a parser has built so far, against [`ParseLimits::max_text_bytes`]: parsers
+/// that can make more text than they read count as they go, so they stop at the limit
+/// instead of after building all of it.
+#[derive(Debug)]
+pub struct Budget {
+    max: usize,
+    used: usize,
+}
+
+impl Budget {
+    pub fn new(limits: &ParseLimits) -> Self {
+        Self {
+            max: limits.max_text_bytes,
+            used: 0,
+        }
+    }
+
+    /// Counts `bytes` more of text; an error once the total is over the limit.
+    pub fn spend(&mut self, bytes: usize) -> Result<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.max {
+            return Err(crate::error::Error::OverBudget(format!(
+                "the parsed text is larger than {} bytes (max_parsed_text_bytes)",
+                self.max
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -69,13 +106,14 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
             } else {
                 b','
             },
+            &mut Budget::new(&limits),
         )?,
         Format::Docx | Format::Pptx | Format::Xlsx | Format::Epub => {
             let mut archive = office::Archive::open(bytes.to_vec(), office::ZipLimits::default())?;
             match format {
                 Format::Docx => office::docx(&mut archive)?,
                 Format::Pptx => office::pptx(&mut archive)?,
-                Format::Xlsx => office::xlsx(&mut archive)?,
+                Format::Xlsx => office::xlsx(&mut archive, &mut Budget::new(&limits))?,
                 _ => office::epub(&mut archive)?,
             }
         }
@@ -98,6 +136,14 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
     if sections.is_empty() {
         return Err(crate::error::Error::NoText);
     }
+    // Every format under the same budget, whatever its parser counted on the way.
+    if sections.len() > limits.max_sections {
+        return Err(crate::error::Error::OverBudget(format!(
+            "more than {} sections (max_parsed_sections)",
+            limits.max_sections
+        )));
+    }
+    Budget::new(&limits).spend(sections.iter().map(|s| s.text.len()).sum())?;
     let pages = if format == Format::Pptx {
         sections.iter().filter_map(|s| s.page).max().unwrap_or(1)
     } else {
@@ -118,6 +164,49 @@ mod tests {
     fn heading_only_markdown_keeps_its_text() {
         let doc = parse(b"# Only a title", Format::Markdown, ParseLimits::default()).unwrap();
         assert_eq!(doc.sections[0].text, "# Only a title");
+    }
+
+    /// Small files whose text explodes stop at the budget, at once, naming the limit.
+    #[test]
+    fn text_that_explodes_is_over_the_budget() {
+        let limits = ParseLimits {
+            max_text_bytes: 1024 * 1024,
+            ..ParseLimits::default()
+        };
+        // A CSV whose header name is 64 KiB long, repeated on each of 100 rows.
+        let mut csv = "h".repeat(64 * 1024);
+        csv.push_str(",b\n");
+        for i in 0..100 {
+            csv.push_str(&format!("{i},x\n"));
+        }
+        // An XLSX whose one shared string of 64 KiB is used by 100 cells.
+        let big = "s".repeat(64 * 1024);
+        let cells: String = (0..100)
+            .map(|_| r#"<row><c t="s"><v>0</v></c></row>"#)
+            .collect();
+        let sheet = format!("<worksheet><sheetData>{cells}</sheetData></worksheet>");
+        let shared = format!("<sst><si><t>{big}</t></si></sst>");
+        let xlsx = office::tests::make_zip(&[
+            (
+                "xl/workbook.xml",
+                r#"<workbook><sheets><sheet name="S" r:id="rId1"/></sheets></workbook>"#,
+            ),
+            ("xl/sharedStrings.xml", &shared),
+            ("xl/worksheets/sheet1.xml", &sheet),
+        ]);
+        for (bytes, format) in [(csv.into_bytes(), Format::Csv), (xlsx, Format::Xlsx)] {
+            assert!(bytes.len() < 256 * 1024, "{format:?}: a small file");
+            let started = std::time::Instant::now();
+            match parse(&bytes, format, limits) {
+                Err(crate::error::Error::OverBudget(m)) => {
+                    assert!(m.contains("max_parsed_text_bytes"), "{m}")
+                }
+                other => panic!("{format:?}: {other:?}"),
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+        // Within the budget the same shapes parse.
+        assert!(parse(b"a,b\n1,2\n", Format::Csv, limits).is_ok());
     }
 
     #[test]

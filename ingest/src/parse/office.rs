@@ -239,7 +239,7 @@ pub fn pptx(archive: &mut Archive) -> Result<Vec<Section>> {
 }
 
 /// XLSX: one section per sheet, headed by the sheet name; rows become tab-separated lines.
-pub fn xlsx(archive: &mut Archive) -> Result<Vec<Section>> {
+pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Section>> {
     let shared: Vec<String> = if archive.has("xl/sharedStrings.xml") {
         let xml = archive.text("xl/sharedStrings.xml")?;
         let mut reader = Reader::from_str(&xml);
@@ -326,7 +326,7 @@ pub fn xlsx(archive: &mut Archive) -> Result<Vec<Section>> {
                     in_value = false
                 }
                 Event::End(e) if local(e.name().as_ref()) == b"c" => {
-                    let v = if cell_type == "s" {
+                    let v: String = if cell_type == "s" {
                         value
                             .trim()
                             .parse::<usize>()
@@ -336,6 +336,8 @@ pub fn xlsx(archive: &mut Archive) -> Result<Vec<Section>> {
                     } else {
                         value.clone()
                     };
+                    // A shared string is stored once and may be used by every cell.
+                    budget.spend(v.len() + 1)?;
                     row.push(v);
                 }
                 Event::End(e) if local(e.name().as_ref()) == b"row" => {
@@ -494,7 +496,7 @@ pub(crate) mod tests {
                 r#"<worksheet><sheetData><row><c t="s"><v>0</v></c><c><v>price</v></c></row><row><c t="s"><v>1</v></c><c><v>1999</v></c></row></sheetData></worksheet>"#,
             ),
         ]);
-        let s = xlsx(&mut a).unwrap();
+        let s = xlsx(&mut a, &mut super::super::Budget::new(&Default::default())).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].headings, ["Prices"]);
         assert_eq!(s[0].text, "item\tprice\nGPU\t1999");

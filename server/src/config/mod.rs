@@ -56,6 +56,11 @@ pub struct Config {
     pub max_queued_searches: usize,
     /// Time budget of one PDF parse, in seconds.
     pub pdf_timeout_secs: u64,
+    /// Text one document's parse may produce, in bytes (every format): a file over it fails
+    /// at once, naming the limit.
+    pub max_parsed_text_bytes: usize,
+    /// Sections one document's parse may produce.
+    pub max_parsed_sections: usize,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
     pub web_dir: Option<PathBuf>,
     /// The server's default embedding model, for knowledge bases that do not choose one.
@@ -116,6 +121,8 @@ impl Default for Config {
             max_concurrent_searches: 4,
             max_queued_searches: 64,
             pdf_timeout_secs: 60,
+            max_parsed_text_bytes: 64 * 1024 * 1024,
+            max_parsed_sections: 200_000,
             web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             embedding_presets: Default::default(),
@@ -163,6 +170,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_MAX_CONCURRENT_SEARCHES", "max_concurrent_searches"),
     ("RAGD_MAX_QUEUED_SEARCHES", "max_queued_searches"),
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
+    ("RAGD_MAX_PARSED_TEXT_BYTES", "max_parsed_text_bytes"),
+    ("RAGD_MAX_PARSED_SECTIONS", "max_parsed_sections"),
     ("RAGD_WEB_DIR", "web_dir"),
     ("RAGD_BACKUP_DIR", "backup.dir"),
     ("RAGD_BACKUP_SCHEDULE", "backup.schedule"),

@@ -267,6 +267,8 @@ impl State {
             index: space.index.clone(),
             limits: ingest::ParseLimits {
                 pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
+                max_text_bytes: self.config.max_parsed_text_bytes,
+                max_sections: self.config.max_parsed_sections,
             },
             cache: self
                 .config
