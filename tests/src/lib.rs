@@ -110,6 +110,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: a crash.
     pub fn kill(mut self) {
         let _ = self.child.kill();

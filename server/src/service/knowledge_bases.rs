@@ -414,15 +414,36 @@ pub async fn find(state: &State, kb: &str) -> Result<KnowledgeBase> {
         .ok_or_else(|| Error::not_found("knowledge base", kb))
 }
 
-/// Finds each named knowledge base (ids or names; at least one).
-pub async fn find_all(state: &State, kbs: &[String]) -> Result<Vec<KnowledgeBase>> {
-    if kbs.is_empty() {
+/// Knowledge bases one request may name.
+pub const MAX_PER_REQUEST: usize = 64;
+
+/// The knowledge bases a request names, each once, in order: at least one, at most
+/// [`MAX_PER_REQUEST`] different ones (a list of one name a million times is one name).
+pub fn named(kbs: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for kb in kbs {
+        if !out.contains(kb) {
+            if out.len() == MAX_PER_REQUEST {
+                return Err(Error::bad_request(format!(
+                    "knowledge_bases may name at most {MAX_PER_REQUEST} knowledge bases"
+                )));
+            }
+            out.push(kb.clone());
+        }
+    }
+    if out.is_empty() {
         return Err(Error::bad_request(
             "knowledge_bases must name at least one knowledge base",
         ));
     }
+    Ok(out)
+}
+
+/// Finds each named knowledge base (ids or names; at least one, each once).
+pub async fn find_all(state: &State, kbs: &[String]) -> Result<Vec<KnowledgeBase>> {
+    let kbs = named(kbs)?;
     let mut found = Vec::with_capacity(kbs.len());
-    for kb in kbs {
+    for kb in &kbs {
         found.push(find(state, kb).await?);
     }
     Ok(found)
@@ -505,6 +526,24 @@ pub async fn delete(state: &State, kb: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_request_names_each_knowledge_base_once_and_not_too_many() {
+        let many = vec!["kb".to_string(); 1_000_000];
+        assert_eq!(named(&many).unwrap(), ["kb"]);
+        let order: Vec<String> = ["b", "a", "b", "c"].map(String::from).to_vec();
+        assert_eq!(named(&order).unwrap(), ["b", "a", "c"]);
+        assert!(named(&[]).is_err());
+        let distinct: Vec<String> = (0..=MAX_PER_REQUEST).map(|i| format!("kb{i}")).collect();
+        assert!(named(&distinct)
+            .unwrap_err()
+            .to_string()
+            .contains("at most"));
+        assert_eq!(
+            named(&distinct[..MAX_PER_REQUEST]).unwrap().len(),
+            MAX_PER_REQUEST
+        );
+    }
+
     use super::*;
 
     use crate::service::testing;

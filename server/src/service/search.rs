@@ -120,11 +120,7 @@ async fn hits_reporting(
     if body.query.chars().count() > 4000 {
         return Err(Error::bad_request("query must be at most 4000 characters"));
     }
-    if body.knowledge_bases.is_empty() {
-        return Err(Error::bad_request(
-            "knowledge_bases must name at least one knowledge base",
-        ));
-    }
+    let named = knowledge_bases::named(&body.knowledge_bases)?;
     if let Some(k) = body.top_k {
         if !(1..=100).contains(&k) {
             return Err(Error::bad_request("top_k must be 1 to 100"));
@@ -134,7 +130,7 @@ async fn hits_reporting(
     let mut defaults = None;
     // Knowledge bases grouped by embedding model: each group is one search in its space.
     let mut groups: Vec<(Arc<Space>, Vec<String>)> = Vec::new();
-    for kb in &body.knowledge_bases {
+    for kb in &named {
         let kb = knowledge_bases::find(state, kb).await?;
         // Options: the request, then the first knowledge base's defaults.
         defaults.get_or_insert_with(|| kb.search_defaults());

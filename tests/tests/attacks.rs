@@ -1,0 +1,147 @@
+//! The attack suite, against the real binary: hostile inputs an attacker (or an unlucky
+//! user) sends, each with what ragd must do instead of what it once did. Findings that got
+//! through once have a test here that failed then and passes now; cases that already held
+//! are here so they keep holding. Other attacks are tested where their feature is: the
+//! origin and host checks and secrets in `auth.rs`, sources confined on every run and the
+//! SSRF list in the server's unit tests, the prompt's framing in `service::answer::prompt`.
+
+use std::time::{Duration, Instant};
+
+use e2e::{make_zip, Server};
+use serde_json::json;
+
+/// Resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// An XLSX of a few kilobytes whose one shared string of 1 MiB is used by 400 cells (its
+/// text is 400 MiB), and a CSV of 1 MiB whose header name of 1 MiB is repeated on each row.
+fn exploding_files() -> Vec<(&'static str, Vec<u8>)> {
+    let big = "x".repeat(1024 * 1024);
+    let rows: String = (0..400)
+        .map(|i| format!(r#"<row r="{}"><c t="s"><v>0</v></c></row>"#, i + 1))
+        .collect();
+    let xlsx = make_zip(&[
+        (
+            "xl/workbook.xml",
+            r#"<workbook><sheets><sheet name="S" r:id="rId1"/></sheets></workbook>"#,
+        ),
+        (
+            "xl/sharedStrings.xml",
+            &format!("<sst><si><t>{big}</t></si></sst>"),
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            &format!("<worksheet><sheetData>{rows}</sheetData></worksheet>"),
+        ),
+    ]);
+    let mut csv = "h".repeat(1024 * 1024);
+    csv.push_str(",b\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("{i},v\n"));
+    }
+    vec![("bomb.xlsx", xlsx), ("bomb.csv", csv.into_bytes())]
+}
+
+#[tokio::test]
+async fn parsed_text_that_explodes_fails_at_once_and_the_server_stays_small() -> anyhow::Result<()>
+{
+    let data = tempfile::tempdir()?;
+    let server = Server::start(data.path(), &[])?;
+    server.create_kb("kb").await?;
+    for (name, bytes) in exploding_files() {
+        let size = bytes.len();
+        let (status, v) = server.upload("kb", &[(name, bytes)]).await?;
+        assert_eq!(status, 202, "{name}: {v}");
+        let id = v["documents"][0]["id"].as_str().unwrap().to_string();
+        let started = Instant::now();
+        let doc = server.wait_done("kb", &id).await?;
+        assert_eq!(doc["status"], "failed", "{name} ({size} bytes): {doc}");
+        let error = doc["error"].as_str().unwrap_or_default();
+        assert!(error.contains("max_parsed_text_bytes"), "{name}: {error}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{name}");
+        let rss = rss(server.pid());
+        assert!(
+            rss < 1536 * 1024 * 1024,
+            "{name}: the server grew to {} MiB",
+            rss >> 20
+        );
+    }
+    // Failed for good: a restart does not take them up again.
+    server.stop()?;
+    let server = Server::start(data.path(), &[])?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, v) = server.get("/knowledge-bases/kb/documents").await?;
+    let docs = v["documents"].as_array().cloned().unwrap_or_default();
+    assert!(docs.iter().all(|d| d["status"] == "failed"), "{v}");
+    server.stop()?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_are_bounded() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server = Server::start(data.path(), &[])?;
+    server.create_kb("kb").await?;
+    server
+        .upload_ready(
+            "kb",
+            "a.md",
+            "# Tides\n\nThe harbour floods at spring tide.",
+            &json!({}),
+        )
+        .await?;
+    // One knowledge base named a million times is one knowledge base, answered at once.
+    let many = vec!["kb"; 1_000_000];
+    let started = Instant::now();
+    let (status, v) = server
+        .post(
+            "/search",
+            json!({"knowledge_bases": many, "query": "harbour"}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // Too many different ones: 400.
+    let distinct: Vec<String> = (0..100).map(|i| format!("kb{i}")).collect();
+    let (status, v) = server
+        .post(
+            "/search",
+            json!({"knowledge_bases": distinct, "query": "harbour"}),
+        )
+        .await?;
+    assert_eq!(status, 400, "{v}");
+    // A JSON body of 9 MiB: 413 from its headers, before a byte of it is read.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(
+        format!(
+            "POST /api/v1/search HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            9 * 1024 * 1024
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let mut head = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut head)).await??;
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(head.contains("payload_too_large"), "{head}");
+    server.stop()?;
+    Ok(())
+}
