@@ -60,7 +60,7 @@ pub fn embed(
     bm25: &Bm25,
     progress: impl FnMut(usize),
 ) -> Result<Vec<ChunkVectors>> {
-    embed_cached(chunks, embedder, bm25, None, progress).map(|(v, _)| v)
+    embed_cached(chunks, embedder, bm25, None, progress, &|| false).map(|(v, _)| v)
 }
 
 /// [`embed`], taking what it can from `cache` and remembering what it computed; also returns
@@ -71,6 +71,7 @@ pub fn embed_cached(
     bm25: &Bm25,
     cache: Option<&dyn VectorCache>,
     mut progress: impl FnMut(usize),
+    stop: &dyn Fn() -> bool,
 ) -> Result<(Vec<ChunkVectors>, usize)> {
     let mut dense: Vec<Option<Vec<f32>>> = vec![None; chunks.len()];
     let keys: Vec<[u8; 32]> = match cache {
@@ -89,6 +90,10 @@ pub fn embed_cached(
     }
     let lens: Vec<usize> = missing.iter().map(|&i| chunks[i].tokens).collect();
     for batch in length_sorted_batches(&lens, embedder.batch_size()) {
+        // Checked between batches: a document deleted meanwhile stops here.
+        if stop() {
+            return Err(crate::error::Error::Cancelled);
+        }
         let batch: Vec<usize> = batch.into_iter().map(|j| missing[j]).collect();
         let texts: Vec<&str> = batch
             .iter()
@@ -172,20 +177,29 @@ mod tests {
         };
         let first = [chunk("one fish"), chunk("two fish"), chunk("red fish")];
         let cache = Memory::default();
-        let (v1, embedded) = embed_cached(&first, &embedder, &bm25, Some(&cache), |_| {}).unwrap();
+        let (v1, embedded) =
+            embed_cached(&first, &embedder, &bm25, Some(&cache), |_| {}, &|| false).unwrap();
         assert_eq!(embedded, 3);
         // One chunk changed: one is embedded, the others come from the cache, same vectors.
         let second = [chunk("one  fish"), chunk("blue fish"), chunk("red fish")];
         let mut seen = Vec::new();
-        let (v2, embedded) =
-            embed_cached(&second, &embedder, &bm25, Some(&cache), |d| seen.push(d)).unwrap();
+        let (v2, embedded) = embed_cached(
+            &second,
+            &embedder,
+            &bm25,
+            Some(&cache),
+            |d| seen.push(d),
+            &|| false,
+        )
+        .unwrap();
         assert_eq!(embedded, 1);
         assert_eq!(seen, [2, 3]);
         assert_eq!(v2[0].dense, v1[0].dense);
         assert_eq!(v2[1].dense, embedder.vector("blue fish"));
         // Vectors of another size are never taken.
         let other = retrieval::HashEmbed::new(8);
-        let (_, embedded) = embed_cached(&second, &other, &bm25, Some(&cache), |_| {}).unwrap();
+        let (_, embedded) =
+            embed_cached(&second, &other, &bm25, Some(&cache), |_| {}, &|| false).unwrap();
         assert_eq!(embedded, 3);
     }
 

@@ -24,6 +24,9 @@ pub enum Error {
     Archive(String),
     #[error("the document contains no text")]
     NoText,
+    /// The document was deleted (or its ingest otherwise called off) while it ran.
+    #[error("cancelled: the document was deleted while it was ingested")]
+    Cancelled,
     /// Parsing outgrew a limit of the parser budget (which one, in the message).
     #[error("over the parsing budget: {0}")]
     OverBudget(String),

@@ -74,6 +74,8 @@ pub struct Pipeline {
     pub limits: ParseLimits,
     /// Vectors computed before, so unchanged chunks are not embedded again.
     pub cache: Option<Arc<dyn embed::VectorCache>>,
+    /// Set to stop this run between stages and embedding batches ([`Error::Cancelled`]).
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Pipeline {
@@ -91,7 +93,15 @@ impl Pipeline {
             Some(format) => format,
             None => load::detect(bytes, &doc.doc_name)?,
         };
+        let stop = || {
+            self.cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        };
         let parsed = parse::parse(bytes, format, self.limits)?;
+        if stop() {
+            return Err(Error::Cancelled);
+        }
         let chunks = chunk::chunk(&parsed, self.embedder.tokenizer(), chunking)?;
         let parse_time = started.elapsed();
 
@@ -105,7 +115,11 @@ impl Pipeline {
             &self.bm25,
             self.cache.as_deref(),
             |done| events(Event::Embedded { done }),
+            &stop,
         )?;
+        if stop() {
+            return Err(Error::Cancelled);
+        }
         let embed_time = started.elapsed();
 
         let started = Instant::now();
@@ -136,6 +150,47 @@ mod tests {
     use retrieval::{HashEmbed, IndexConfig, Scope};
 
     #[test]
+    fn a_cancelled_run_stops_between_batches_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbed::new(32));
+        let config = IndexConfig {
+            path: dir.path().join("vectors"),
+            server: None,
+        };
+        let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pipeline = Pipeline {
+            cancel: Some(flag.clone()),
+            embedder,
+            bm25: Arc::new(Bm25::new().unwrap()),
+            index: index.clone(),
+            limits: ParseLimits::default(),
+            cache: None,
+        };
+        let doc = DocumentRef {
+            kb_id: "kb".into(),
+            doc_id: "d1".into(),
+            doc_name: "long.md".into(),
+            format: None,
+        };
+        let text: String = (0..200)
+            .map(|i| format!("# Part {i}\n\nParagraph number {i} about harbours and tides.\n\n"))
+            .collect();
+        // The flag is set after the first batch: the run stops at the next one.
+        let result = pipeline.run(&doc, text.as_bytes(), ChunkConfig::default(), |e| {
+            if matches!(e, Event::Embedded { .. }) {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+        let scope = Scope {
+            knowledge_bases: vec!["kb".into()],
+            documents: None,
+        };
+        assert_eq!(index.count(&scope).unwrap(), 0);
+    }
+
+    #[test]
     fn a_pipeline_on_the_hash_embedder_stores_searchable_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let embedder = Arc::new(HashEmbed::new(32));
@@ -145,6 +200,7 @@ mod tests {
         };
         let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
         let pipeline = Pipeline {
+            cancel: None,
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),
             index: index.clone(),

@@ -196,7 +196,8 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let handle = tokio::runtime::Handle::current();
     let st = state.clone();
     let id = doc_id.to_string();
-    let pipeline = state.pipeline(&space);
+    let mut pipeline = state.pipeline(&space);
+    pipeline.cancel = Some(state.ingest_started(doc_id));
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;
         pipeline.run(&docref, &bytes, chunking, |event| match event {
@@ -213,6 +214,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     })
     .await;
     state.set_progress(doc_id, None);
+    state.ingest_ended(doc_id);
 
     match result {
         Ok(Ok(outcome)) => {
@@ -278,6 +280,13 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
                         .await;
                 }
             }
+        }
+        Ok(Err(ingest::Error::Cancelled)) => {
+            // Deleted while it ran: nothing was written, and its rows are gone.
+            tracing::info!(doc = doc_id, "ingest stopped: the document was deleted");
+            let _ = db
+                .finish_job(job.id, Some("cancelled: the document was deleted"))
+                .await;
         }
         Ok(Err(ingest::Error::Retrieval(e))) if e.is_embedding_outage() => {
             metrics::counter!("ragd_ingest_documents_total", "outcome" => "waiting").increment(1);

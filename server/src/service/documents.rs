@@ -314,6 +314,8 @@ pub async fn metadata_of(
 
 pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
     let (kb, doc) = find(state, kb, id).await?;
+    // A running ingest of it stops at its next batch instead of finishing for nothing.
+    state.cancel_ingest(&doc.id);
     let indexes = super::reindex::indexes(state, &kb).await?;
     remove(&state.store, &indexes, &state.files, vec![doc.id]).await
 }

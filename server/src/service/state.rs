@@ -45,6 +45,9 @@ pub struct State {
     pub wake: Notify,
     /// Live embedding progress of documents being processed.
     pub progress: Mutex<HashMap<String, Progress>>,
+    /// The stop flags of the ingests running here, by document id: a delete sets its
+    /// document's, and the pipeline stops at its next batch.
+    pub cancels: Mutex<HashMap<String, Arc<std::sync::atomic::AtomicBool>>>,
     pub lock: DataLock,
     /// What the index optimization passes did.
     pub maintenance: super::system::Maintenance,
@@ -208,6 +211,7 @@ impl State {
             vector_cache,
             wake: Notify::new(),
             progress: Mutex::new(HashMap::new()),
+            cancels: Mutex::new(HashMap::new()),
             lock,
             maintenance: Default::default(),
             searches: super::gate::Gate::new(
@@ -243,6 +247,35 @@ impl State {
         }
     }
 
+    /// A stop flag for the ingest of `doc_id` starting now ([`State::cancel_ingest`] sets it).
+    pub fn ingest_started(&self, doc_id: &str) -> Arc<std::sync::atomic::AtomicBool> {
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(doc_id.to_string(), flag.clone());
+        flag
+    }
+
+    pub fn ingest_ended(&self, doc_id: &str) {
+        self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(doc_id);
+    }
+
+    /// Stops the ingest of `doc_id` if one runs here.
+    pub fn cancel_ingest(&self, doc_id: &str) {
+        if let Some(flag) = self
+            .cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(doc_id)
+        {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// The default embedding model's space.
     pub fn default_space(&self) -> &Arc<Space> {
         self.spaces.default_space()
@@ -274,6 +307,7 @@ impl State {
                 .config
                 .embedding_cache
                 .then(|| self.vector_cache.clone()),
+            cancel: None,
         }
     }
 
