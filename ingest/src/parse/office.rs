@@ -35,6 +35,43 @@ impl Default for ZipLimits {
     }
 }
 
+fn u16_at(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 2)
+        .map(|s| u64::from(u16::from_le_bytes([s[0], s[1]])))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_le_bytes)
+}
+
+/// The number of entries a zip archive says it has, from its end-of-central-directory
+/// record (and the ZIP64 one when that says so), without reading the directory.
+pub fn claimed_entries(bytes: &[u8]) -> Option<u64> {
+    const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const LOCATOR: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
+    const EOCD64: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+    // The record is 22 bytes plus a comment of at most 65,535.
+    let from = bytes.len().saturating_sub(22 + 65_535);
+    let at = (from..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&i| bytes[i..i + 4] == EOCD)?;
+    let count = u16_at(bytes, at + 10)?;
+    if count != 0xFFFF {
+        return Some(count);
+    }
+    let locator = at.checked_sub(20)?;
+    if bytes.get(locator..locator + 4)? != LOCATOR {
+        return Some(count);
+    }
+    let record = usize::try_from(u64_at(bytes, locator + 8)?).ok()?;
+    if bytes.get(record..record + 4)? != EOCD64 {
+        return Some(count);
+    }
+    u64_at(bytes, record + 32)
+}
+
 /// A zip archive read under [`ZipLimits`].
 pub struct Archive {
     zip: ZipArchive<Cursor<Vec<u8>>>,
@@ -43,6 +80,14 @@ pub struct Archive {
 
 impl Archive {
     pub fn open(bytes: Vec<u8>, limits: ZipLimits) -> Result<Self> {
+        // The cap applies before the central directory is read: its entry count is in the
+        // archive's last record, and an archive of 900,000 entries is refused from it.
+        if claimed_entries(&bytes).is_some_and(|n| n > limits.entries as u64) {
+            return Err(Error::Archive(format!(
+                "more than {} entries",
+                limits.entries
+            )));
+        }
         let zip = ZipArchive::new(Cursor::new(bytes))
             .map_err(|e| Error::Archive(format!("not a readable zip archive: {e}")))?;
         if zip.len() > limits.entries {
@@ -431,6 +476,28 @@ pub(crate) mod tests {
             w.finish().unwrap();
         }
         out.into_inner()
+    }
+
+    #[test]
+    fn the_entry_cap_applies_before_the_directory_is_read() {
+        let entries: Vec<(String, String)> =
+            (0..50).map(|i| (format!("f{i}"), String::new())).collect();
+        let refs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let zip = make_zip(&refs);
+        assert_eq!(claimed_entries(&zip), Some(50));
+        let limits = ZipLimits {
+            entries: 10,
+            ..ZipLimits::default()
+        };
+        let Err(e) = Archive::open(zip.clone(), limits) else {
+            panic!("over the cap");
+        };
+        assert!(e.to_string().contains("more than 10 entries"), "{e}");
+        assert!(Archive::open(zip, ZipLimits::default()).is_ok());
+        assert_eq!(claimed_entries(b"not a zip"), None);
     }
 
     fn open(entries: &[(&str, &str)]) -> Archive {
