@@ -92,6 +92,9 @@ pub struct AnswerConfig {
     pub min_score: f32,
     pub empty_response: String,
     pub empty_response_zh: String,
+    /// Hosts (and their subdomains) that Markdown images and links in answers may point
+    /// to; others are dropped, so injected text cannot make the UI fetch an attacker's URL.
+    pub link_hosts: Vec<String>,
 }
 
 impl Default for AnswerConfig {
@@ -101,6 +104,7 @@ impl Default for AnswerConfig {
             min_score: 0.3,
             empty_response: "I could not find anything about this in the knowledge base.".into(),
             empty_response_zh: "知识库中没有找到与这个问题相关的内容。".into(),
+            link_hosts: Vec::new(),
         }
     }
 }
@@ -233,6 +237,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_SOURCE_TIMEZONE", "sources.default_timezone"),
     ("RAGD_API_KEY", "auth.api_key"),
     ("RAGD_ALLOWED_HOSTS", "auth.allowed_hosts"),
+    ("RAGD_ANSWER_LINK_HOSTS", "answer.link_hosts"),
     ("RAGD_API_READER_KEYS", "auth.reader_keys"),
     (
         "RAGD_AUTH_ALLOW_UNAUTHENTICATED",
@@ -252,6 +257,7 @@ const LIST_KEYS: &[&str] = &[
     "sources.folder_roots",
     "auth.reader_keys",
     "auth.allowed_hosts",
+    "answer.link_hosts",
     "embedding.languages",
 ];
 

@@ -6,6 +6,7 @@
 //! client disconnected) the producer stops and the LLM connection is dropped.
 
 pub mod citations;
+pub mod links;
 pub mod memory;
 pub mod prompt;
 
@@ -21,6 +22,7 @@ use crate::error::Error;
 use crate::llm::think::{Piece, ThinkSplitter};
 use crate::llm::LlmEvent;
 use citations::CitationRewriter;
+use links::LinkFilter;
 use prompt::{
     build_prompt, detect_lang, rewrite_query_messages, ContextChunk, Lang, Message, PromptInput,
 };
@@ -259,6 +261,8 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
             Lang::En => "no LLM is configured (set RAGD_LLM_BASE_URL and RAGD_LLM_MODEL): these are the most relevant passages",
             Lang::Zh => "未配置大模型（请设置 RAGD_LLM_BASE_URL 和 RAGD_LLM_MODEL）：以下是最相关的段落",
         };
+        let mut links = LinkFilter::new(&cfg.answer.link_hosts);
+        let text = links.push(&text) + &links.finish();
         send(tx, AnswerEvent::Delta(text)).await?;
         send(tx, AnswerEvent::Citations(citations)).await?;
         return send(
@@ -305,6 +309,7 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
         .map_err(Error::from)?;
     let mut splitter = ThinkSplitter::new();
     let mut rewriter = CitationRewriter::new(prompt.included);
+    let mut links = LinkFilter::new(&cfg.answer.link_hosts);
     loop {
         let next = tokio::select! {
             n = stream.next() => n,
@@ -327,13 +332,13 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
             usage.first_token_ms = Some(ms(started));
         }
         for p in pieces {
-            emit(tx, &mut rewriter, p).await?;
+            emit(tx, &mut rewriter, &mut links, p).await?;
         }
     }
     for p in splitter.finish() {
-        emit(tx, &mut rewriter, p).await?;
+        emit(tx, &mut rewriter, &mut links, p).await?;
     }
-    let tail = rewriter.finish();
+    let tail = links.push(&rewriter.finish()) + &links.finish();
     if !tail.is_empty() {
         send(tx, AnswerEvent::Delta(tail)).await?;
     }
@@ -372,12 +377,13 @@ async fn run(state: &State, req: AskRequest, tx: &mpsc::Sender<AnswerEvent>) -> 
 async fn emit(
     tx: &mpsc::Sender<AnswerEvent>,
     rewriter: &mut CitationRewriter,
+    links: &mut LinkFilter,
     piece: Piece,
 ) -> Result<(), Error> {
     match piece {
         Piece::Reasoning(r) => send(tx, AnswerEvent::Reasoning(r)).await,
         Piece::Answer(a) => {
-            let text = rewriter.push(&a);
+            let text = links.push(&rewriter.push(&a));
             if text.is_empty() {
                 Ok(())
             } else {
