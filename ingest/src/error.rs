@@ -24,6 +24,9 @@ pub enum Error {
     Archive(String),
     #[error("the document contains no text")]
     NoText,
+    /// A parse that ran elsewhere (a child process) failed: why, in words.
+    #[error("{0}")]
+    Parser(String),
     /// The document was deleted (or its ingest otherwise called off) while it ran.
     #[error("cancelled: the document was deleted while it was ingested")]
     Cancelled,

@@ -76,6 +76,8 @@ pub struct Pipeline {
     pub cache: Option<Arc<dyn embed::VectorCache>>,
     /// Set to stop this run between stages and embedding batches ([`Error::Cancelled`]).
     pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Where documents are parsed; `None`: in this process.
+    pub parser: Option<Arc<dyn parse::Parser>>,
 }
 
 impl Pipeline {
@@ -98,7 +100,10 @@ impl Pipeline {
                 .as_ref()
                 .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
-        let parsed = parse::parse(bytes, format, self.limits)?;
+        let parsed = match &self.parser {
+            Some(parser) => parser.parse(bytes, format, self.limits)?,
+            None => parse::parse(bytes, format, self.limits)?,
+        };
         if stop() {
             return Err(Error::Cancelled);
         }
@@ -160,6 +165,7 @@ mod tests {
         let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
         let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let pipeline = Pipeline {
+            parser: None,
             cancel: Some(flag.clone()),
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),
@@ -200,6 +206,7 @@ mod tests {
         };
         let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
         let pipeline = Pipeline {
+            parser: None,
             cancel: None,
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),

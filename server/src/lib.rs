@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod isolate;
 pub mod jobs;
 pub mod llm;
 pub mod lock;

@@ -8,6 +8,10 @@ fn main() {
     // user only: folders 0700, files 0600.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
+    // A document parsed in a child process: no runtime, no log set-up, limits first.
+    if let cli::Command::ParseChild(args) = &cli.command {
+        std::process::exit(server::isolate::child_main(args));
+    }
     let filter = cli
         .log
         .clone()

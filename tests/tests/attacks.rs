@@ -145,3 +145,34 @@ async fn requests_are_bounded() -> anyhow::Result<()> {
     server.stop()?;
     Ok(())
 }
+
+/// A parser that blows up its memory costs that document, not the server: parsing runs in a
+/// child process with an address-space limit (here 128 MiB, for a 40 MB text).
+#[tokio::test]
+async fn a_parser_out_of_memory_fails_its_document_and_the_server_goes_on() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let limit = (128u64 << 20).to_string();
+    let server = Server::start(data.path(), &[("RAGD_PARSE_MEMORY_BYTES", limit.as_str())])?;
+    server.create_kb("kb").await?;
+    let big = "word ".repeat(20).repeat(400_000).into_bytes();
+    let (status, v) = server.upload("kb", &[("big.txt", big)]).await?;
+    assert_eq!(status, 202, "{v}");
+    let id = v["documents"][0]["id"].as_str().unwrap().to_string();
+    let doc = server.wait_done("kb", &id).await?;
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(error.contains("parse_memory_bytes"), "{error}");
+    // The server is still there and ingests the next document.
+    server
+        .upload_ready(
+            "kb",
+            "small.md",
+            "# Small\n\nA lighthouse keeper.",
+            &json!({}),
+        )
+        .await?;
+    let hits = server.search(&["kb"], "lighthouse keeper", 3).await?;
+    assert!(!hits.is_empty());
+    server.stop()?;
+    Ok(())
+}

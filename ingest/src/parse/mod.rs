@@ -17,7 +17,7 @@ pub use pdf::parse_with_timeout as parse_pdf;
 pub use text::decode as decode_text;
 
 /// A run of text under one heading path, on one page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
     /// 1-based page number, for paged formats.
     pub page: Option<u32>,
@@ -28,12 +28,18 @@ pub struct Section {
 }
 
 /// A parsed document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParsedDocument {
     pub format: Format,
     pub sections: Vec<Section>,
     /// Number of pages (1 for formats without pages).
     pub pages: u32,
+}
+
+/// Parses documents somewhere else than in this process (a child process with limits of its
+/// own, so a parser that aborts or runs away costs one document, not the server).
+pub trait Parser: Send + Sync + std::fmt::Debug {
+    fn parse(&self, bytes: &[u8], format: Format, limits: ParseLimits) -> Result<ParsedDocument>;
 }
 
 /// Limits on parsing one document, the same for every format.

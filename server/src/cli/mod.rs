@@ -128,6 +128,9 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Parses one document from stdin for the worker, in a process of its own.
+    #[command(hide = true)]
+    ParseChild(crate::isolate::ChildArgs),
     /// An MCP server on stdin and stdout (for Claude Desktop, Cursor and other agents): the
     /// knowledge bases of the data folder, or of the server at --url, as tools.
     Mcp,
@@ -305,6 +308,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => llm::check(&backend).await,
         Command::Backup { list } => backup::run(&backend, list).await,
         Command::Migrate { .. } => unreachable!("handled above"),
+        Command::ParseChild(args) => match crate::isolate::child_main(&args) {
+            0 => Ok(()),
+            code => Err(anyhow::anyhow!("the parser process ended with {code}")),
+        },
         Command::Mcp => crate::mcp::serve_stdio(std::sync::Arc::new(backend)).await,
     }
 }

@@ -61,6 +61,13 @@ pub struct Config {
     pub max_parsed_text_bytes: usize,
     /// Sections one document's parse may produce.
     pub max_parsed_sections: usize,
+    /// Parse each document in a child process with the limits below, so a parser that
+    /// aborts, overflows its stack, loops or blows up its memory costs that document only.
+    pub parse_isolation: bool,
+    /// The parser process's address-space limit, in bytes.
+    pub parse_memory_bytes: u64,
+    /// The parser process's CPU-time limit, in seconds.
+    pub parse_cpu_secs: u64,
     /// Serve the web UI from this folder instead of the embedded copy (UI development).
     pub web_dir: Option<PathBuf>,
     /// The server's default embedding model, for knowledge bases that do not choose one.
@@ -127,6 +134,9 @@ impl Default for Config {
             pdf_timeout_secs: 60,
             max_parsed_text_bytes: 64 * 1024 * 1024,
             max_parsed_sections: 200_000,
+            parse_isolation: true,
+            parse_memory_bytes: 4 * 1024 * 1024 * 1024,
+            parse_cpu_secs: 120,
             web_dir: None,
             embedding: retrieval::EmbeddingConfig::default(),
             embedding_presets: Default::default(),
@@ -176,6 +186,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_PDF_TIMEOUT_SECS", "pdf_timeout_secs"),
     ("RAGD_MAX_PARSED_TEXT_BYTES", "max_parsed_text_bytes"),
     ("RAGD_MAX_PARSED_SECTIONS", "max_parsed_sections"),
+    ("RAGD_PARSE_ISOLATION", "parse_isolation"),
+    ("RAGD_PARSE_MEMORY_BYTES", "parse_memory_bytes"),
+    ("RAGD_PARSE_CPU_SECS", "parse_cpu_secs"),
     ("RAGD_WEB_DIR", "web_dir"),
     ("RAGD_BACKUP_DIR", "backup.dir"),
     ("RAGD_BACKUP_SCHEDULE", "backup.schedule"),

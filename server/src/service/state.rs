@@ -34,6 +34,8 @@ pub struct State {
     pub config: Config,
     pub store: Store,
     pub files: Files,
+    /// Where documents are parsed: a child process ([`crate::isolate`]), or this one.
+    pub parser: Option<Arc<dyn ingest::parse::Parser>>,
     /// Each embedding model with its index; the default model's is opened at start.
     pub spaces: Arc<Spaces>,
     pub bm25: Arc<Bm25>,
@@ -100,6 +102,19 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let replica = format!("{}:{}", host.trim(), folder.display());
     Ok(store.with_lease(lease).with_replica(&replica))
+}
+
+/// The child-process parser the configuration asks for.
+fn parser(config: &Config) -> anyhow::Result<Option<Arc<dyn ingest::parse::Parser>>> {
+    if !config.parse_isolation {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().context("cannot find the ragd binary for the parser")?;
+    Ok(Some(Arc::new(crate::isolate::ChildParser {
+        exe,
+        memory_bytes: config.parse_memory_bytes,
+        cpu_secs: config.parse_cpu_secs,
+    })))
 }
 
 /// The file store the configuration names (`data_dir/files` by default).
@@ -205,6 +220,7 @@ impl State {
             llm: LlmClient::new(config.llm.clone()),
             store,
             files,
+            parser: parser(&config)?,
             spaces: Arc::new(spaces),
             bm25,
             cross_encoder,
@@ -308,6 +324,7 @@ impl State {
                 .embedding_cache
                 .then(|| self.vector_cache.clone()),
             cancel: None,
+            parser: self.parser.clone(),
         }
     }
 

@@ -19,6 +19,8 @@ pub async fn state_with(dir: &Path, adjust: impl FnOnce(&mut Config)) -> AppStat
         data_dir: Some(dir.to_path_buf()),
     };
     let mut config = Config::load(None, &overrides).expect("default configuration");
+    // The test binary is not `ragd`: documents are parsed in this process.
+    config.parse_isolation = false;
     if let Some(url) = crate::store::db::test_database_url(dir).await {
         config.database_url = url.into();
     }

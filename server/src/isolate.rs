@@ -1,0 +1,237 @@
+//! Parsing in a child process. Every parser reads hostile bytes; in the server's process an
+//! abort, a stack overflow, a loop the deadline cannot interrupt or a memory blow-up would
+//! take the server down. So the worker runs `ragd parse-child` (this binary, a hidden
+//! subcommand) for each document: the child limits its own address space and CPU time
+//! (`setrlimit`) before it reads a byte, parses the document from stdin under the same
+//! [`ingest::ParseLimits`], and writes the result to stdout as JSON. The parent waits at most
+//! the parse deadline and a margin, and turns a child killed by a limit into a clear error
+//! for that one document.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ingest::parse::{ParsedDocument, Parser};
+use ingest::{Format, ParseLimits};
+use serde::{Deserialize, Serialize};
+
+/// The child's answer on stdout.
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    Parsed { doc: ParsedDocument, parse_ms: u64 },
+    Failed { message: String },
+}
+
+/// Parses in a child process of `exe` under these limits.
+#[derive(Debug, Clone)]
+pub struct ChildParser {
+    pub exe: PathBuf,
+    /// The child's address-space limit (`RLIMIT_AS`), in bytes.
+    pub memory_bytes: u64,
+    /// The child's CPU-time limit (`RLIMIT_CPU`), in seconds.
+    pub cpu_secs: u64,
+}
+
+/// Extra wall-clock time the parent allows beyond the parse deadline (process start, I/O).
+const MARGIN: Duration = Duration::from_secs(10);
+
+impl Parser for ChildParser {
+    fn parse(
+        &self,
+        bytes: &[u8],
+        format: Format,
+        limits: ParseLimits,
+    ) -> ingest::Result<ParsedDocument> {
+        let failed = |m: String| ingest::Error::Parser(m);
+        let mut child = Command::new(&self.exe)
+            .arg("parse-child")
+            .args(["--format", &format_name(format)])
+            .args([
+                "--pdf-timeout-secs",
+                &limits.pdf_timeout.as_secs().to_string(),
+            ])
+            .args(["--max-text-bytes", &limits.max_text_bytes.to_string()])
+            .args(["--max-sections", &limits.max_sections.to_string()])
+            .args(["--memory-bytes", &self.memory_bytes.to_string()])
+            .args(["--cpu-secs", &self.cpu_secs.to_string()])
+            .env("RAGD_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| failed(format!("cannot start the parser process: {e}")))?;
+        // Writing and reading at once: a large document fills the pipe before the child
+        // answers.
+        let mut stdin = child.stdin.take();
+        let input = bytes.to_vec();
+        let writer = std::thread::spawn(move || {
+            if let Some(mut s) = stdin.take() {
+                let _ = s.write_all(&input);
+            }
+        });
+        let mut stdout = child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_end(&mut out);
+            }
+            out
+        });
+        let mut stderr = child.stderr.take();
+        let errors = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.take(4096).read_to_end(&mut out);
+            }
+            out
+        });
+        let deadline = Instant::now() + limits.pdf_timeout + MARGIN;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = writer.join();
+                    return Err(ingest::Error::Timeout(
+                        (limits.pdf_timeout + MARGIN).as_secs(),
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(failed(format!("the parser process: {e}"))),
+            }
+        };
+        let _ = writer.join();
+        let out = reader.join().unwrap_or_default();
+        let err = errors.join().unwrap_or_default();
+        if let Ok(reply) = serde_json::from_slice::<Reply>(&out) {
+            return match reply {
+                Reply::Parsed { doc, .. } => Ok(doc),
+                Reply::Failed { message } => Err(failed(message)),
+            };
+        }
+        Err(failed(self.death(status, &String::from_utf8_lossy(&err))))
+    }
+}
+
+impl ChildParser {
+    /// Why a child ended without an answer, from how it ended.
+    fn death(&self, status: std::process::ExitStatus, stderr: &str) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        let out_of_memory = ["memory allocation", "capacity overflow", "out of memory"]
+            .iter()
+            .any(|m| stderr.contains(m));
+        match status.signal() {
+            Some(9) | Some(24) => format!(
+                "the parser ran past its cpu time limit of {} s (parse_cpu_secs)",
+                self.cpu_secs
+            ),
+            Some(6) if out_of_memory => format!(
+                "the parser ran out of its memory limit of {} MiB (parse_memory_bytes)",
+                self.memory_bytes >> 20
+            ),
+            Some(11) if stderr.contains("overflow") => "the parser overflowed its stack".into(),
+            Some(signal) => format!("the parser process crashed (signal {signal})"),
+            None if out_of_memory => format!(
+                "the parser ran out of its memory limit of {} MiB (parse_memory_bytes)",
+                self.memory_bytes >> 20
+            ),
+            None => format!(
+                "the parser process failed ({status}): {}",
+                stderr.lines().last().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn format_name(format: Format) -> String {
+    serde_json::to_value(format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// What `ragd parse-child` is told.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChildArgs {
+    #[arg(long)]
+    pub format: String,
+    #[arg(long)]
+    pub pdf_timeout_secs: u64,
+    #[arg(long)]
+    pub max_text_bytes: usize,
+    #[arg(long)]
+    pub max_sections: usize,
+    #[arg(long)]
+    pub memory_bytes: u64,
+    #[arg(long)]
+    pub cpu_secs: u64,
+}
+
+/// `ragd parse-child`: limits itself, parses stdin, answers on stdout. Returns the exit code.
+pub fn child_main(args: &ChildArgs) -> i32 {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let limit = |resource, value: u64| {
+        setrlimit(
+            resource,
+            Rlimit {
+                current: Some(value),
+                maximum: Some(value),
+            },
+        )
+    };
+    // The soft CPU limit sends SIGXCPU; the hard one a second later SIGKILL.
+    if limit(Resource::As, args.memory_bytes).is_err()
+        || setrlimit(
+            Resource::Cpu,
+            Rlimit {
+                current: Some(args.cpu_secs),
+                maximum: Some(args.cpu_secs + 1),
+            },
+        )
+        .is_err()
+    {
+        eprintln!("cannot limit the parser process");
+        return 2;
+    }
+    let reply =
+        match serde_json::from_value::<Format>(serde_json::Value::String(args.format.clone())) {
+            Err(_) => Reply::Failed {
+                message: format!("unknown format {}", args.format),
+            },
+            Ok(format) => {
+                let mut bytes = Vec::new();
+                if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
+                    eprintln!("cannot read the document: {e}");
+                    return 2;
+                }
+                let limits = ParseLimits {
+                    pdf_timeout: Duration::from_secs(args.pdf_timeout_secs),
+                    max_text_bytes: args.max_text_bytes,
+                    max_sections: args.max_sections,
+                };
+                let started = Instant::now();
+                match ingest::parse::parse(&bytes, format, limits) {
+                    Ok(doc) => Reply::Parsed {
+                        doc,
+                        parse_ms: started.elapsed().as_millis() as u64,
+                    },
+                    Err(e) => Reply::Failed {
+                        message: e.to_string(),
+                    },
+                }
+            }
+        };
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut out, &reply)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cannot write the reply: {e}");
+            2
+        }
+    }
+}
