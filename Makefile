@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -69,8 +69,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+## The cost of parsing in a child process per document (small Markdown, a 117-page PDF).
+bench-parse: setup release
+	$(PYTHON) scripts/bench_parse.py $(RAGD_RELEASE)
+
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
