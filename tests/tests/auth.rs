@@ -156,11 +156,24 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let cleared = r.headers().get(SET_COOKIE).expect("a cookie").to_str()?;
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // And ends the session: a copy of the cookie no longer works.
+    let r = anon
+        .get(server.api("/knowledge-bases"))
+        .header(COOKIE, &session)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // A reader key reads, searches and asks; it cannot change anything.
     let reader = with_key(READER)?;
     let r = reader.get(server.api("/knowledge-bases")).send().await?;
     assert_eq!(r.status(), StatusCode::OK);
+    // Nor see where sources read from (folder paths, URLs).
+    let r = reader
+        .get(server.api("/knowledge-bases/secret/sources"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = reader
         .post(server.api("/search"))
         .json(&json!({"query": "where is the vault code", "knowledge_bases": ["secret"]}))

@@ -126,7 +126,8 @@ export async function kbView(view, kbId, isCurrent) {
     }),
     drop,
     uploadSection,
-    sourcesSection(kb, () => docs.soon(0)),
+    // A source's folder path and URLs are the admin's business.
+    document.body.dataset.role === 'reader' ? null : sourcesSection(kb, () => docs.soon(0)),
     h('section', { 'aria-labelledby': 'docs-title' },
       h('div', { class: 'row between' }, h('h2', { id: 'docs-title', text: t('doc.title') }), count),
       docsError, table, empty));

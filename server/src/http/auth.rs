@@ -57,7 +57,15 @@ pub fn action_of(method: &Method, path: &str) -> Action {
         return Action::Ask;
     }
     if *method == Method::GET || *method == Method::HEAD {
-        return Action::Read;
+        let sources = path
+            .strip_prefix("/api/v1/knowledge-bases/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, rest)| rest == "sources" || rest.starts_with("sources/"));
+        return if sources {
+            Action::ReadSources
+        } else {
+            Action::Read
+        };
     }
     if *method != Method::POST {
         return Action::Change;
@@ -137,6 +145,7 @@ fn forged_write(req: &Request, cookie_or_no_key: bool) -> bool {
 pub async fn require(
     guard: Option<Guard>,
     allowed_hosts: std::sync::Arc<Vec<String>>,
+    store: crate::store::Store,
     req: Request,
     next: Next,
 ) -> Response {
@@ -183,7 +192,14 @@ pub async fn require(
         };
         return super::dify::dify_error(axum::http::StatusCode::FORBIDDEN, code, message);
     }
-    match role(&g, req.headers(), now_secs()) {
+    // A session that was signed out is over, whoever holds a copy of its cookie.
+    let signed_out = match (bearer(req.headers()), cookie(req.headers(), COOKIE)) {
+        (None, Some(token)) => crate::service::auth::signed_out(&store, token)
+            .await
+            .unwrap_or(false),
+        _ => false,
+    };
+    match role(&g, req.headers(), now_secs()).filter(|_| !signed_out) {
         None => {
             let mut resp = ApiError(Error::Unauthorized).into_response();
             resp.headers_mut().insert(
@@ -266,8 +282,13 @@ async fn login(
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
-    responses((status = 204, description = "signed out: the session cookie is cleared")))]
-async fn logout(headers: HeaderMap) -> Response {
+    responses((status = 204, description = "signed out: the session ends (a copy of its cookie no longer works) and the cookie is cleared")))]
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, COOKIE) {
+        if let Err(e) = crate::service::auth::sign_out(&state.store, token).await {
+            return ApiError(e).into_response();
+        }
+    }
     let cookie = session_cookie("", 0, forwarded_https(&headers));
     (
         axum::http::StatusCode::NO_CONTENT,
@@ -346,6 +367,7 @@ mod tests {
             (Method::POST, "/api/v1/conversations/c1/messages"),
             (Method::POST, "/v1/chat/completions"),
             (Method::GET, "/v1/models"),
+            (Method::GET, "/api/v1/knowledge-bases/sources"),
         ];
         for (m, p) in &ok {
             assert!(permits(Role::Reader, action_of(m, p)), "{m} {p}");
@@ -367,6 +389,8 @@ mod tests {
             (Method::POST, "/api/v1/eval"),
             (Method::POST, "/api/v1/backups"),
             (Method::GET, "/api/v1/backups"),
+            (Method::GET, "/api/v1/knowledge-bases/kb/sources"),
+            (Method::GET, "/api/v1/knowledge-bases/kb/sources/s/runs"),
         ];
         for (m, p) in &refused {
             assert!(!permits(Role::Reader, action_of(m, p)), "{m} {p}");

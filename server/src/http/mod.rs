@@ -97,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         }));
     let guard = state.guard.clone();
     let allowed_hosts = std::sync::Arc::new(state.config.auth.allowed_hosts.clone());
+    let store = state.store.clone();
     Router::new()
         .nest("/api/v1", long)
         .merge(outside)
@@ -106,7 +107,13 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
-            auth::require(guard.clone(), allowed_hosts.clone(), req, next)
+            auth::require(
+                guard.clone(),
+                allowed_hosts.clone(),
+                store.clone(),
+                req,
+                next,
+            )
         }))
         .with_state(state)
 }

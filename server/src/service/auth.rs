@@ -182,8 +182,10 @@ impl Role {
 /// What a request asks to do, as the authorization decision sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Read knowledge bases, documents, chunks, sources, conversations, the system's state.
+    /// Read knowledge bases, documents, chunks, conversations, the system's state.
     Read,
+    /// Read sources: their folder paths and URLs say where data lives (admin keys only).
+    ReadSources,
     Search,
     /// Ask a question (REST or the OpenAI-compatible API).
     Ask,
@@ -283,6 +285,32 @@ impl Guard {
         }
         valid.then_some(role)
     }
+}
+
+/// The digest a signed-out session is remembered by.
+fn session_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Signs a session out: its token stops working at once, on every replica, though the
+/// browser that held it (or a copy of the cookie) still has it.
+pub async fn sign_out(store: &crate::store::Store, token: &str) -> crate::error::Result<()> {
+    let expires = token
+        .split('.')
+        .next()
+        .and_then(|e| e.parse::<i64>().ok())
+        .and_then(|e| jiff::Timestamp::from_second(e).ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(crate::store::now);
+    store
+        .revoke_session(&session_digest(token), &expires)
+        .await?;
+    Ok(())
+}
+
+/// Whether a session token was signed out.
+pub async fn signed_out(store: &crate::store::Store, token: &str) -> crate::error::Result<bool> {
+    Ok(store.session_revoked(&session_digest(token)).await?)
 }
 
 /// An admin key, a reader key and their guard, for tests here and in `http::auth`.

@@ -583,6 +583,31 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Records a signed-out session (by its token's digest) until it would have expired;
+    /// forgets those that expired.
+    pub async fn revoke_session(&self, digest: &str, expires_at: &str) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        exec!(tx tx, sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < $1")
+            .bind(crate::store::now()))?;
+        exec!(tx tx, sqlx::query(
+            "INSERT INTO revoked_sessions (digest, expires_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(expires_at))?;
+        tx.commit().await
+    }
+
+    /// Whether the session with this token digest was signed out.
+    pub async fn session_revoked(&self, digest: &str) -> Result<bool> {
+        let found: Option<String> = fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_scalar("SELECT digest FROM revoked_sessions WHERE digest = $1")
+                .bind(digest)
+        )?;
+        Ok(found.is_some())
+    }
+
     /// Who holds the named lease now, if anyone.
     pub async fn lease_holder(&self, name: &str) -> Result<Option<String>> {
         Ok(fetch!(
