@@ -139,13 +139,15 @@ async fn run() -> anyhow::Result<()> {
     eprintln!("corpus: {source}");
     let tmp = tempfile::tempdir()?;
     let data_dir = tmp.path().join("data");
-    let config = Config::load(
+    let mut config = Config::load(
         None,
         &Overrides {
             listen: None,
             data_dir: Some(data_dir.clone()),
         },
     )?;
+    // In this process, as before parse isolation (`make bench-parse` measures the child).
+    config.parse_isolation = false;
     let threads = config.embedding.threads;
 
     // 1. Parse: a generated 100-page PDF, parse stage only.

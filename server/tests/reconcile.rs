@@ -13,7 +13,9 @@ async fn orphan_points_and_missing_points_are_repaired() {
         listen: None,
         data_dir: Some(dir.path().to_path_buf()),
     };
-    let config = Config::load(None, &overrides).unwrap();
+    let mut config = Config::load(None, &overrides).unwrap();
+    // This test binary is not `ragd`: documents are parsed in this process.
+    config.parse_isolation = false;
     let state = State::open(config).await.unwrap();
     let kb = knowledge_bases::create(
         &state,

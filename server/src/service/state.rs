@@ -110,6 +110,11 @@ fn parser(config: &Config) -> anyhow::Result<Option<Arc<dyn ingest::parse::Parse
         return Ok(None);
     }
     let exe = std::env::current_exe().context("cannot find the ragd binary for the parser")?;
+    // Only `ragd` has the `parse-child` command (a test or bench binary is something else).
+    if exe.file_stem().and_then(|s| s.to_str()) != Some("ragd") {
+        tracing::warn!(exe = %exe.display(), "not the ragd binary: documents are parsed in this process");
+        return Ok(None);
+    }
     Ok(Some(Arc::new(crate::isolate::ChildParser {
         exe,
         memory_bytes: config.parse_memory_bytes,
