@@ -408,3 +408,58 @@ async fn the_data_folder_is_private_and_secrets_stay_out_of_the_log() -> anyhow:
     }
     Ok(())
 }
+
+/// A reader sees the conversations it made, not another reader's; the admin sees all.
+#[tokio::test]
+async fn readers_see_their_own_conversations() -> anyhow::Result<()> {
+    const OTHER: &str = "other-reader-key-0123456789ab";
+    let dir = tempfile::tempdir()?;
+    let readers = format!("{READER}:{OTHER}");
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("RAGD_API_KEY", KEY),
+            ("RAGD_API_READER_KEYS", readers.as_str()),
+        ],
+    )?;
+    let admin = with_key(KEY)?;
+    let r = admin
+        .post(server.api("/knowledge-bases"))
+        .json(&json!({"name": "kb"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (one, other) = (with_key(READER)?, with_key(OTHER)?);
+    let r = one
+        .post(server.api("/conversations"))
+        .json(&json!({"title": "mine", "knowledge_bases": ["kb"]}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await?["id"].as_str().unwrap().to_string();
+    let list = |c: reqwest::Client| {
+        let url = server.api("/conversations");
+        async move {
+            let v: Value = c.get(url).send().await?.json().await?;
+            anyhow::Ok(v["conversations"].as_array().map_or(0, Vec::len))
+        }
+    };
+    assert_eq!(list(one.clone()).await?, 1);
+    assert_eq!(list(other.clone()).await?, 0);
+    assert_eq!(list(admin.clone()).await?, 1);
+    let path = server.api(&format!("/conversations/{id}"));
+    assert_eq!(
+        other.get(&path).send().await?.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(one.get(&path).send().await?.status(), StatusCode::OK);
+    assert_eq!(admin.get(&path).send().await?.status(), StatusCode::OK);
+    let r = other
+        .post(format!("{path}/messages"))
+        .json(&json!({"question": "what is in it?"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.stop()?;
+    Ok(())
+}

@@ -199,7 +199,11 @@ pub async fn require(
             .unwrap_or(false),
         _ => false,
     };
-    match role(&g, req.headers(), now_secs()).filter(|_| !signed_out) {
+    let who = match bearer(req.headers()) {
+        Some(key) => g.caller_of(key),
+        None => cookie(req.headers(), COOKIE).and_then(|t| g.session_caller(t, now_secs())),
+    };
+    match who.filter(|_| !signed_out) {
         None => {
             let mut resp = ApiError(Error::Unauthorized).into_response();
             resp.headers_mut().insert(
@@ -208,11 +212,15 @@ pub async fn require(
             );
             resp
         }
-        Some(role) if !permits(role, action_of(req.method(), path)) => ApiError(Error::Forbidden(
-            "this api key may only read, search and ask".into(),
-        ))
+        Some((role, _)) if !permits(role, action_of(req.method(), path)) => ApiError(
+            Error::Forbidden("this api key may only read, search and ask".into()),
+        )
         .into_response(),
-        Some(_) => next.run(req).await,
+        Some((_, caller)) => {
+            let mut req = req;
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
     }
 }
 

@@ -213,6 +213,26 @@ pub fn permits(role: Role, action: Action) -> bool {
     }
 }
 
+/// Who calls a service, as far as what they may see depends on it: `owner` is the identity
+/// of a reader key (conversations are theirs); `None` for the admin key or a server without
+/// keys, which see everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub owner: Option<String>,
+}
+
+impl Caller {
+    /// Whether this caller may see a thing made by `owner`.
+    pub fn sees(&self, owner: Option<&str>) -> bool {
+        self.owner.is_none() || self.owner.as_deref() == owner
+    }
+}
+
+/// A key's identity: a prefix of its SHA-256, never the key.
+fn identity(digest: &[u8; 32]) -> String {
+    hex::encode(&digest[..8])
+}
+
 /// What a request is checked against.
 #[derive(Clone)]
 pub struct Guard {
@@ -253,6 +273,26 @@ impl Guard {
         found
     }
 
+    /// Who `key` is, when it is one of the keys.
+    pub fn caller_of(&self, key: &str) -> Option<(Role, Caller)> {
+        let role = self.role_of(key)?;
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        Some((role, caller(role, &digest)))
+    }
+
+    /// Who holds a session token made by [`Guard::session_token`], when it is valid.
+    pub fn session_caller(&self, token: &str, now: u64) -> Option<(Role, Caller)> {
+        let role = self.session_role(token, now)?;
+        let mut parts = token.splitn(3, '.');
+        let expires = parts.next()?.parse::<u64>().ok()?;
+        let tag = hex::decode(parts.nth(1)?).ok()?;
+        self.keys
+            .iter()
+            .filter(|(_, r)| *r == role)
+            .find(|(digest, _)| Self::mac(digest, role, expires).verify_slice(&tag).is_ok())
+            .map(|(digest, _)| (role, caller(role, digest)))
+    }
+
     fn mac(key_digest: &[u8; 32], role: Role, expires: u64) -> Hmac<Sha256> {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
@@ -284,6 +324,13 @@ impl Guard {
             valid |= Self::mac(digest, role, expires).verify_slice(&tag).is_ok();
         }
         valid.then_some(role)
+    }
+}
+
+/// Readers are told apart by key; the admin sees all.
+fn caller(role: Role, digest: &[u8; 32]) -> Caller {
+    Caller {
+        owner: (role != Role::Admin).then(|| identity(digest)),
     }
 }
 
@@ -335,6 +382,26 @@ pub(crate) mod test_keys {
 mod tests {
     use super::test_keys::{guard, ADMIN, READER};
     use super::*;
+
+    #[test]
+    fn readers_are_told_apart_by_key_and_the_admin_sees_all() {
+        let g = guard();
+        let (role, admin) = g.caller_of(ADMIN).unwrap();
+        assert_eq!((role, admin.owner), (Role::Admin, None));
+        let (role, reader) = g.caller_of(READER).unwrap();
+        assert_eq!(role, Role::Reader);
+        let owner = reader.owner.clone().unwrap();
+        assert!(!owner.is_empty() && !READER.contains(&owner));
+        // A session knows its key too.
+        let token = g.session_token(READER, 1_000_000).unwrap();
+        let (_, by_session) = g.session_caller(&token, 999_000).unwrap();
+        assert_eq!(by_session, reader);
+        assert!(
+            reader.sees(Some(&owner)) && !reader.sees(Some("someone-else")) && !reader.sees(None)
+        );
+        assert!(Caller::default().sees(Some(&owner)) && Caller::default().sees(None));
+        assert!(g.caller_of("not-a-key-0123456789").is_none());
+    }
 
     #[test]
     fn only_loopback_hosts_are_served_without_a_key() {

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::answer::prompt::Message;
 use super::answer::{answer, answer_whole, AnswerEvent, AskRequest, Citation, Reply};
+use super::auth::Caller;
 use super::knowledge_bases;
 use super::{AppState, State};
 use crate::error::{Error, Result};
@@ -77,7 +78,11 @@ async fn kb_ids(state: &State, kbs: &[String]) -> Result<Vec<String>> {
         .collect())
 }
 
-pub async fn create(state: &State, req: NewConversation) -> Result<ConversationView> {
+pub async fn create(
+    state: &State,
+    caller: &Caller,
+    req: NewConversation,
+) -> Result<ConversationView> {
     let ids = kb_ids(state, &req.knowledge_bases).await?;
     let title: String = req
         .title
@@ -87,30 +92,36 @@ pub async fn create(state: &State, req: NewConversation) -> Result<ConversationV
         .take(200)
         .collect();
     let id = uuid::Uuid::now_v7().to_string();
-    let c = state.store.create_conversation(&id, &title, &ids).await?;
+    let c = state
+        .store
+        .create_conversation(&id, &title, &ids, caller.owner.as_deref())
+        .await?;
     Ok(c.into())
 }
 
-pub async fn list(state: &State) -> Result<Vec<ConversationView>> {
+/// The caller's conversations (all of them for the admin), newest first.
+pub async fn list(state: &State, caller: &Caller) -> Result<Vec<ConversationView>> {
     Ok(state
         .store
-        .list_conversations(200)
+        .list_conversations(200, caller.owner.as_deref())
         .await?
         .into_iter()
         .map(Into::into)
         .collect())
 }
 
-async fn find(state: &State, id: &str) -> Result<Conversation> {
+/// A conversation the caller may see; another reader's is not found.
+async fn find(state: &State, caller: &Caller, id: &str) -> Result<Conversation> {
     state
         .store
         .get_conversation(id)
         .await?
+        .filter(|c| caller.sees(c.owner.as_deref()))
         .ok_or_else(|| Error::not_found("conversation", id))
 }
 
-pub async fn get(state: &State, id: &str) -> Result<ConversationDetail> {
-    let c = find(state, id).await?;
+pub async fn get(state: &State, caller: &Caller, id: &str) -> Result<ConversationDetail> {
+    let c = find(state, caller, id).await?;
     let messages = state
         .store
         .list_messages(id)
@@ -134,7 +145,8 @@ pub async fn get(state: &State, id: &str) -> Result<ConversationDetail> {
     })
 }
 
-pub async fn delete(state: &State, id: &str) -> Result<()> {
+pub async fn delete(state: &State, caller: &Caller, id: &str) -> Result<()> {
+    find(state, caller, id).await?;
     if state.store.delete_conversation(id).await? {
         Ok(())
     } else {
@@ -189,8 +201,13 @@ async fn save_exchange(state: &State, conversation: &str, question: &str, c: &Co
 
 /// Answers a new question in a conversation, with the earlier turns as history, and stores
 /// the exchange once the answer is complete (also when a streaming client went away).
-pub async fn add_message(state: &AppState, id: &str, req: NewMessage) -> Result<Reply> {
-    let conv = find(state, id).await?;
+pub async fn add_message(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    req: NewMessage,
+) -> Result<Reply> {
+    let conv = find(state, caller, id).await?;
     let question = req.question.trim().to_string();
     if question.is_empty() {
         return Err(Error::bad_request("question must not be empty"));

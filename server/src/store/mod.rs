@@ -281,6 +281,9 @@ pub struct Conversation {
     pub knowledge_bases: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The reader key that made it (its identity), if one did.
+    #[serde(skip)]
+    pub owner: Option<String>,
 }
 
 impl KnowledgeBase {

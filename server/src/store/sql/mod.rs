@@ -724,29 +724,38 @@ impl Store {
         id: &str,
         title: &str,
         kb_ids: &[String],
+        owner: Option<&str>,
     ) -> Result<Conversation> {
         let now = crate::store::now();
         let kbs = serde_json::to_string(kb_ids).unwrap_or_else(|_| "[]".into());
-        exec!(self, sqlx::query("INSERT INTO conversations (id, title, knowledge_bases, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
+        exec!(self, sqlx::query("INSERT INTO conversations (id, title, knowledge_bases, created_at, updated_at, owner) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id)
             .bind(title)
             .bind(kbs)
             .bind(&now)
-            .bind(&now))?;
+            .bind(&now)
+            .bind(owner))?;
         self.get_conversation(id)
             .await?
             .ok_or_else(StoreError::missing)
     }
 
     pub async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>> {
-        fetch!(self, fetch_optional, sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at FROM conversations WHERE id = $1")
+        fetch!(self, fetch_optional, sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at, owner FROM conversations WHERE id = $1")
             .bind(id))
         .map_err(StoreError::from)
     }
 
-    pub async fn list_conversations(&self, limit: i64) -> Result<Vec<Conversation>> {
-        fetch!(self, fetch_all, sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at FROM conversations ORDER BY updated_at DESC LIMIT $1")
-            .bind(limit))
+    /// The newest conversations; with `owner`, only theirs.
+    pub async fn list_conversations(
+        &self,
+        limit: i64,
+        owner: Option<&str>,
+    ) -> Result<Vec<Conversation>> {
+        fetch!(self, fetch_all, sqlx::query_as("SELECT id, title, knowledge_bases, created_at, updated_at, owner FROM conversations
+              WHERE $2 = '' OR owner = $2 ORDER BY updated_at DESC LIMIT $1")
+            .bind(limit)
+        .bind(owner.unwrap_or("")))
         .map_err(StoreError::from)
     }
 
