@@ -3,7 +3,7 @@
 //! `RAGD_TEST_LLM_URL` (and `RAGD_TEST_LLM_MODEL`, `RAGD_TEST_LLM_PROVIDER`) set, the
 //! protocol-agnostic checks also run against that real server.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use e2e::mock_llm::{MockLlm, Protocol};
 use e2e::{make_pdf, parse_sse, Server, SseEvent};
@@ -561,6 +561,36 @@ async fn real_llm_backend_when_configured() -> anyhow::Result<()> {
         .collect();
     assert!(!answer.is_empty());
     assert!(!answer.contains("<think>"));
+    server.stop()?;
+    Ok(())
+}
+
+/// The long routes (answers, evaluations, backups) have a time limit too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_request_is_cut_at_its_time_limit() -> anyhow::Result<()> {
+    let mock = MockLlm::start(Protocol::Ollama).await;
+    let mut env = llm_env(&mock.url, "ollama");
+    env.retain(|(k, _)| k != "RAGD_LLM_FIRST_TOKEN_TIMEOUT_SECS");
+    env.push(("RAGD_LLM_FIRST_TOKEN_TIMEOUT_SECS".into(), "30".into()));
+    env.push(("RAGD_LONG_REQUEST_TIMEOUT_SECS".into(), "1".into()));
+    let (_dir, server) = server_with_docs(&as_refs(&env)).await?;
+    let started = Instant::now();
+    let (status, e) = server
+        .post(
+            "/ask",
+            json!({"knowledge_bases": ["plants"], "question": "plants sugar sunlight #slow"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (408, Some("timeout")),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     server.stop()?;
     Ok(())
 }

@@ -48,6 +48,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Time limit of one API request, in seconds.
     pub request_timeout_secs: u64,
+    /// Time limit of the long requests (answers until their stream starts, evaluations,
+    /// backups, the LLM check), in seconds.
+    pub long_request_timeout_secs: u64,
     /// Documents processed at the same time.
     pub workers: usize,
     /// Searches (also those of answers) running at once; more wait in a queue.
@@ -128,6 +131,7 @@ impl Default for Config {
             cache_dir: default_cache_dir(),
             max_upload_bytes: 100 * 1024 * 1024,
             request_timeout_secs: 60,
+            long_request_timeout_secs: 1800,
             workers: 2,
             max_concurrent_searches: 4,
             max_queued_searches: 64,
@@ -180,6 +184,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_CACHE_DIR", "cache_dir"),
     ("RAGD_MAX_UPLOAD_BYTES", "max_upload_bytes"),
     ("RAGD_REQUEST_TIMEOUT_SECS", "request_timeout_secs"),
+    (
+        "RAGD_LONG_REQUEST_TIMEOUT_SECS",
+        "long_request_timeout_secs",
+    ),
     ("RAGD_WORKERS", "workers"),
     ("RAGD_MAX_CONCURRENT_SEARCHES", "max_concurrent_searches"),
     ("RAGD_MAX_QUEUED_SEARCHES", "max_queued_searches"),

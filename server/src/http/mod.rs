@@ -95,6 +95,12 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             with_timeout(req, next, timeout)
         }));
+    // Answers, evaluations and backups may take long, but not forever; a streamed answer
+    // gets its headers at once, and its LLM's idle timeout bounds the silence after that.
+    let long_limit = Duration::from_secs(state.config.long_request_timeout_secs.max(1));
+    let long = long.layer(middleware::from_fn(move |req: Request, next: Next| {
+        with_timeout(req, next, long_limit)
+    }));
     let guard = state.guard.clone();
     let allowed_hosts = std::sync::Arc::new(state.config.auth.allowed_hosts.clone());
     let store = state.store.clone();
