@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse fuzz eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -72,6 +72,13 @@ fmt:
 ## The cost of parsing in a child process per document (small Markdown, a 117-page PDF).
 bench-parse: setup release
 	$(PYTHON) scripts/bench_parse.py $(RAGD_RELEASE)
+
+## Fuzz every parser and the chunker (nightly and `cargo install cargo-fuzz`; not part of
+## `make test`, which replays fuzz/corpus). FUZZ_SECS per target.
+FUZZ_SECS ?= 180
+fuzz:
+	cd fuzz && for t in parse chunk; do \
+	  cargo +nightly fuzz run $$t -O --sanitizer none -- -max_total_time=$(FUZZ_SECS) -timeout=20 -rss_limit_mb=2048 || exit 1; done
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
 bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse
