@@ -14,6 +14,8 @@
 pub mod chunk;
 pub mod embed;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod load;
 pub mod parse;
 pub mod store;

@@ -7,7 +7,7 @@
 
 use sqlx::{Row, TypeInfo, ValueRef};
 
-use super::db::{Db, Dialect};
+use super::db::{exec, fetch, Db, Dialect};
 use super::{Result, Store};
 
 /// The tables copied, parents before children, with the columns that order them. Leases are
@@ -101,40 +101,25 @@ impl Store {
               JOIN knowledge_bases k ON k.id = d.kb_id
              WHERE d.status = 'ready'
                AND NOT EXISTS (SELECT 1 FROM embedding_cache c WHERE c.model = k.embedding_model)";
-        Ok(match &self.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
-        })
+        Ok(fetch!(self, fetch_one, sqlx::query_scalar(sql))?)
     }
 
     /// Rows in `table`.
     pub async fn count_rows(&self, table: &str) -> Result<i64> {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        Ok(match &self.db {
-            Db::Sqlite(p) => sqlx::query_scalar(&sql).fetch_one(p).await?,
-            Db::Postgres(p) => sqlx::query_scalar(&sql).fetch_one(p).await?,
-        })
+        Ok(fetch!(self, fetch_one, sqlx::query_scalar(&sql))?)
     }
 
     /// The columns of `table` in this store, with what each takes.
     async fn columns(&self, table: &str) -> Result<Vec<(String, Kind)>> {
-        let rows: Vec<(String, String)> = match &self.db {
-            Db::Sqlite(p) => {
-                sqlx::query_as("SELECT name, type FROM pragma_table_info($1) ORDER BY cid")
-                    .bind(table)
-                    .fetch_all(p)
-                    .await?
-            }
-            Db::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns
-                      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-                )
-                .bind(table)
-                .fetch_all(p)
-                .await?
+        let sql = match self.dialect() {
+            Dialect::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+            Dialect::Postgres => {
+                "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns
+                  WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
             }
         };
+        let rows: Vec<(String, String)> = fetch!(self, fetch_all, sqlx::query_as(sql).bind(table))?;
         Ok(rows.into_iter().map(|(n, t)| (n, kind_of(&t))).collect())
     }
 
@@ -191,7 +176,7 @@ impl Store {
             }
             // Cut off before: copied whole again.
             let mut tx = target.db.write().await?;
-            super::db::exec!(tx tx, sqlx::query(&format!("DELETE FROM {table}")))?;
+            exec!(tx tx, sqlx::query(&format!("DELETE FROM {table}")))?;
             tx.commit().await?;
         }
         let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
@@ -227,7 +212,7 @@ impl Store {
                         q
                     }};
                 }
-                super::db::exec!(tx tx, bound!())?;
+                exec!(tx tx, bound!())?;
             }
             tx.commit().await?;
             done += rows.len() as i64;
@@ -237,7 +222,7 @@ impl Store {
         if target.dialect() == Dialect::Postgres && order == "id" && table != "chunks" {
             let has_serial = ["messages", "source_runs", "reindexes", "jobs"].contains(&table);
             if has_serial {
-                super::db::exec!(target, sqlx::query(&format!(
+                exec!(target, sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
                 )))?;
             }
