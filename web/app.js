@@ -10,6 +10,7 @@ import { render, setViews } from './lib/router.js';
 import { chatView } from './views/chat.js';
 import { chunksView } from './views/chunks.js';
 import { kbView } from './views/kb.js';
+import { keysView } from './views/keys.js';
 import { kbListView } from './views/kbs.js';
 import { searchView } from './views/search.js';
 import { auth, needSignIn, paintSignOut, refreshAuth, signInView, signOut } from './views/signin.js';
@@ -24,6 +25,7 @@ async function showView(view, [section, a, b, c], isCurrent) {
   else if (route === 'search') await searchView(view, isCurrent);
   else if (route === 'chat') await chatView(view, a || null, isCurrent);
   else if (route === 'system') await systemView(view, isCurrent);
+  else if (route === 'keys') await keysView(view, isCurrent);
   else await kbListView(view, isCurrent);
 }
 

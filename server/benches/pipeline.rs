@@ -175,6 +175,7 @@ async fn run() -> anyhow::Result<()> {
     let state = State::open(config.clone()).await?;
     let kb = server::service::knowledge_bases::create(
         &state,
+        &server::service::auth::Caller::ADMIN,
         server::service::knowledge_bases::NewKnowledgeBase {
             name: "bench".into(),
             chunk_size: Some(SEARCH_CHUNK_SIZE as usize),
@@ -289,6 +290,7 @@ async fn run() -> anyhow::Result<()> {
             let t = Instant::now();
             let hits = run_search(
                 &state,
+                &server::service::auth::Caller::ADMIN,
                 SearchBody {
                     knowledge_bases: vec!["bench-kb".into()],
                     query: q.clone(),

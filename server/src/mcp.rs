@@ -17,12 +17,13 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig};
+use rmcp::model::{CallToolResult, ContentBlock, Extensions, ServerCapabilities, ServerConfig};
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::service::answer::{self, AskRequest, Reply};
+use crate::service::auth::Caller;
 use crate::service::documents::{self, ListQuery};
 use crate::service::metadata::Filter;
 use crate::service::search::{self, SearchRequest};
@@ -32,12 +33,15 @@ use crate::service::{knowledge_bases, AppState};
 pub type Call<'a> = Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
 
 /// What the tools call: the services in this process, or a running server.
+/// Each call names its caller: the services check its scope; a running server checks the
+/// key the backend holds instead.
 pub trait Backend: Send + Sync + 'static {
-    fn search(&self, req: SearchRequest) -> Call<'_>;
-    fn ask(&self, req: AskRequest) -> Call<'_>;
-    fn knowledge_bases(&self) -> Call<'_>;
-    fn documents(&self, kb: String, status: Option<String>) -> Call<'_>;
-    fn document(&self, kb: String, id: String, offset: i64, limit: i64) -> Call<'_>;
+    fn search(&self, caller: Caller, req: SearchRequest) -> Call<'_>;
+    fn ask(&self, caller: Caller, req: AskRequest) -> Call<'_>;
+    fn knowledge_bases(&self, caller: Caller) -> Call<'_>;
+    fn documents(&self, caller: Caller, kb: String, status: Option<String>) -> Call<'_>;
+    fn document(&self, caller: Caller, kb: String, id: String, offset: i64, limit: i64)
+        -> Call<'_>;
 }
 
 /// The services of this process.
@@ -50,14 +54,14 @@ fn json<T: serde::Serialize>(r: Result<T, crate::error::Error>) -> Result<Value,
 }
 
 impl Backend for Local {
-    fn search(&self, req: SearchRequest) -> Call<'_> {
-        Box::pin(async move { json(search::search(&self.0, req).await) })
+    fn search(&self, caller: Caller, req: SearchRequest) -> Call<'_> {
+        Box::pin(async move { json(search::search(&self.0, &caller, req).await) })
     }
 
-    fn ask(&self, mut req: AskRequest) -> Call<'_> {
+    fn ask(&self, caller: Caller, mut req: AskRequest) -> Call<'_> {
         req.stream = false;
         Box::pin(async move {
-            match answer::ask(&self.0, req).await {
+            match answer::ask(&self.0, &caller, req).await {
                 Ok(Reply::Whole(a)) => json(Ok(a)),
                 Ok(Reply::Stream(_)) => Err("the answer came as a stream".into()),
                 Err(e) => Err(e.to_string()),
@@ -65,26 +69,34 @@ impl Backend for Local {
         })
     }
 
-    fn knowledge_bases(&self) -> Call<'_> {
-        Box::pin(async move { json(knowledge_bases::list(&self.0).await) })
+    fn knowledge_bases(&self, caller: Caller) -> Call<'_> {
+        Box::pin(async move { json(knowledge_bases::list(&self.0, &caller).await) })
     }
 
-    fn documents(&self, kb: String, status: Option<String>) -> Call<'_> {
+    fn documents(&self, caller: Caller, kb: String, status: Option<String>) -> Call<'_> {
         Box::pin(async move {
             let q = ListQuery {
                 status,
                 limit: Some(1000),
                 offset: None,
             };
-            json(documents::list(&self.0, &kb, q).await)
+            json(documents::list(&self.0, &caller, &kb, q).await)
         })
     }
 
-    fn document(&self, kb: String, id: String, offset: i64, limit: i64) -> Call<'_> {
+    fn document(
+        &self,
+        caller: Caller,
+        kb: String,
+        id: String,
+        offset: i64,
+        limit: i64,
+    ) -> Call<'_> {
         Box::pin(async move {
-            let doc = json(documents::get(&self.0, &kb, &id).await)?;
-            let chunks =
-                json(documents::chunks(&self.0, &kb, &id, Some(limit), Some(offset)).await)?;
+            let doc = json(documents::get(&self.0, &caller, &kb, &id).await)?;
+            let chunks = json(
+                documents::chunks(&self.0, &caller, &kb, &id, Some(limit), Some(offset)).await,
+            )?;
             Ok(
                 serde_json::json!({"document": doc, "chunks": chunks["chunks"], "total_chunks": chunks["total"]}),
             )
@@ -144,16 +156,38 @@ pub struct GetDocumentParams {
 #[derive(Clone)]
 pub struct Ragd {
     backend: Arc<dyn Backend>,
+    /// Who calls when the request says nothing: the admin over stdio (the data folder's
+    /// owner, or a running server that checks its own key); nobody at `/mcp`, where the
+    /// HTTP middleware names the caller of every request.
+    stdio_caller: Option<Caller>,
     #[allow(dead_code)] // read by the tool_handler macro
     tool_router: ToolRouter<Self>,
 }
 
 impl Ragd {
+    /// Over stdio: every call is the admin's.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
             backend,
+            stdio_caller: Some(Caller::ADMIN),
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// At `/mcp`: each call is the caller the HTTP middleware found for its request.
+    pub fn over_http(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            stdio_caller: None,
+            ..Self::new(backend)
+        }
+    }
+
+    /// The caller of a tool call: from its HTTP request, else the stdio default.
+    fn caller(&self, ext: &Extensions) -> Result<Caller, String> {
+        ext.get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>().cloned())
+            .or_else(|| self.stdio_caller.clone())
+            .ok_or_else(|| "missing or invalid api key".to_string())
     }
 }
 
@@ -177,20 +211,27 @@ impl Ragd {
     #[tool(
         description = "Search the knowledge bases (hybrid: dense vectors and BM25, fused and reranked). Returns passages with their document, page, heading and score, best first. Use it to find facts before answering."
     )]
-    async fn search(&self, Parameters(p): Parameters<SearchParams>) -> CallToolResult {
-        let filters = match filter(p.filters) {
+    async fn search(
+        &self,
+        Parameters(p): Parameters<SearchParams>,
+        ext: Extensions,
+    ) -> CallToolResult {
+        let (filters, caller) = match filter(p.filters).and_then(|f| Ok((f, self.caller(&ext)?))) {
             Ok(f) => f,
             Err(e) => return result(Err(e)),
         };
         result(
             self.backend
-                .search(SearchRequest {
-                    knowledge_bases: p.knowledge_bases,
-                    query: p.query,
-                    top_k: p.top_k,
-                    filters,
-                    ..Default::default()
-                })
+                .search(
+                    caller,
+                    SearchRequest {
+                        knowledge_bases: p.knowledge_bases,
+                        query: p.query,
+                        top_k: p.top_k,
+                        filters,
+                        ..Default::default()
+                    },
+                )
                 .await,
         )
     }
@@ -198,21 +239,24 @@ impl Ragd {
     #[tool(
         description = "Answer a question from the knowledge bases with the configured LLM, citing the passages used ([n] refers to citations[n-1]: document and page). Without an LLM the answer is the best passages, quoted."
     )]
-    async fn ask(&self, Parameters(p): Parameters<AskParams>) -> CallToolResult {
-        let filters = match filter(p.filters) {
+    async fn ask(&self, Parameters(p): Parameters<AskParams>, ext: Extensions) -> CallToolResult {
+        let (filters, caller) = match filter(p.filters).and_then(|f| Ok((f, self.caller(&ext)?))) {
             Ok(f) => f,
             Err(e) => return result(Err(e)),
         };
         result(
             self.backend
-                .ask(AskRequest {
-                    knowledge_bases: p.knowledge_bases,
-                    question: p.question,
-                    history: Vec::new(),
-                    stream: false,
-                    top_k: None,
-                    filters,
-                })
+                .ask(
+                    caller,
+                    AskRequest {
+                        knowledge_bases: p.knowledge_bases,
+                        question: p.question,
+                        history: Vec::new(),
+                        stream: false,
+                        top_k: None,
+                        filters,
+                    },
+                )
                 .await,
         )
     }
@@ -220,8 +264,11 @@ impl Ragd {
     #[tool(
         description = "List the knowledge bases with their description, document and chunk counts and embedding model."
     )]
-    async fn list_knowledge_bases(&self) -> CallToolResult {
-        result(self.backend.knowledge_bases().await)
+    async fn list_knowledge_bases(&self, ext: Extensions) -> CallToolResult {
+        match self.caller(&ext) {
+            Ok(caller) => result(self.backend.knowledge_bases(caller).await),
+            Err(e) => result(Err(e)),
+        }
     }
 
     #[tool(
@@ -230,21 +277,36 @@ impl Ragd {
     async fn list_documents(
         &self,
         Parameters(p): Parameters<ListDocumentsParams>,
+        ext: Extensions,
     ) -> CallToolResult {
-        result(self.backend.documents(p.knowledge_base, p.status).await)
+        match self.caller(&ext) {
+            Ok(caller) => result(
+                self.backend
+                    .documents(caller, p.knowledge_base, p.status)
+                    .await,
+            ),
+            Err(e) => result(Err(e)),
+        }
     }
 
     #[tool(
         description = "Read a document: its details and metadata, and its chunks' text in order, a page of chunks at a time (offset, limit)."
     )]
-    async fn get_document(&self, Parameters(p): Parameters<GetDocumentParams>) -> CallToolResult {
+    async fn get_document(
+        &self,
+        Parameters(p): Parameters<GetDocumentParams>,
+        ext: Extensions,
+    ) -> CallToolResult {
         let limit = p.limit.unwrap_or(50).clamp(1, 200);
         let offset = p.offset.unwrap_or(0).max(0);
-        result(
-            self.backend
-                .document(p.knowledge_base, p.document_id, offset, limit)
-                .await,
-        )
+        match self.caller(&ext) {
+            Ok(caller) => result(
+                self.backend
+                    .document(caller, p.knowledge_base, p.document_id, offset, limit)
+                    .await,
+            ),
+            Err(e) => result(Err(e)),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! points are gone.
 
 use server::config::{Config, Overrides};
+use server::service::auth::Caller;
 use server::service::{documents, knowledge_bases, reconcile, State};
 use server::store::DocStatus;
 
@@ -19,6 +20,7 @@ async fn orphan_points_and_missing_points_are_repaired() {
     let state = State::open(config).await.unwrap();
     let kb = knowledge_bases::create(
         &state,
+        &Caller::ADMIN,
         knowledge_bases::NewKnowledgeBase {
             name: "kb".into(),
             ..Default::default()
@@ -36,12 +38,14 @@ async fn orphan_points_and_missing_points_are_repaired() {
             b"# Missing\n\nThis document will lose its points but keep its row.".to_vec(),
         ),
     ];
-    let docs = documents::upload(&state, &kb.id, files).await.unwrap();
+    let docs = documents::upload(&state, &Caller::ADMIN, &kb.id, files)
+        .await
+        .unwrap();
     server::jobs::worker::drain(&state).await.unwrap();
     let (orphan, missing) = (docs[0].doc.id.clone(), docs[1].doc.id.clone());
     let index = state.default_space().index.clone();
     let counts = index.document_counts().unwrap();
-    let chunks_of_missing = documents::get(&state, &kb.id, &missing)
+    let chunks_of_missing = documents::get(&state, &Caller::ADMIN, &kb.id, &missing)
         .await
         .unwrap()
         .doc
@@ -73,7 +77,10 @@ async fn orphan_points_and_missing_points_are_repaired() {
         Some(&chunks_of_missing),
         "points rebuilt"
     );
-    let doc = documents::get(&state, &kb.id, &missing).await.unwrap().doc;
+    let doc = documents::get(&state, &Caller::ADMIN, &kb.id, &missing)
+        .await
+        .unwrap()
+        .doc;
     assert_eq!(doc.status, DocStatus::Ready);
     assert!(reconcile::run(&state).await.unwrap().is_empty(), "repaired");
 }

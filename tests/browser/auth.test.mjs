@@ -97,8 +97,81 @@ test('web UI: signing in with an API key', async (t) => {
     assert.equal(await page.locator('#dropzone').isVisible(), false);
     assert.equal(await page.getByRole('button', { name: 'Re-parse' }).first().isVisible(), false);
     await page.goto(`${ragd.url}/#/system`);
-    await page.getByText('Backups are for the admin key').waitFor();
+    await page.getByText('Backups are for admin keys').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Back up now' }).isVisible(), false);
+    assert.equal(await page.getByRole('link', { name: 'API keys' }).isVisible(), false);
+    await page.locator('#signout').click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  });
+
+  let secret;
+  await t.test('the admin makes a key limited to one knowledge base; its secret shows once', async () => {
+    // A second knowledge base the new key must not see.
+    const post = await fetch(`${ragd.url}/api/v1/knowledge-bases`, {
+      method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'attic' }),
+    });
+    assert.equal(post.status, 201);
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    await page.getByText('No keys made yet.').waitFor();
+    await page.getByLabel('Name').fill('wiki bot');
+    await page.getByLabel('Role').selectOption('reader');
+    await page.getByRole('checkbox', { name: /vault/ }).check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const code = page.locator('#new-secret');
+    await code.waitFor();
+    secret = (await code.textContent()).trim();
+    assert.match(secret, /^ragd_[0-9a-f]{64}$/);
+    await page.getByText('it is shown this once').waitFor();
+    const row = page.locator('table.keys tbody tr').first();
+    assert.match(await row.textContent(), /wiki bot.*reader.*vault.*active/s);
+    await shot(page, 'keys-made');
+    // Drawn again, the page no longer has it.
+    await page.reload();
+    await page.locator('table.keys tbody tr').first().waitFor();
+    assert.equal(await page.locator('#new-secret').count(), 0);
+    assert.equal(await page.getByText(secret).count(), 0);
+    await page.locator('#signout').click();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  });
+
+  await t.test('the new key signs in and sees its knowledge base only, until it is revoked', async () => {
+    await page.getByLabel('API key').fill(secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Still on the keys page: not this key's.
+    await page.getByText('Keys are managed by an admin').waitFor();
+    await page.goto(`${ragd.url}/#/kbs`);
+    await page.getByRole('link', { name: 'vault' }).first().waitFor();
+    assert.equal(await page.getByRole('link', { name: 'attic' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'API keys' }).isVisible(), false);
+    // Revoked elsewhere (by the admin's API call): this session ends at its next request.
+    const list = await (await fetch(`${ragd.url}/api/v1/keys`, { headers: bearer })).json();
+    const id = list.keys.find((k) => k.name === 'wiki bot').id;
+    const del = await fetch(`${ragd.url}/api/v1/keys/${id}`, { method: 'DELETE', headers: bearer });
+    assert.equal(del.status, 200);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await page.getByLabel('API key').fill(secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That API key is not right.' }).waitFor();
+  });
+
+  await t.test('the admin revokes a key from the page', async () => {
+    const made = await fetch(`${ragd.url}/api/v1/keys`, {
+      method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'old laptop', role: 'editor' }),
+    });
+    assert.equal(made.status, 201);
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto(`${ragd.url}/#/keys`);
+    const row = page.locator('table.keys tbody tr', { hasText: 'old laptop' });
+    await row.getByRole('button', { name: 'Revoke old laptop' }).click();
+    await page.locator('#confirm-ok').click();
+    await page.getByText('Key "old laptop" revoked.').waitFor();
+    await page.locator('table.keys tbody tr[data-status="revoked"]', { hasText: 'old laptop' }).waitFor();
+    await shot(page, 'keys-revoked');
     await page.locator('#signout').click();
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
   });

@@ -44,7 +44,7 @@ async fn api_key_guards_the_api_and_the_ui_signs_in() -> anyhow::Result<()> {
     let status: Value = anon.get(server.api("/auth")).send().await?.json().await?;
     assert_eq!(
         status,
-        json!({"required": true, "authenticated": false, "role": null})
+        json!({"required": true, "authenticated": false, "role": null, "scoped": false})
     );
 
     // Closed without the key, or with a wrong one: 401 with a JSON error.
@@ -461,5 +461,315 @@ async fn readers_see_their_own_conversations() -> anyhow::Result<()> {
         .await?;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     server.stop()?;
+    Ok(())
+}
+
+/// Managed keys: made by the admin (the secret shown once, kept hashed), each with a role and
+/// optionally some knowledge bases. A scoped key sees only those, on every interface; an
+/// editor changes only inside its scope; revoking a key ends its web sessions at once; the
+/// CLI manages keys over `--url`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_keys_are_scoped_to_knowledge_bases_and_revoked_at_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(
+        dir.path(),
+        &[("RAGD_API_KEY", KEY), ("RAGD_API_READER_KEYS", READER)],
+    )?
+    .authorized(KEY)?;
+    for kb in ["alpha", "beta"] {
+        server.create_kb(kb).await?;
+    }
+    let beta_doc = server
+        .upload_ready(
+            "beta",
+            "secret.txt",
+            "The beta vault code is 4417.",
+            &json!({}),
+        )
+        .await?;
+    server
+        .upload_ready(
+            "alpha",
+            "public.txt",
+            "The alpha garden has roses.",
+            &json!({}),
+        )
+        .await?;
+    let make = |body: Value| {
+        let server = &server;
+        async move {
+            let (status, v) = server.post("/keys", body).await?;
+            assert_eq!(status, 201, "{v}");
+            anyhow::Ok((
+                v["secret"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            ))
+        }
+    };
+    let (reader, reader_id) =
+        make(json!({"name": "alpha app", "role": "reader", "knowledge_bases": ["alpha"]})).await?;
+    let (editor, _) =
+        make(json!({"name": "alpha editor", "role": "editor", "knowledge_bases": ["alpha"]}))
+            .await?;
+    let (wide, _) = make(json!({"name": "all reader", "role": "reader"})).await?;
+    assert!(reader.starts_with("ragd_"));
+
+    // Listed without secrets; the data folder holds only their hashes.
+    let (_, listed) = server.get("/keys").await?;
+    let text = listed.to_string();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "{listed}");
+    assert!(!text.contains(&reader) && !text.contains(&editor), "{text}");
+    assert_eq!(listed["keys"][2]["knowledge_bases"][0]["name"], "alpha");
+    let db = std::fs::read(dir.path().join("ragd.sqlite"))?;
+    assert!(!db.windows(reader.len()).any(|w| w == reader.as_bytes()));
+    // Bad requests are 400; other roles may not manage keys.
+    for bad in [
+        json!({"name": "x", "role": "admin", "knowledge_bases": ["alpha"]}),
+        json!({"name": "x", "role": "root"}),
+        json!({"name": "", "role": "reader"}),
+        json!({"name": "x", "role": "reader", "expires_at": "2001-01-01T00:00:00Z"}),
+    ] {
+        let (status, v) = server.post("/keys", bad.clone()).await?;
+        assert!(status == 400 || status == 422, "{bad}: {status} {v}");
+    }
+    for key in [&reader, &editor, &wide] {
+        let c = with_key(key)?;
+        let r = c.get(server.api("/keys")).send().await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = c.post(server.api("/backups")).send().await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    // The scoped reader: only alpha, everywhere.
+    let r_client = with_key(&reader)?;
+    let get = |c: &reqwest::Client, path: String| {
+        let req = c.get(path);
+        async move {
+            let r = req.send().await?;
+            let status = r.status().as_u16();
+            anyhow::Ok((status, r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    let (status, kbs) = get(&r_client, server.api("/knowledge-bases")).await?;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = kbs["knowledge_bases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha"]);
+    for path in [
+        "/knowledge-bases/beta".to_string(),
+        "/knowledge-bases/beta/documents".to_string(),
+        format!("/knowledge-bases/beta/documents/{beta_doc}"),
+        format!("/knowledge-bases/beta/documents/{beta_doc}/file"),
+        format!("/knowledge-bases/alpha/documents/{beta_doc}"),
+    ] {
+        let (status, v) = get(&r_client, server.api(&path)).await?;
+        assert_eq!(status, 404, "{path}: {v}");
+    }
+    let search = |c: &reqwest::Client, kbs: Value| {
+        c.post(server.api("/search"))
+            .json(&json!({"knowledge_bases": kbs, "query": "vault code"}))
+            .send()
+    };
+    assert_eq!(search(&r_client, json!(["beta"])).await?.status(), 403);
+    assert_eq!(
+        search(&r_client, json!(["alpha", "beta"])).await?.status(),
+        403
+    );
+    let r = search(&r_client, json!(["alpha"])).await?;
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await?.contains("4417"));
+    let r = r_client
+        .post(server.api("/ask"))
+        .json(&json!({"knowledge_bases": ["beta"], "question": "code?"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    let r = r_client
+        .post(server.api("/conversations"))
+        .json(&json!({"knowledge_bases": ["beta"]}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    // The OpenAI and Dify adapters.
+    let (_, models) = get(&r_client, format!("{}/v1/models", server.url)).await?;
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["kb:alpha"]);
+    let r = r_client
+        .post(format!("{}/v1/chat/completions", server.url))
+        .json(&json!({"model": "kb:beta", "messages": [{"role": "user", "content": "code?"}]}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 404);
+    let dify = |kb: &str| {
+        r_client.post(server.api("/dify/retrieval")).json(&json!({
+            "knowledge_id": kb, "query": "vault code",
+            "retrieval_setting": {"top_k": 3, "score_threshold": 0.0}
+        }))
+    };
+    let r = dify("beta").send().await?;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await?["error_code"], 2001);
+    assert_eq!(dify("alpha").send().await?.status(), 200);
+    // Readers may not write, even in their scope.
+    let r = r_client
+        .delete(server.api("/knowledge-bases/alpha"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+
+    // The scoped editor changes alpha only, and makes no knowledge bases.
+    let e_client = with_key(&editor)?;
+    let upload = |kb: &str| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"notes".to_vec()).file_name("n.txt"),
+        );
+        e_client
+            .post(server.api(&format!("/knowledge-bases/{kb}/documents")))
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(upload("alpha").await?.status(), 202);
+    assert_eq!(upload("beta").await?.status(), 404);
+    let r = e_client
+        .post(server.api("/knowledge-bases"))
+        .json(&json!({"name": "gamma"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    let r = e_client
+        .delete(server.api(&format!("/knowledge-bases/beta/documents/{beta_doc}")))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 404);
+    let r = e_client
+        .delete(server.api("/knowledge-bases/beta"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 404);
+    let (status, _) = server
+        .get(&format!("/knowledge-bases/beta/documents/{beta_doc}"))
+        .await?;
+    assert_eq!(status, 200, "beta is untouched");
+    // An unscoped reader key sees both; the configured reader key still works.
+    let (_, kbs) = get(&with_key(&wide)?, server.api("/knowledge-bases")).await?;
+    assert_eq!(kbs["knowledge_bases"].as_array().unwrap().len(), 2);
+    let (status, _) = get(&with_key(READER)?, server.api("/knowledge-bases")).await?;
+    assert_eq!(status, 200);
+
+    // The web UI signs in with a managed key; revoking it ends that session at once.
+    let anon = reqwest::Client::new();
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": reader}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let cookie = r.headers()[SET_COOKIE]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let with_cookie = |path: &str| {
+        anon.get(server.api(path))
+            .header(COOKIE, cookie.clone())
+            .send()
+    };
+    let status: Value = with_cookie("/auth").await?.json().await?;
+    assert_eq!(
+        status,
+        json!({"required": true, "authenticated": true, "role": "reader", "scoped": true})
+    );
+    assert_eq!(with_cookie("/knowledge-bases/alpha").await?.status(), 200);
+    assert_eq!(with_cookie("/knowledge-bases/beta").await?.status(), 404);
+    assert_eq!(server.delete(&format!("/keys/{reader_id}")).await?, 200);
+    assert_eq!(with_cookie("/knowledge-bases/alpha").await?.status(), 401);
+    assert_eq!(get(&r_client, server.api("/knowledge-bases")).await?.0, 401);
+    let r = anon
+        .post(server.api("/auth/login"))
+        .json(&json!({"api_key": reader}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (_, listed) = server.get("/keys").await?;
+    let row = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == reader_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "revoked");
+    assert!(row["last_used_at"].is_string(), "{row}");
+
+    // The CLI over --url: make, list, revoke.
+    let envs = [("RAGD_API_KEY", KEY)];
+    let (ok, out, err) = ragd_cli(
+        &[
+            "--url",
+            &server.url,
+            "key",
+            "create",
+            "--name",
+            "cli",
+            "--role",
+            "editor",
+            "--kb",
+            "beta",
+        ],
+        &envs,
+    )?;
+    assert!(ok, "{err}");
+    let secret = out.trim().to_string();
+    assert!(
+        secret.starts_with("ragd_") && err.contains("shown this once"),
+        "{out} {err}"
+    );
+    let (status, kbs) = get(&with_key(&secret)?, server.api("/knowledge-bases")).await?;
+    assert_eq!(
+        (status, kbs["knowledge_bases"][0]["name"].clone()),
+        (200, json!("beta"))
+    );
+    let (ok, out, err) = ragd_cli(&["--url", &server.url, "key", "list"], &envs)?;
+    assert!(
+        ok && out.contains("cli\teditor\tactive") && out.contains("\trevoked\t"),
+        "{out} {err}"
+    );
+    let id = out
+        .lines()
+        .find(|l| l.contains("\tcli\t"))
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    let (ok, out, err) = ragd_cli(&["--url", &server.url, "key", "revoke", &id], &envs)?;
+    assert!(ok && out.contains("revoked"), "{out} {err}");
+    assert_eq!(
+        get(&with_key(&secret)?, server.api("/knowledge-bases"))
+            .await?
+            .0,
+        401
+    );
+    server.stop()?;
+
+    // A server without an admin key checks no keys, so it makes none.
+    let open_dir = tempfile::tempdir()?;
+    let open = Server::start(open_dir.path(), &[])?;
+    let (status, v) = open
+        .post("/keys", json!({"name": "x", "role": "reader"}))
+        .await?;
+    assert_eq!(status, 409, "{v}");
+    open.stop()?;
     Ok(())
 }

@@ -173,6 +173,34 @@ async fn mcp_tools_over_streamable_http_and_stdio_match_the_rest_api() -> anyhow
         &doc_id
     ])
     .is_err());
+
+    // A managed key limited to botany sees botany only: another knowledge base is not found
+    // and searching it is refused.
+    server.create_kb("hidden").await?;
+    let (status, made) = server
+        .post(
+            "/keys",
+            json!({"name": "agent", "role": "reader", "knowledge_bases": ["botany"]}),
+        )
+        .await?;
+    assert_eq!(status, 201, "{made}");
+    let scoped = made["secret"].as_str().unwrap();
+    let report = client(&["http", &server.url, scoped, "botany", &doc_id])?;
+    let kbs = tool_json(&report, "list_knowledge_bases");
+    assert_eq!(kbs["knowledge_bases"].as_array().unwrap().len(), 1, "{kbs}");
+    assert_eq!(kbs["knowledge_bases"][0]["name"], "botany");
+    assert_eq!(chunk_ids(&tool_json(&report, "search")), chunk_ids(&rest_search));
+    let report = client(&["http", &server.url, scoped, "hidden", &doc_id])?;
+    for (call, says) in [
+        ("list_documents", "not found"),
+        ("get_document", "not found"),
+        ("search", "may not use"),
+    ] {
+        assert_eq!(report[call]["is_error"], true, "{call}: {}", report[call]);
+        let text = report[call]["text"].as_str().unwrap_or_default();
+        assert!(text.contains(says), "{call}: {text}");
+    }
+    assert_eq!(server.delete("/knowledge-bases/hidden").await?, 204);
     server.stop()?;
 
     // stdio: `ragd mcp` on the same data folder.

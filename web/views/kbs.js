@@ -57,7 +57,7 @@ function kbForm() {
   const err = h('div', { class: 'form-error', 'aria-live': 'polite' });
   const field = (id, label, input, hint) => h('div', { class: 'field' },
     h('label', { for: id, text: label }), input, hint ? h('p', { class: 'hint', text: hint }) : null);
-  const form = h('form', { class: 'card form admin-only', 'aria-labelledby': 'kb-new-title' },
+  const form = h('form', { class: 'card form admin-only unscoped-only', 'aria-labelledby': 'kb-new-title' },
     h('h2', { id: 'kb-new-title', text: t('kb.new') }),
     field('kb-name', t('kb.name'), h('input', { id: 'kb-name', name: 'name', required: true, maxlength: 100, autocomplete: 'off' })),
     field('kb-desc', t('kb.description'), h('textarea', { id: 'kb-desc', name: 'description', rows: 2, maxlength: 2000 })),

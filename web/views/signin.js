@@ -8,12 +8,17 @@ import { render } from '../lib/router.js';
 /** `signIn`: the sign-in form shows instead of the views; `required`: the server wants a key. */
 export const auth = { signIn: false, required: false };
 
-/** Asks the server whether it wants a key and what this browser's session may do; a reader
- * session hides the controls that change data (`.admin-only`). */
+/** Asks the server whether it wants a key and what this browser's session may do: a reader
+ * session hides the controls that change data (`.admin-only`), a key limited to some
+ * knowledge bases those that make new ones (`.unscoped-only`), and only an admin on a server
+ * with keys sees the API keys page (`.keys-only`). */
 export async function refreshAuth() {
   const s = await fetch('/api/v1/auth').then((r) => (r.ok ? r.json() : null)).catch(() => null);
   auth.required = Boolean(s?.required);
-  document.body.dataset.role = s?.role || 'admin';
+  const role = s?.role || 'admin';
+  document.body.dataset.role = role;
+  document.body.dataset.scoped = String(Boolean(s?.scoped));
+  document.body.dataset.keys = String(auth.required && role === 'admin' && !s?.scoped);
   return s;
 }
 

@@ -2,6 +2,7 @@
 //! process (embedded mode, on the data folder), or a running server's HTTP API (`--url`),
 //! whose replies decode into the same types. Errors carry the service's message either way.
 
+use crate::service::auth::Caller;
 use anyhow::{anyhow, bail, Context};
 use futures_util::StreamExt;
 use reqwest::Method;
@@ -11,11 +12,13 @@ use tokio::sync::mpsc;
 
 use crate::http::backups::Backups;
 use crate::http::documents::{encode, Uploaded};
+use crate::http::keys::Keys;
 use crate::http::sources::{Runs, Sources};
 use crate::service::answer::{self, AnswerEvent, AskRequest, Citation, Done, Reply};
 use crate::service::backup::{self, Backup};
 use crate::service::documents::{self, DocumentView};
 use crate::service::eval::{self, EvalBody, EvalReport};
+use crate::service::keys::{self, CreatedKey, KeyView, NewKey};
 use crate::service::knowledge_bases::{self, KnowledgeBases, NewKnowledgeBase};
 use crate::service::reindex::{self, ReindexRequest, ReindexView};
 use crate::service::search::{self, SearchReply, SearchRequest};
@@ -167,30 +170,60 @@ impl Backend {
         }
     }
 
+    pub async fn create_key(&self, req: NewKey) -> anyhow::Result<CreatedKey> {
+        match self {
+            Backend::Local(s) => Ok(keys::create(s, &Caller::ADMIN, req).await?),
+            Backend::Remote(r) => r.post("/keys", &req).await,
+        }
+    }
+
+    pub async fn list_keys(&self) -> anyhow::Result<Vec<KeyView>> {
+        match self {
+            Backend::Local(s) => Ok(keys::list(s, &Caller::ADMIN).await?),
+            Backend::Remote(r) => Ok(r.get::<Keys>("/keys").await?.keys),
+        }
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> anyhow::Result<KeyView> {
+        match self {
+            Backend::Local(s) => Ok(keys::revoke(s, &Caller::ADMIN, id).await?),
+            Backend::Remote(r) => {
+                let resp = r
+                    .send(
+                        Method::DELETE,
+                        &format!("/keys/{}", encode(id)),
+                        None::<&()>,
+                    )
+                    .await?;
+                Ok(resp.json().await?)
+            }
+        }
+    }
+
     pub async fn list_kbs(&self) -> anyhow::Result<KnowledgeBases> {
         match self {
-            Backend::Local(s) => Ok(knowledge_bases::list(s).await?),
+            Backend::Local(s) => Ok(knowledge_bases::list(s, &Caller::ADMIN).await?),
             Backend::Remote(r) => r.get("/knowledge-bases").await,
         }
     }
 
     pub async fn get_kb(&self, kb: &str) -> anyhow::Result<KnowledgeBase> {
         match self {
-            Backend::Local(s) => Ok(knowledge_bases::find(s, kb).await?),
+            Backend::Local(s) => Ok(knowledge_bases::find(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => r.get(&kb_path(kb)).await,
         }
     }
 
     pub async fn create_kb(&self, req: NewKnowledgeBase) -> anyhow::Result<KnowledgeBase> {
         match self {
-            Backend::Local(s) => Ok(knowledge_bases::create(s, req).await?),
+            Backend::Local(s) => Ok(knowledge_bases::create(s, &Caller::ADMIN, req).await?),
             Backend::Remote(r) => r.post("/knowledge-bases", &req).await,
         }
     }
 
     pub async fn delete_kb(&self, kb: &str) -> anyhow::Result<()> {
         match self {
-            Backend::Local(s) => Ok(knowledge_bases::delete(s, kb).await?),
+            Backend::Local(s) => Ok(knowledge_bases::delete(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => {
                 r.send(Method::DELETE, &kb_path(kb), None::<&()>).await?;
                 Ok(())
@@ -200,21 +233,21 @@ impl Backend {
 
     pub async fn reindex(&self, kb: &str, req: ReindexRequest) -> anyhow::Result<ReindexView> {
         match self {
-            Backend::Local(s) => Ok(reindex::start(s, kb, req).await?),
+            Backend::Local(s) => Ok(reindex::start(s, &Caller::ADMIN, kb, req).await?),
             Backend::Remote(r) => r.post(&format!("{}/reindex", kb_path(kb)), &req).await,
         }
     }
 
     pub async fn reindex_status(&self, kb: &str) -> anyhow::Result<ReindexView> {
         match self {
-            Backend::Local(s) => Ok(reindex::latest(s, kb).await?),
+            Backend::Local(s) => Ok(reindex::latest(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => r.get(&format!("{}/reindex", kb_path(kb))).await,
         }
     }
 
     pub async fn reindex_cancel(&self, kb: &str) -> anyhow::Result<ReindexView> {
         match self {
-            Backend::Local(s) => Ok(reindex::cancel(s, kb).await?),
+            Backend::Local(s) => Ok(reindex::cancel(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => {
                 r.post(&format!("{}/reindex/cancel", kb_path(kb)), &())
                     .await
@@ -230,7 +263,9 @@ impl Backend {
         bytes: Vec<u8>,
     ) -> anyhow::Result<DocumentView> {
         let mut docs = match self {
-            Backend::Local(s) => documents::upload(s, kb, vec![(name.to_string(), bytes)]).await?,
+            Backend::Local(s) => {
+                documents::upload(s, &Caller::ADMIN, kb, vec![(name.to_string(), bytes)]).await?
+            }
             Backend::Remote(r) => {
                 let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
                 let form = reqwest::multipart::Form::new().part("file", part);
@@ -251,7 +286,7 @@ impl Backend {
 
     pub async fn document(&self, kb: &str, id: &str) -> anyhow::Result<DocumentView> {
         match self {
-            Backend::Local(s) => Ok(documents::get(s, kb, id).await?),
+            Backend::Local(s) => Ok(documents::get(s, &Caller::ADMIN, kb, id).await?),
             Backend::Remote(r) => {
                 r.get(&format!("{}/documents/{}", kb_path(kb), encode(id)))
                     .await
@@ -261,7 +296,7 @@ impl Backend {
 
     pub async fn search(&self, req: SearchRequest) -> anyhow::Result<SearchReply> {
         match self {
-            Backend::Local(s) => Ok(search::search(s, req).await?),
+            Backend::Local(s) => Ok(search::search(s, &Caller::ADMIN, req).await?),
             Backend::Remote(r) => r.post("/search", &req).await,
         }
     }
@@ -271,7 +306,7 @@ impl Backend {
         req.stream = true;
         let (tx, rx) = mpsc::channel(64);
         match self {
-            Backend::Local(s) => match answer::ask(s, req).await? {
+            Backend::Local(s) => match answer::ask(s, &Caller::ADMIN, req).await? {
                 Reply::Stream(mut events) => {
                     tokio::spawn(async move {
                         while let Some(e) = events.recv().await {
@@ -293,7 +328,7 @@ impl Backend {
 
     pub async fn eval(&self, body: EvalBody) -> anyhow::Result<EvalReport> {
         match self {
-            Backend::Local(s) => Ok(eval::eval(s, body).await?),
+            Backend::Local(s) => Ok(eval::eval(s, &Caller::ADMIN, body).await?),
             Backend::Remote(r) => r.post("/eval", &body).await,
         }
     }
@@ -321,14 +356,14 @@ impl Backend {
 
     pub async fn add_source(&self, kb: &str, req: NewSource) -> anyhow::Result<SourceView> {
         match self {
-            Backend::Local(s) => Ok(manage::create(s, kb, req).await?),
+            Backend::Local(s) => Ok(manage::create(s, &Caller::ADMIN, kb, req).await?),
             Backend::Remote(r) => r.post(&format!("{}/sources", kb_path(kb)), &req).await,
         }
     }
 
     pub async fn sources(&self, kb: &str) -> anyhow::Result<Vec<SourceView>> {
         match self {
-            Backend::Local(s) => Ok(manage::list(s, kb).await?),
+            Backend::Local(s) => Ok(manage::list(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => Ok(r
                 .get::<Sources>(&format!("{}/sources", kb_path(kb)))
                 .await?
@@ -338,14 +373,14 @@ impl Backend {
 
     pub async fn run_source(&self, kb: &str, id: &str) -> anyhow::Result<RunView> {
         match self {
-            Backend::Local(s) => Ok(manage::run_now(s, kb, id).await?),
+            Backend::Local(s) => Ok(manage::run_now(s, &Caller::ADMIN, kb, id).await?),
             Backend::Remote(r) => r.post(&format!("{}/run", source_path(kb, id)), &()).await,
         }
     }
 
     pub async fn runs(&self, kb: &str, id: &str) -> anyhow::Result<Vec<RunView>> {
         match self {
-            Backend::Local(s) => Ok(manage::runs(s, kb, id).await?),
+            Backend::Local(s) => Ok(manage::runs(s, &Caller::ADMIN, kb, id).await?),
             Backend::Remote(r) => Ok(r
                 .get::<Runs>(&format!("{}/runs", source_path(kb, id)))
                 .await?
@@ -355,14 +390,14 @@ impl Backend {
 
     pub async fn run(&self, kb: &str, id: &str, run: i64) -> anyhow::Result<RunView> {
         match self {
-            Backend::Local(s) => Ok(manage::run(s, kb, id, run).await?),
+            Backend::Local(s) => Ok(manage::run(s, &Caller::ADMIN, kb, id, run).await?),
             Backend::Remote(r) => r.get(&format!("{}/runs/{run}", source_path(kb, id))).await,
         }
     }
 
     pub async fn cancel_run(&self, kb: &str, id: &str, run: i64) -> anyhow::Result<RunView> {
         match self {
-            Backend::Local(s) => Ok(manage::cancel(s, kb, id, run).await?),
+            Backend::Local(s) => Ok(manage::cancel(s, &Caller::ADMIN, kb, id, run).await?),
             Backend::Remote(r) => {
                 r.post(&format!("{}/runs/{run}/cancel", source_path(kb, id)), &())
                     .await
@@ -372,7 +407,7 @@ impl Backend {
 
     pub async fn remove_source(&self, kb: &str, id: &str) -> anyhow::Result<()> {
         match self {
-            Backend::Local(s) => Ok(manage::remove(s, kb, id).await?),
+            Backend::Local(s) => Ok(manage::remove(s, &Caller::ADMIN, kb, id).await?),
             Backend::Remote(r) => {
                 r.send(Method::DELETE, &source_path(kb, id), None::<&()>)
                     .await?;
@@ -447,38 +482,47 @@ async fn forward_sse(resp: reqwest::Response, tx: mpsc::Sender<AskEvent>) {
 /// The MCP tools over the CLI's backend: the services of the data folder, or the REST API of
 /// a running server (`ragd mcp --url`).
 impl crate::mcp::Backend for Backend {
-    fn search(&self, req: SearchRequest) -> crate::mcp::Call<'_> {
+    fn search(&self, caller: Caller, req: SearchRequest) -> crate::mcp::Call<'_> {
         Box::pin(async move {
             match self {
-                Backend::Local(s) => crate::mcp::Local(s.clone()).search(req).await,
+                Backend::Local(s) => crate::mcp::Local(s.clone()).search(caller, req).await,
                 Backend::Remote(r) => r.post("/search", &req).await.map_err(|e| e.to_string()),
             }
         })
     }
 
-    fn ask(&self, mut req: AskRequest) -> crate::mcp::Call<'_> {
+    fn ask(&self, caller: Caller, mut req: AskRequest) -> crate::mcp::Call<'_> {
         req.stream = false;
         Box::pin(async move {
             match self {
-                Backend::Local(s) => crate::mcp::Local(s.clone()).ask(req).await,
+                Backend::Local(s) => crate::mcp::Local(s.clone()).ask(caller, req).await,
                 Backend::Remote(r) => r.post("/ask", &req).await.map_err(|e| e.to_string()),
             }
         })
     }
 
-    fn knowledge_bases(&self) -> crate::mcp::Call<'_> {
+    fn knowledge_bases(&self, caller: Caller) -> crate::mcp::Call<'_> {
         Box::pin(async move {
             match self {
-                Backend::Local(s) => crate::mcp::Local(s.clone()).knowledge_bases().await,
+                Backend::Local(s) => crate::mcp::Local(s.clone()).knowledge_bases(caller).await,
                 Backend::Remote(r) => r.get("/knowledge-bases").await.map_err(|e| e.to_string()),
             }
         })
     }
 
-    fn documents(&self, kb: String, status: Option<String>) -> crate::mcp::Call<'_> {
+    fn documents(
+        &self,
+        caller: Caller,
+        kb: String,
+        status: Option<String>,
+    ) -> crate::mcp::Call<'_> {
         Box::pin(async move {
             match self {
-                Backend::Local(s) => crate::mcp::Local(s.clone()).documents(kb, status).await,
+                Backend::Local(s) => {
+                    crate::mcp::Local(s.clone())
+                        .documents(caller, kb, status)
+                        .await
+                }
                 Backend::Remote(r) => {
                     let mut path = format!("{}/documents?limit=1000", kb_path(&kb));
                     if let Some(st) = status {
@@ -490,12 +534,19 @@ impl crate::mcp::Backend for Backend {
         })
     }
 
-    fn document(&self, kb: String, id: String, offset: i64, limit: i64) -> crate::mcp::Call<'_> {
+    fn document(
+        &self,
+        caller: Caller,
+        kb: String,
+        id: String,
+        offset: i64,
+        limit: i64,
+    ) -> crate::mcp::Call<'_> {
         Box::pin(async move {
             match self {
                 Backend::Local(s) => {
                     crate::mcp::Local(s.clone())
-                        .document(kb, id, offset, limit)
+                        .document(caller, kb, id, offset, limit)
                         .await
                 }
                 Backend::Remote(r) => {

@@ -8,6 +8,7 @@ mod backup;
 mod eval;
 mod ingest;
 mod kb;
+mod key;
 mod llm;
 mod migrate;
 mod search;
@@ -113,6 +114,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// API keys: make one for an application (its secret is printed once), list, revoke.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Write a consistent backup of the data folder (also while the server runs, with --url);
     /// restore by starting ragd on it.
     Backup {
@@ -134,6 +140,29 @@ pub enum Command {
     /// An MCP server on stdin and stdout (for Claude Desktop, Cursor and other agents): the
     /// knowledge bases of the data folder, or of the server at --url, as tools.
     Mcp,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key; its secret is printed once and kept only hashed.
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// admin, editor (change what its knowledge bases hold) or reader (read, search, ask).
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// A knowledge base the key may touch; repeat for several; none: all of them.
+        #[arg(long)]
+        kb: Vec<String>,
+        /// Days until the key stops working; none: never.
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// The keys, newest first, with their role, scope and state (never their secrets).
+    List,
+    /// Revoke a key: it and its web sessions stop working at once.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +336,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: LlmCommand::Check,
         } => llm::check(&backend).await,
         Command::Backup { list } => backup::run(&backend, list).await,
+        Command::Key { command } => key::run(&backend, command).await,
         Command::Migrate { .. } => unreachable!("handled above"),
         Command::ParseChild(args) => match crate::isolate::child_main(&args) {
             0 => Ok(()),

@@ -14,7 +14,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,9 +26,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
+use super::error::ApiResult;
 use super::extract::ApiJson;
 use crate::error::Error;
-use crate::service::auth::{permits, Action, Guard, Role};
+use crate::service::auth::{permits, Action, Caller, Guard, Role};
+use crate::service::keys::{self, Credential};
 use crate::service::AppState;
 
 /// The session cookie's name.
@@ -51,6 +54,9 @@ pub fn action_of(method: &Method, path: &str) -> Action {
     }
     if path == "/metrics" {
         return Action::Metrics;
+    }
+    if path == "/api/v1/keys" || path.starts_with("/api/v1/keys/") {
+        return Action::ManageKeys;
     }
     // MCP's tools only read, search and ask.
     if path == "/mcp" || path.starts_with("/mcp/") {
@@ -82,14 +88,6 @@ pub fn action_of(method: &Method, path: &str) -> Action {
         "/api/v1/eval" => Action::Evaluate,
         _ => Action::Change,
     }
-}
-
-/// The role the request's credentials carry, if they are valid.
-pub fn role(guard: &Guard, headers: &HeaderMap, now: u64) -> Option<Role> {
-    if let Some(key) = bearer(headers) {
-        return guard.role_of(key);
-    }
-    cookie(headers, COOKIE).and_then(|token| guard.session_role(token, now))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -138,15 +136,37 @@ fn forged_write(req: &Request, cookie_or_no_key: bool) -> bool {
         )
 }
 
+/// The credential a request carries: a bearer key, else the session cookie.
+fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+    match bearer(headers) {
+        Some(key) => Some(Credential::Bearer(key)),
+        None => cookie(headers, COOKIE).map(Credential::Session),
+    }
+}
+
+/// Who the request's credentials name, if they are valid now (configured or managed keys,
+/// and sessions of either).
+async fn caller(
+    store: &crate::store::Store,
+    guard: &Guard,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, Error> {
+    match credential(headers) {
+        None => Ok(None),
+        Some(c) => keys::authenticate(store, guard, c, now_secs()).await,
+    }
+}
+
 /// The middleware: without a key, only loopback `Host`s (and `auth.allowed_hosts`) are
-/// served and cross-site writes are refused; with keys, 401 to a protected request without
-/// valid credentials, 403 to one its key may not make or a cookie-carried write from another
-/// site.
+/// served, cross-site writes are refused and everyone is admin; with keys, 401 to a
+/// protected request without valid credentials, 403 to one its key's role may not make or a
+/// cookie-carried write from another site. The [`Caller`] found goes to the handler, whose
+/// service checks the knowledge bases it touches against the key's scope.
 pub async fn require(
     guard: Option<Guard>,
     allowed_hosts: std::sync::Arc<Vec<String>>,
     store: crate::store::Store,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let Some(g) = guard else {
@@ -164,6 +184,7 @@ pub async fn require(
             ))
             .into_response();
         }
+        req.extensions_mut().insert(Caller::ADMIN);
         return next.run(req).await;
     };
     if forged_write(&req, bearer(req.headers()).is_none()) {
@@ -172,39 +193,31 @@ pub async fn require(
         ))
         .into_response();
     }
-    let path = req.uri().path();
-    if !is_protected(path) {
+    let path = req.uri().path().to_string();
+    if !is_protected(&path) {
         return next.run(req).await;
     }
+    let action = action_of(req.method(), &path);
+    let who = caller(&store, &g, req.headers()).await;
     // Dify's External Knowledge API has error answers of its own.
     if path.starts_with("/api/v1/dify/") {
-        let code = match (bearer(req.headers()), role(&g, req.headers(), now_secs())) {
-            (_, Some(role)) if permits(role, action_of(req.method(), path)) => {
-                return next.run(req).await
+        let (code, message) = match (bearer(req.headers()), who) {
+            (_, Ok(Some(c))) if permits(c.role, action) => {
+                req.extensions_mut().insert(c);
+                return next.run(req).await;
             }
-            (None, _) => 1001,
-            _ => 1002,
-        };
-        let message = if code == 1001 {
-            "invalid Authorization header format: expected `Bearer <api key>`"
-        } else {
-            "authorization failed"
+            (_, Err(e)) => return ApiError(e).into_response(),
+            (None, _) => (
+                1001,
+                "invalid Authorization header format: expected `Bearer <api key>`",
+            ),
+            _ => (1002, "authorization failed"),
         };
         return super::dify::dify_error(axum::http::StatusCode::FORBIDDEN, code, message);
     }
-    // A session that was signed out is over, whoever holds a copy of its cookie.
-    let signed_out = match (bearer(req.headers()), cookie(req.headers(), COOKIE)) {
-        (None, Some(token)) => crate::service::auth::signed_out(&store, token)
-            .await
-            .unwrap_or(false),
-        _ => false,
-    };
-    let who = match bearer(req.headers()) {
-        Some(key) => g.caller_of(key),
-        None => cookie(req.headers(), COOKIE).and_then(|t| g.session_caller(t, now_secs())),
-    };
-    match who.filter(|_| !signed_out) {
-        None => {
+    match who {
+        Err(e) => ApiError(e).into_response(),
+        Ok(None) => {
             let mut resp = ApiError(Error::Unauthorized).into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -212,15 +225,29 @@ pub async fn require(
             );
             resp
         }
-        Some((role, _)) if !permits(role, action_of(req.method(), path)) => ApiError(
-            Error::Forbidden("this api key may only read, search and ask".into()),
-        )
+        Ok(Some(c)) if !permits(c.role, action) => ApiError(Error::Forbidden(match c.role {
+            Role::Reader => "this api key may only read, search and ask".into(),
+            _ => "this needs an admin key".into(),
+        }))
         .into_response(),
-        Some((_, caller)) => {
-            let mut req = req;
-            req.extensions_mut().insert(caller);
+        Ok(Some(c)) => {
+            req.extensions_mut().insert(c);
             next.run(req).await
         }
+    }
+}
+
+/// The [`Caller`] the middleware found. A handler behind it always has one; one outside it
+/// is refused.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError(Error::Unauthorized))
     }
 }
 
@@ -232,17 +259,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
 }
 
-/// `{"required": bool, "authenticated": bool, "role": "admin"|"reader"|null}`: whether the
-/// UI must sign in, and what it may do.
+/// `{"required": bool, "authenticated": bool, "role": "admin"|"editor"|"reader"|null,
+/// "scoped": bool}`: whether the UI must sign in, and what it may do.
 #[utoipa::path(get, path = "/auth", tag = "auth", security(()),
-    responses((status = 200, description = "`required`, `authenticated` and `role` (`admin`, `reader` or null)", body = Object)))]
-async fn status(State(state): State<AppState>, headers: HeaderMap) -> Json<serde_json::Value> {
-    let guard = &state.guard;
-    let role = match guard {
-        None => Some(Role::Admin),
-        Some(g) => role(g, &headers, now_secs()),
+    responses((status = 200, description = "`required`, `authenticated`, `role` (`admin`, `editor`, `reader` or null) and `scoped` (limited to some knowledge bases)", body = Object)))]
+async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    let who = match &state.guard {
+        None => Some(Caller::ADMIN),
+        Some(g) => caller(&state.store, g, &headers).await?,
     };
-    Json(json!({"required": guard.is_some(), "authenticated": role.is_some(), "role": role}))
+    Ok(Json(json!({
+        "required": state.guard.is_some(),
+        "authenticated": who.is_some(),
+        "role": who.as_ref().map(|c| c.role),
+        "scoped": who.as_ref().is_some_and(Caller::is_scoped),
+    })))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -274,7 +308,9 @@ async fn login(
         .into());
     }
     let max_age = guard.session_length().as_secs();
-    let Some(token) = guard.session_token(&body.api_key, now_secs() + max_age) else {
+    let token =
+        keys::session_token(&state.store, guard, &body.api_key, now_secs() + max_age).await?;
+    let Some(token) = token else {
         state.sign_ins.failed(ip, Instant::now());
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
         tracing::warn!(%ip, "failed sign-in");
@@ -322,6 +358,14 @@ fn session_cookie(token: &str, max_age: u64, secure: bool) -> String {
 mod tests {
     use super::*;
     use crate::service::auth::test_keys::{guard, ADMIN};
+
+    /// The role a configured key or its session carries, if they are valid.
+    fn role(guard: &Guard, headers: &HeaderMap, now: u64) -> Option<Role> {
+        if let Some(key) = bearer(headers) {
+            return guard.role_of(key);
+        }
+        cookie(headers, COOKIE).and_then(|token| guard.session_role(token, now))
+    }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -399,6 +443,9 @@ mod tests {
             (Method::GET, "/api/v1/backups"),
             (Method::GET, "/api/v1/knowledge-bases/kb/sources"),
             (Method::GET, "/api/v1/knowledge-bases/kb/sources/s/runs"),
+            (Method::GET, "/api/v1/keys"),
+            (Method::POST, "/api/v1/keys"),
+            (Method::DELETE, "/api/v1/keys/k1"),
         ];
         for (m, p) in &refused {
             assert!(!permits(Role::Reader, action_of(m, p)), "{m} {p}");

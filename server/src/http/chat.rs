@@ -26,7 +26,6 @@ use crate::service::conversations::{
     self, ConversationDetail, ConversationView, NewConversation, NewMessage,
 };
 use crate::service::AppState;
-use axum::Extension;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -70,27 +69,23 @@ fn reply(r: Reply) -> Response {
     responses((status = 200, description = "the answer with its citations; with `\"stream\": true` a `text/event-stream` of `reasoning`, `delta`, `citations`, then `done` or `error` events", content((Answer = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn ask(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<AskRequest>,
 ) -> ApiResult<Response> {
-    Ok(reply(answer::ask(&state, req).await?))
+    Ok(reply(answer::ask(&state, &caller, req).await?))
 }
 
 #[utoipa::path(post, path = "/conversations", tag = "answers", request_body = NewConversation,
     responses((status = 201, description = "created", body = ConversationView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
+    caller: Caller,
     ApiJson(req): ApiJson<NewConversation>,
 ) -> ApiResult<(StatusCode, Json<ConversationView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(conversations::create(&state, &who(caller), req).await?),
+        Json(conversations::create(&state, &caller, req).await?),
     ))
-}
-
-/// The caller the auth middleware found (none without keys: everything is visible).
-fn who(caller: Option<Extension<Caller>>) -> Caller {
-    caller.map(|Extension(c)| c).unwrap_or_default()
 }
 
 /// The conversations, most recent first.
@@ -101,12 +96,9 @@ pub struct Conversations {
 
 #[utoipa::path(get, path = "/conversations", tag = "answers",
     responses((status = 200, description = "the conversations, most recent first", body = Conversations), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
-async fn list(
-    State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
-) -> ApiResult<Json<Conversations>> {
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Conversations>> {
     Ok(Json(Conversations {
-        conversations: conversations::list(&state, &who(caller)).await?,
+        conversations: conversations::list(&state, &caller).await?,
     }))
 }
 
@@ -114,20 +106,20 @@ async fn list(
     responses((status = 200, description = "the conversation with its messages", body = ConversationDetail), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationDetail>> {
-    Ok(Json(conversations::get(&state, &who(caller), &id).await?))
+    Ok(Json(conversations::get(&state, &caller, &id).await?))
 }
 
 #[utoipa::path(delete, path = "/conversations/{id}", tag = "answers", params(("id" = String, Path, description = "conversation id")),
     responses((status = 204, description = "deleted"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    conversations::delete(&state, &who(caller), &id).await?;
+    conversations::delete(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,11 +127,11 @@ async fn delete(
     responses((status = 200, description = "the answer with its citations; with `\"stream\": true` a `text/event-stream` of `reasoning`, `delta`, `citations`, then `done` or `error` events", content((Answer = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn add_message(
     State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<NewMessage>,
 ) -> ApiResult<Response> {
     Ok(reply(
-        conversations::add_message(&state, &who(caller), &id, req).await?,
+        conversations::add_message(&state, &caller, &id, req).await?,
     ))
 }

@@ -13,6 +13,7 @@
 //!   `Authorization`) and 1002 (a wrong key) with 403 (see `auth.rs`), 2001 (no such
 //!   knowledge base) with 404, and 400, 503 or 500 with the HTTP status as the code.
 
+use crate::service::auth::Caller;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -111,7 +112,7 @@ struct DifyError {
         (status = 400, description = "bad input", body = DifyError),
         (status = 403, description = "1001: no or malformed Authorization; 1002: a wrong key", body = DifyError),
         (status = 404, description = "2001: no such knowledge base", body = DifyError)))]
-async fn retrieval(State(state): State<AppState>, body: Bytes) -> Response {
+async fn retrieval(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     let req: RetrievalRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -122,13 +123,17 @@ async fn retrieval(State(state): State<AppState>, body: Bytes) -> Response {
             )
         }
     };
-    match retrieve(&state, req).await {
+    match retrieve(&state, &caller, req).await {
         Ok(records) => Json(json!({ "records": records })).into_response(),
         Err(e) => from_error(e),
     }
 }
 
-async fn retrieve(state: &AppState, req: RetrievalRequest) -> Result<Vec<Record>, Error> {
+async fn retrieve(
+    state: &AppState,
+    caller: &Caller,
+    req: RetrievalRequest,
+) -> Result<Vec<Record>, Error> {
     let top_k = req.retrieval_setting.top_k;
     if !(1..=100).contains(&top_k) {
         return Err(Error::bad_request(
@@ -141,7 +146,7 @@ async fn retrieve(state: &AppState, req: RetrievalRequest) -> Result<Vec<Record>
             "retrieval_setting.score_threshold must be 0 to 1",
         ));
     }
-    let kb = knowledge_bases::find(state, &req.knowledge_id).await?;
+    let kb = knowledge_bases::find(state, caller, &req.knowledge_id).await?;
     let rerank = if state.cross_encoder.is_some() {
         retrieval::rerank::RerankKind::CrossEncoder
     } else {
@@ -149,6 +154,7 @@ async fn retrieve(state: &AppState, req: RetrievalRequest) -> Result<Vec<Record>
     };
     let reply = search::search(
         state,
+        caller,
         search::SearchRequest {
             knowledge_bases: vec![kb.id.clone()],
             query: req.query,

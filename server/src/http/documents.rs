@@ -1,6 +1,7 @@
 //! `/api/v1/knowledge-bases/{kb}/documents`: upload (multipart, with an optional `metadata`
 //! part), list, get, change (metadata), delete, chunks, the original file, re-parse.
 
+use crate::service::auth::Caller;
 use axum::body::Body;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
@@ -52,11 +53,12 @@ pub struct Uploaded {
     responses((status = 202, description = "queued for ingest (or already there: `duplicate`)", body = Uploaded), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     Path(kb): Path<String>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
     // An unknown knowledge base is 404 before the body is read.
-    crate::service::knowledge_bases::find(&state, &kb).await?;
+    crate::service::knowledge_bases::find(&state, &caller, &kb).await?;
     let mut multipart = multipart.map_err(|e| {
         Error::bad_request(format!(
             "expected a multipart/form-data body: {}",
@@ -85,7 +87,7 @@ async fn upload(
             _ => {}
         }
     }
-    let documents = documents::upload_with(&state, &kb, files, metadata).await?;
+    let documents = documents::upload_with(&state, &caller, &kb, files, metadata).await?;
     Ok((StatusCode::ACCEPTED, Json(Uploaded { documents })))
 }
 
@@ -108,28 +110,31 @@ fn multipart_error(e: MultipartError) -> ApiError {
     responses((status = 200, description = "a page of documents", body = DocumentPage), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(kb): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<DocumentPage>> {
-    Ok(Json(documents::list(&state, &kb, q).await?))
+    Ok(Json(documents::list(&state, &caller, &kb, q).await?))
 }
 
 #[utoipa::path(get, path = "/knowledge-bases/{kb}/documents/{id}", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
     responses((status = 200, description = "the document, with its progress while it is processed", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> ApiResult<Json<DocumentView>> {
-    Ok(Json(documents::get(&state, &kb, &id).await?))
+    Ok(Json(documents::get(&state, &caller, &kb, &id).await?))
 }
 
 #[utoipa::path(delete, path = "/knowledge-bases/{kb}/documents/{id}", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
     responses((status = 204, description = "deleted with its points and, if unused, its file"), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    documents::delete(&state, &kb, &id).await?;
+    documents::delete(&state, &caller, &kb, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -137,19 +142,23 @@ async fn delete(
     responses((status = 200, description = "changed", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
     ApiJson(changes): ApiJson<DocumentChanges>,
 ) -> ApiResult<Json<DocumentView>> {
-    Ok(Json(documents::update(&state, &kb, &id, changes).await?))
+    Ok(Json(
+        documents::update(&state, &caller, &kb, &id, changes).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/knowledge-bases/{kb}/documents/{id}/reparse", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id")),
     responses((status = 202, description = "queued again", body = DocumentView), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn reparse(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<DocumentView>)> {
-    let doc = documents::reparse(&state, &kb, &id).await?;
+    let doc = documents::reparse(&state, &caller, &kb, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(doc)))
 }
 
@@ -166,11 +175,12 @@ struct ChunkParams {
     responses((status = 200, description = "a page of the document's chunks", body = ChunkPage), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn chunks(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
     ApiQuery(p): ApiQuery<ChunkParams>,
 ) -> ApiResult<Json<ChunkPage>> {
     Ok(Json(
-        documents::chunks(&state, &kb, &id, p.limit, p.offset).await?,
+        documents::chunks(&state, &caller, &kb, &id, p.limit, p.offset).await?,
     ))
 }
 
@@ -178,9 +188,10 @@ async fn chunks(
     responses((status = 200, description = "the original file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn download(
     State(state): State<AppState>,
+    caller: Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (doc, bytes) = documents::file(&state, &kb, &id).await?;
+    let (doc, bytes) = documents::file(&state, &caller, &kb, &id).await?;
     let content_type = match doc.format.as_deref() {
         Some("pdf") => "application/pdf",
         Some("html") => "text/html; charset=utf-8",

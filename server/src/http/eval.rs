@@ -1,5 +1,6 @@
 //! `POST /api/v1/eval` (no request timeout: an evaluation runs as long as its queries take).
 
+use crate::service::auth::Caller;
 use axum::extract::State;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +20,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "nDCG@10, recall and MRR by retrieval mode", body = EvalReport), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn run(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<EvalBody>,
 ) -> ApiResult<Json<EvalReport>> {
-    Ok(Json(eval::eval(&state, body).await?))
+    Ok(Json(eval::eval(&state, &caller, body).await?))
 }

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod error;
 pub mod eval;
 pub mod extract;
+pub mod keys;
 pub mod knowledge_bases;
 pub mod metrics;
 pub mod openai;
@@ -51,6 +52,7 @@ fn api_routes() -> (
         .merge(sources::routes())
         .merge(auth::routes())
         .merge(dify::routes())
+        .merge(keys::routes())
         .routes(utoipa_axum::routes!(openapi::document));
     // As long as the LLM, a copy or an evaluation takes.
     let long = OpenApiRouter::new()
@@ -149,7 +151,7 @@ fn mcp_service(
     let backend: std::sync::Arc<dyn crate::mcp::Backend> =
         std::sync::Arc::new(crate::mcp::Local(state.clone()));
     StreamableHttpService::new(
-        move || Ok(crate::mcp::Ragd::new(backend.clone())),
+        move || Ok(crate::mcp::Ragd::over_http(backend.clone())),
         std::sync::Arc::new(LocalSessionManager::default()),
         config,
     )

@@ -2,6 +2,7 @@
 //! WebUI, Chatbox or the `openai` SDK can use ragd as a model provider. The model `kb:<name>`
 //! answers from that knowledge base; citations travel in an extra `citations` field.
 
+use crate::service::auth::Caller;
 use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,9 +38,11 @@ fn now() -> u64 {
 }
 
 #[utoipa::path(get, path = "/models", tag = "openai",
-    responses((status = 200, description = "one model `kb:<name>` per knowledge base", body = Object), (status = "4XX", description = "bad request, not found", body = ErrorBody), (status = "5XX", description = "the LLM failed or is unavailable", body = ErrorBody)))]
-async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let kbs = knowledge_bases::list(&state).await?.knowledge_bases;
+    responses((status = 200, description = "one model `kb:<name>` per knowledge base the key may see", body = Object), (status = "4XX", description = "bad request, not found", body = ErrorBody), (status = "5XX", description = "the LLM failed or is unavailable", body = ErrorBody)))]
+async fn models(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let kbs = knowledge_bases::list(&state, &caller)
+        .await?
+        .knowledge_bases;
     let data: Vec<Value> = kbs
         .iter()
         .map(|k| json!({"id": format!("kb:{}", k.name), "object": "model", "created": 0, "owned_by": "ragd"}))
@@ -83,6 +86,7 @@ fn content_text(v: &Value) -> String {
     responses((status = 200, description = "an OpenAI chat completion (with `citations`); with `stream` an SSE stream of chunks ending in `[DONE]`", content((Object = "application/json"), (String = "text/event-stream"))), (status = "4XX", description = "bad request, not found", body = ErrorBody), (status = "5XX", description = "the LLM failed or is unavailable", body = ErrorBody)))]
 async fn chat_completions(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let Some(kb_name) = req.model.strip_prefix("kb:") else {
@@ -95,7 +99,7 @@ async fn chat_completions(
         )
         .into());
     };
-    let kb = knowledge_bases::find(&state, kb_name).await?;
+    let kb = knowledge_bases::find(&state, &caller, kb_name).await?;
     let mut turns: Vec<Message> = req
         .messages
         .iter()
@@ -122,7 +126,7 @@ async fn chat_completions(
     let created = now();
     let model = req.model.clone();
     if !req.stream {
-        let a = answer_whole(state, ask).await?;
+        let a = answer_whole(state, caller, ask).await?;
         let mut message = json!({"role": "assistant", "content": a.answer});
         if let Some(r) = &a.reasoning {
             message["reasoning_content"] = json!(r);
@@ -141,7 +145,7 @@ async fn chat_completions(
     }
 
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(answer(state, ask, tx));
+    tokio::spawn(answer(state, caller, ask, tx));
     let chunk = move |delta: Value, finish: Option<&str>| {
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})

@@ -1,5 +1,6 @@
 //! `POST /api/v1/search`.
 
+use crate::service::auth::Caller;
 use axum::extract::State;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +20,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "hits, best first; `dense_used` and a `notice` when BM25 ranked alone", body = SearchReply), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
 async fn run(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<SearchRequest>,
 ) -> ApiResult<Json<SearchReply>> {
-    Ok(Json(search::search(&state, body).await?))
+    Ok(Json(search::search(&state, &caller, body).await?))
 }

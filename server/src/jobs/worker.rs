@@ -377,13 +377,19 @@ pub async fn drain(state: &AppState) -> Result<(), crate::store::StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::auth::Caller;
     use crate::service::testing::{self, points_of};
     use crate::service::{documents, State};
 
     async fn upload(state: &State, kb: &str, name: &str, text: &str) -> String {
-        let docs = documents::upload(state, kb, vec![(name.into(), text.as_bytes().to_vec())])
-            .await
-            .unwrap();
+        let docs = documents::upload(
+            state,
+            &Caller::ADMIN,
+            kb,
+            vec![(name.into(), text.as_bytes().to_vec())],
+        )
+        .await
+        .unwrap();
         docs[0].doc.id.clone()
     }
 
@@ -425,7 +431,9 @@ mod tests {
             "queue drained"
         );
         // Re-parse replaces the points instead of adding to them.
-        documents::reparse(&state, &kb.id, &id).await.unwrap();
+        documents::reparse(&state, &Caller::ADMIN, &kb.id, &id)
+            .await
+            .unwrap();
         drain(&state).await.unwrap();
         assert_eq!(points_of(&state, &kb.id, &id), chunks as usize);
     }
@@ -471,7 +479,9 @@ mod tests {
         let kb = testing::kb(&state, "kb").await;
         let id = upload(&state, &kb.id, "a.md", "# Short-lived\n\nDeleted at once.").await;
         let job = state.store.claim_job().await.unwrap().unwrap();
-        documents::delete(&state, &kb.id, &id).await.unwrap();
+        documents::delete(&state, &Caller::ADMIN, &kb.id, &id)
+            .await
+            .unwrap();
         process(&state, job).await;
         assert!(state.store.get_document(&id).await.unwrap().is_none());
         assert_eq!(points_of(&state, &kb.id, &id), 0);
@@ -543,7 +553,9 @@ mod tests {
         assert_eq!(status(&state, &second).await.0, DocStatus::Ready);
         assert_eq!(server.texts() - probe_and_first, 1);
         // Re-parsing embeds nothing new, and the points are whole.
-        documents::reparse(&state, &kb.id, &first).await.unwrap();
+        documents::reparse(&state, &Caller::ADMIN, &kb.id, &first)
+            .await
+            .unwrap();
         drain(&state).await.unwrap();
         assert_eq!(server.texts() - probe_and_first, 1);
         assert_eq!(testing::points_in_space(&state, &kb).await, 20);

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -153,26 +153,31 @@ pub fn check_exposure(listen: &str, auth: &AuthConfig) -> Result<(), String> {
 }
 
 /// What a credential may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
     Admin,
+    /// Read, search and ask, and change knowledge bases, documents and sources; no backups,
+    /// metrics or keys ([`permits`]).
+    Editor,
     /// Read, search and ask ([`permits`]).
     Reader,
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Editor => "editor",
             Role::Reader => "reader",
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
             "reader" => Some(Role::Reader),
             _ => None,
         }
@@ -199,13 +204,20 @@ pub enum Action {
     Evaluate,
     /// Scrape the Prometheus metrics (admin keys only).
     Metrics,
+    /// Create, list or revoke API keys (admin keys only).
+    ManageKeys,
 }
 
-/// Whether `role` may do `action`. A reader may read, search, ask and converse; everything
-/// that changes data, backups and evaluations take the admin key.
+/// Whether `role` may do `action`. A reader may read, search, ask and converse; an editor
+/// may also change what its scope covers, read sources and run evaluations; backups,
+/// metrics and keys take an admin.
 pub fn permits(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
+        Role::Editor => !matches!(
+            action,
+            Action::Backup | Action::Metrics | Action::ManageKeys
+        ),
         Role::Reader => matches!(
             action,
             Action::Read | Action::Search | Action::Ask | Action::Converse
@@ -213,18 +225,47 @@ pub fn permits(role: Role, action: Action) -> bool {
     }
 }
 
-/// Who calls a service, as far as what they may see depends on it: `owner` is the identity
-/// of a reader key (conversations are theirs); `None` for the admin key or a server without
-/// keys, which see everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Who calls a service: the role of their key, whose conversations they see (`owner`: the
+/// key's identity, `None` for admins, who see all), and which knowledge bases they may touch
+/// (`scope`: ids, `None` for all). Every service that touches a knowledge base checks it
+/// (`knowledge_bases::find`). A server without keys, the CLI on the data folder and the
+/// server's own jobs call as [`Caller::ADMIN`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    pub role: Role,
     pub owner: Option<String>,
+    pub scope: Option<Vec<String>>,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Caller::ADMIN
+    }
 }
 
 impl Caller {
+    /// Everything, everywhere.
+    pub const ADMIN: Caller = Caller {
+        role: Role::Admin,
+        owner: None,
+        scope: None,
+    };
+
     /// Whether this caller may see a thing made by `owner`.
     pub fn sees(&self, owner: Option<&str>) -> bool {
         self.owner.is_none() || self.owner.as_deref() == owner
+    }
+
+    /// Whether this caller may touch the knowledge base with this id.
+    pub fn may_touch(&self, kb_id: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == kb_id))
+    }
+
+    /// Whether this caller is limited to some knowledge bases.
+    pub fn is_scoped(&self) -> bool {
+        self.scope.is_some()
     }
 }
 
@@ -273,15 +314,15 @@ impl Guard {
         found
     }
 
-    /// Who `key` is, when it is one of the keys.
-    pub fn caller_of(&self, key: &str) -> Option<(Role, Caller)> {
+    /// Who `key` is, when it is one of the configured keys.
+    pub fn caller_of(&self, key: &str) -> Option<Caller> {
         let role = self.role_of(key)?;
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        Some((role, caller(role, &digest)))
+        Some(caller(role, &digest))
     }
 
     /// Who holds a session token made by [`Guard::session_token`], when it is valid.
-    pub fn session_caller(&self, token: &str, now: u64) -> Option<(Role, Caller)> {
+    pub fn session_caller(&self, token: &str, now: u64) -> Option<Caller> {
         let role = self.session_role(token, now)?;
         let mut parts = token.splitn(3, '.');
         let expires = parts.next()?.parse::<u64>().ok()?;
@@ -289,22 +330,26 @@ impl Guard {
         self.keys
             .iter()
             .filter(|(_, r)| *r == role)
-            .find(|(digest, _)| Self::mac(digest, role, expires).verify_slice(&tag).is_ok())
-            .map(|(digest, _)| (role, caller(role, digest)))
+            .find(|(digest, _)| {
+                session_mac(digest, role.as_str(), expires)
+                    .verify_slice(&tag)
+                    .is_ok()
+            })
+            .map(|(digest, _)| caller(role, digest))
     }
 
-    fn mac(key_digest: &[u8; 32], role: Role, expires: u64) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
-        mac.update(format!("ragd-session:{}:{expires}", role.as_str()).as_bytes());
-        mac
+    /// Whether a session expiring at `expires` could have been made by this server at `now`.
+    pub fn session_in_time(&self, expires: u64, now: u64) -> bool {
+        expires > now && expires <= now + self.session.as_secs()
     }
 
     /// A session token for `key` (one of the keys) that expires at `expires` (unix seconds).
     pub fn session_token(&self, key: &str, expires: u64) -> Option<String> {
         let role = self.role_of(key)?;
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        let tag = Self::mac(&digest, role, expires).finalize().into_bytes();
+        let tag = session_mac(&digest, role.as_str(), expires)
+            .finalize()
+            .into_bytes();
         Some(format!("{expires}.{}.{}", role.as_str(), hex::encode(tag)))
     }
 
@@ -316,21 +361,33 @@ impl Guard {
         let expires = expires.parse::<u64>().ok()?;
         let role = Role::parse(role)?;
         let tag = hex::decode(tag).ok()?;
-        if expires <= now || expires > now + self.session.as_secs() {
+        if !self.session_in_time(expires, now) {
             return None;
         }
         let mut valid = false;
         for (digest, _) in self.keys.iter().filter(|(_, r)| *r == role) {
-            valid |= Self::mac(digest, role, expires).verify_slice(&tag).is_ok();
+            valid |= session_mac(digest, role.as_str(), expires)
+                .verify_slice(&tag)
+                .is_ok();
         }
         valid.then_some(role)
     }
 }
 
+/// The MAC of a session token: keyed by the SHA-256 of the key that signed in, over its
+/// `label` (a role, or `key-<id>` for a managed key) and expiry.
+pub fn session_mac(key_digest: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
+    mac.update(format!("ragd-session:{label}:{expires}").as_bytes());
+    mac
+}
+
 /// Readers are told apart by key; the admin sees all.
 fn caller(role: Role, digest: &[u8; 32]) -> Caller {
     Caller {
+        role,
         owner: (role != Role::Admin).then(|| identity(digest)),
+        scope: None,
     }
 }
 
@@ -386,15 +443,15 @@ mod tests {
     #[test]
     fn readers_are_told_apart_by_key_and_the_admin_sees_all() {
         let g = guard();
-        let (role, admin) = g.caller_of(ADMIN).unwrap();
-        assert_eq!((role, admin.owner), (Role::Admin, None));
-        let (role, reader) = g.caller_of(READER).unwrap();
-        assert_eq!(role, Role::Reader);
+        let admin = g.caller_of(ADMIN).unwrap();
+        assert_eq!((admin.role, admin.owner), (Role::Admin, None));
+        let reader = g.caller_of(READER).unwrap();
+        assert_eq!(reader.role, Role::Reader);
         let owner = reader.owner.clone().unwrap();
         assert!(!owner.is_empty() && !READER.contains(&owner));
         // A session knows its key too.
         let token = g.session_token(READER, 1_000_000).unwrap();
-        let (_, by_session) = g.session_caller(&token, 999_000).unwrap();
+        let by_session = g.session_caller(&token, 999_000).unwrap();
         assert_eq!(by_session, reader);
         assert!(
             reader.sees(Some(&owner)) && !reader.sees(Some("someone-else")) && !reader.sees(None)
@@ -547,17 +604,49 @@ mod tests {
     }
 
     #[test]
-    fn readers_read_search_and_ask() {
+    fn readers_read_search_and_ask_and_editors_change_too() {
         use Action::*;
-        for a in [Read, Search, Ask, Converse] {
-            assert!(permits(Role::Reader, a), "{a:?}");
-        }
-        for a in [Change, Backup, Evaluate] {
-            assert!(!permits(Role::Reader, a), "{a:?}");
-        }
-        for a in [Read, Search, Ask, Converse, Change, Backup, Evaluate] {
+        let all = [
+            Read,
+            ReadSources,
+            Search,
+            Ask,
+            Converse,
+            Change,
+            Backup,
+            Evaluate,
+            Metrics,
+            ManageKeys,
+        ];
+        for a in all {
+            let reader = matches!(a, Read | Search | Ask | Converse);
+            assert_eq!(permits(Role::Reader, a), reader, "{a:?}");
+            let editor = !matches!(a, Backup | Metrics | ManageKeys);
+            assert_eq!(permits(Role::Editor, a), editor, "{a:?}");
             assert!(permits(Role::Admin, a), "{a:?}");
         }
+        for r in [Role::Admin, Role::Editor, Role::Reader] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn a_scope_names_the_knowledge_bases_a_caller_may_touch() {
+        let scoped = Caller {
+            role: Role::Reader,
+            owner: Some("k".into()),
+            scope: Some(vec!["kb1".into(), "kb2".into()]),
+        };
+        assert!(scoped.may_touch("kb1") && scoped.may_touch("kb2") && !scoped.may_touch("kb3"));
+        assert!(scoped.is_scoped());
+        let none = Caller {
+            scope: Some(Vec::new()),
+            ..scoped.clone()
+        };
+        assert!(!none.may_touch("kb1"));
+        assert!(Caller::ADMIN.may_touch("anything") && !Caller::ADMIN.is_scoped());
+        assert_eq!(Caller::default(), Caller::ADMIN);
     }
 
     #[test]

@@ -70,8 +70,8 @@ pub struct ConversationDetail {
     pub messages: Vec<MessageView>,
 }
 
-async fn kb_ids(state: &State, kbs: &[String]) -> Result<Vec<String>> {
-    Ok(knowledge_bases::find_all(state, kbs)
+async fn kb_ids(state: &State, caller: &Caller, kbs: &[String]) -> Result<Vec<String>> {
+    Ok(knowledge_bases::find_all(state, caller, kbs)
         .await?
         .into_iter()
         .map(|kb| kb.id)
@@ -83,7 +83,7 @@ pub async fn create(
     caller: &Caller,
     req: NewConversation,
 ) -> Result<ConversationView> {
-    let ids = kb_ids(state, &req.knowledge_bases).await?;
+    let ids = kb_ids(state, caller, &req.knowledge_bases).await?;
     let title: String = req
         .title
         .unwrap_or_default()
@@ -228,9 +228,9 @@ pub async fn add_message(
         top_k: req.top_k,
         filters: None,
     };
-    kb_ids(state, &ask.knowledge_bases).await?;
+    kb_ids(state, caller, &ask.knowledge_bases).await?;
     if !req.stream {
-        let a = answer_whole(state.clone(), ask).await?;
+        let a = answer_whole(state.clone(), caller.clone(), ask).await?;
         let collected = Collected {
             text: a.answer.clone(),
             reasoning: a.reasoning.clone().unwrap_or_default(),
@@ -241,7 +241,7 @@ pub async fn add_message(
         return Ok(Reply::Whole(a));
     }
     let (tx, mut rx) = mpsc::channel(64);
-    tokio::spawn(answer(state.clone(), ask, tx));
+    tokio::spawn(answer(state.clone(), caller.clone(), ask, tx));
     // Store the answer from the events as they pass, even if the client goes away.
     let (copy_tx, copy_rx) = mpsc::channel::<AnswerEvent>(64);
     let st = state.clone();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::knowledge_bases;
 use super::metadata::Metadata;
 use super::State;
@@ -153,20 +154,22 @@ pub async fn enqueue(
 /// Accepts and queues named files into `kb`; all are checked before any is queued.
 pub async fn upload(
     state: &State,
+    caller: &Caller,
     kb: &str,
     files: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<DocumentView>> {
-    upload_with(state, kb, files, None).await
+    upload_with(state, caller, kb, files, None).await
 }
 
 /// [`upload`], each file with `metadata` (checked first).
 pub async fn upload_with(
     state: &State,
+    caller: &Caller,
     kb: &str,
     files: Vec<(String, Vec<u8>)>,
     metadata: Option<Metadata>,
 ) -> Result<Vec<DocumentView>> {
-    let kb = knowledge_bases::find(state, kb).await?;
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     if files.is_empty() {
         return Err(Error::bad_request(
             "no file: send one or more multipart parts named \"file\"",
@@ -183,8 +186,8 @@ pub async fn upload_with(
     Ok(documents)
 }
 
-pub async fn list(state: &State, kb: &str, q: ListQuery) -> Result<DocumentPage> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn list(state: &State, caller: &Caller, kb: &str, q: ListQuery) -> Result<DocumentPage> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     let status = match &q.status {
         Some(s) => Some(DocStatus::parse(s).ok_or_else(|| {
             let all: Vec<&str> = DocStatus::ALL.iter().map(|d| d.as_str()).collect();
@@ -212,34 +215,45 @@ pub async fn list(state: &State, kb: &str, q: ListQuery) -> Result<DocumentPage>
 }
 
 /// A document of a knowledge base; another knowledge base's document is not found.
-pub async fn find(state: &State, kb: &str, id: &str) -> Result<(KnowledgeBase, Document)> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn find(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    id: &str,
+) -> Result<(KnowledgeBase, Document)> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     match state.store.get_document(id).await? {
         Some(doc) if doc.kb_id == kb.id => Ok((kb, doc)),
         _ => Err(Error::not_found("document", id)),
     }
 }
 
-pub async fn get(state: &State, kb: &str, id: &str) -> Result<DocumentView> {
-    let (_, doc) = find(state, kb, id).await?;
+pub async fn get(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<DocumentView> {
+    let (_, doc) = find(state, caller, kb, id).await?;
     Ok(view(state, doc))
 }
 
 /// The document and its original bytes.
-pub async fn file(state: &State, kb: &str, id: &str) -> Result<(Document, Vec<u8>)> {
-    let (_, doc) = find(state, kb, id).await?;
+pub async fn file(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    id: &str,
+) -> Result<(Document, Vec<u8>)> {
+    let (_, doc) = find(state, caller, kb, id).await?;
     let bytes = state.files.get(&doc.content_hash).await?;
     Ok((doc, bytes))
 }
 
 pub async fn chunks(
     state: &State,
+    caller: &Caller,
     kb: &str,
     id: &str,
     limit: Option<i64>,
     offset: Option<i64>,
 ) -> Result<ChunkPage> {
-    let (_, doc) = find(state, kb, id).await?;
+    let (_, doc) = find(state, caller, kb, id).await?;
     let limit = limit.unwrap_or(1000).clamp(1, 10_000);
     let offset = offset.unwrap_or(0).max(0);
     let chunks = state.store.list_chunks(&doc.id, limit, offset).await?;
@@ -250,8 +264,8 @@ pub async fn chunks(
 }
 
 /// Queues a document again (parse, chunk, embed anew).
-pub async fn reparse(state: &State, kb: &str, id: &str) -> Result<DocumentView> {
-    let (_, doc) = find(state, kb, id).await?;
+pub async fn reparse(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<DocumentView> {
+    let (_, doc) = find(state, caller, kb, id).await?;
     if doc.status.is_pending() {
         return Err(Error::Conflict(
             "the document is already being processed".into(),
@@ -279,17 +293,18 @@ pub struct DocumentChanges {
 /// Changes a document's metadata; searches filter on it at once (no re-index).
 pub async fn update(
     state: &State,
+    caller: &Caller,
     kb: &str,
     id: &str,
     changes: DocumentChanges,
 ) -> Result<DocumentView> {
-    let (_, doc) = find(state, kb, id).await?;
+    let (_, doc) = find(state, caller, kb, id).await?;
     if let Some(v) = &changes.metadata {
         let meta = super::metadata::validate(v)?;
         let json = serde_json::to_string(&meta).map_err(Error::internal)?;
         state.store.set_metadata(&doc.id, &json).await?;
     }
-    get(state, kb, id).await
+    get(state, caller, kb, id).await
 }
 
 /// The metadata of some documents, by id (those that exist).
@@ -312,8 +327,8 @@ pub async fn metadata_of(
     Ok(all)
 }
 
-pub async fn delete(state: &State, kb: &str, id: &str) -> Result<()> {
-    let (kb, doc) = find(state, kb, id).await?;
+pub async fn delete(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<()> {
+    let (kb, doc) = find(state, caller, kb, id).await?;
     // A running ingest of it stops at its next batch instead of finishing for nothing.
     state.cancel_ingest(&doc.id);
     let indexes = super::reindex::indexes(state, &kb).await?;

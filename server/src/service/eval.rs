@@ -13,6 +13,7 @@ use retrieval::rerank::RerankKind;
 use retrieval::{Scope, SearchMode, SearchOptions, SearchRequest};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
@@ -141,8 +142,8 @@ pub struct EvalReport {
     pub results: Vec<EvalRow>,
 }
 
-pub async fn eval(state: &State, body: EvalBody) -> Result<EvalReport> {
-    let kb = knowledge_bases::find(state, &body.knowledge_base).await?;
+pub async fn eval(state: &State, caller: &Caller, body: EvalBody) -> Result<EvalReport> {
+    let kb = knowledge_bases::find(state, caller, &body.knowledge_base).await?;
     if body.queries.is_empty() || body.queries.len() > 20_000 {
         return Err(Error::bad_request("queries must hold 1 to 20000 queries"));
     }

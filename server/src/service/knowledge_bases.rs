@@ -6,6 +6,7 @@ use std::sync::Arc;
 use retrieval::{EmbeddingConfig, Provider};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::documents;
 use super::State;
 use crate::config::DEFAULT_PRESET;
@@ -265,7 +266,7 @@ pub async fn space(state: &State, kb: &KnowledgeBase) -> Result<Arc<Space>> {
 
 /// The space of the knowledge base with this id.
 pub async fn space_of_id(state: &State, kb_id: &str) -> Result<Arc<Space>> {
-    let kb = find(state, kb_id).await?;
+    let kb = find(state, &Caller::ADMIN, kb_id).await?;
     space(state, &kb).await
 }
 
@@ -337,7 +338,16 @@ fn check_description(description: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBase> {
+pub async fn create(
+    state: &State,
+    caller: &Caller,
+    req: NewKnowledgeBase,
+) -> Result<KnowledgeBase> {
+    if caller.is_scoped() {
+        return Err(Error::Forbidden(
+            "this api key is limited to some knowledge bases and may not make new ones".into(),
+        ));
+    }
     let name = validate_name(&req.name)?;
     let chunking = ingest::ChunkConfig {
         size: req.chunk_size.unwrap_or(state.config.chunking.size),
@@ -372,9 +382,12 @@ pub async fn create(state: &State, req: NewKnowledgeBase) -> Result<KnowledgeBas
         })
 }
 
-pub async fn list(state: &State) -> Result<KnowledgeBases> {
+/// The knowledge bases the caller may see.
+pub async fn list(state: &State, caller: &Caller) -> Result<KnowledgeBases> {
+    let mut knowledge_bases = state.store.list_kbs().await?;
+    knowledge_bases.retain(|kb| caller.may_touch(&kb.id));
     Ok(KnowledgeBases {
-        knowledge_bases: state.store.list_kbs().await?,
+        knowledge_bases,
         embedding_model: state.default_space().model().to_string(),
         embedding_presets: presets(state),
     })
@@ -405,12 +418,14 @@ pub fn presets(state: &State) -> Vec<EmbeddingPreset> {
         .collect()
 }
 
-/// Finds a knowledge base by id or name.
-pub async fn find(state: &State, kb: &str) -> Result<KnowledgeBase> {
+/// Finds a knowledge base by id or name, among those the caller may touch: one outside its
+/// scope is not found, as if it did not exist.
+pub async fn find(state: &State, caller: &Caller, kb: &str) -> Result<KnowledgeBase> {
     state
         .store
         .get_kb(kb)
         .await?
+        .filter(|found| caller.may_touch(&found.id))
         .ok_or_else(|| Error::not_found("knowledge base", kb))
 }
 
@@ -439,18 +454,30 @@ pub fn named(kbs: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Finds each named knowledge base (ids or names; at least one, each once).
-pub async fn find_all(state: &State, kbs: &[String]) -> Result<Vec<KnowledgeBase>> {
+/// Finds each named knowledge base (ids or names; at least one, each once) for a search, an
+/// answer or a conversation: one that does not exist is 404, one outside the caller's scope
+/// is 403.
+pub async fn find_all(
+    state: &State,
+    caller: &Caller,
+    kbs: &[String],
+) -> Result<Vec<KnowledgeBase>> {
     let kbs = named(kbs)?;
     let mut found = Vec::with_capacity(kbs.len());
     for kb in &kbs {
-        found.push(find(state, kb).await?);
+        let got = find(state, &Caller::ADMIN, kb).await?;
+        if !caller.may_touch(&got.id) {
+            return Err(Error::Forbidden(format!(
+                "this api key may not use knowledge base {kb:?}"
+            )));
+        }
+        found.push(got);
     }
     Ok(found)
 }
 
-pub async fn stats(state: &State, kb: &str) -> Result<KnowledgeBaseStats> {
-    let kb = find(state, kb).await?;
+pub async fn stats(state: &State, caller: &Caller, kb: &str) -> Result<KnowledgeBaseStats> {
+    let kb = find(state, caller, kb).await?;
     let (by_status, chunks) = state.store.kb_stats(&kb.id).await?;
     let index = space(state, &kb).await?.index.clone();
     let scope = retrieval::filter::Scope {
@@ -467,10 +494,11 @@ pub async fn stats(state: &State, kb: &str) -> Result<KnowledgeBaseStats> {
 
 pub async fn update(
     state: &State,
+    caller: &Caller,
     kb: &str,
     changes: KnowledgeBaseChanges,
 ) -> Result<KnowledgeBase> {
-    let kb = find(state, kb).await?;
+    let kb = find(state, caller, kb).await?;
     check_description(changes.description.as_deref())?;
     if changes
         .system_prompt
@@ -497,13 +525,13 @@ pub async fn update(
             retrieval_json.as_deref(),
         )
         .await?;
-    find(state, &kb.id).await
+    find(state, caller, &kb.id).await
 }
 
 /// Deletes a knowledge base the one way things are deleted: its points (flushed), then its
 /// rows, then the files no other document uses.
-pub async fn delete(state: &State, kb: &str) -> Result<()> {
-    let kb = find(state, kb).await?;
+pub async fn delete(state: &State, caller: &Caller, kb: &str) -> Result<()> {
+    let kb = find(state, caller, kb).await?;
     let hashes = state.store.kb_hashes(&kb.id).await?;
     // Its points under its key, and a running re-index's under the new key.
     let mut keyed = vec![(space(state, &kb).await?.index.clone(), kb.index_key())];
@@ -581,6 +609,7 @@ mod tests {
         ] {
             documents::upload(
                 &state,
+                &Caller::ADMIN,
                 &k.id,
                 vec![("a.md".into(), text.as_bytes().to_vec())],
             )
@@ -607,11 +636,11 @@ mod tests {
             query: q.into(),
             ..Default::default()
         };
-        let reply = search::search(&state, request("lighthouse keeper lamp"))
+        let reply = search::search(&state, &Caller::ADMIN, request("lighthouse keeper lamp"))
             .await
             .unwrap();
         assert_eq!(reply.hits[0].knowledge_base, "remote", "{:?}", reply.hits);
-        let reply = search::search(&state, request("harbour ferry"))
+        let reply = search::search(&state, &Caller::ADMIN, request("harbour ferry"))
             .await
             .unwrap();
         assert_eq!(reply.hits[0].knowledge_base, "plain", "{:?}", reply.hits);
@@ -624,7 +653,7 @@ mod tests {
 
         // The server goes down: 503, unless the request takes BM25 alone.
         server.set_status(503);
-        let err = search::search(&state, request("lighthouse"))
+        let err = search::search(&state, &Caller::ADMIN, request("lighthouse"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "unavailable", "{err}");
@@ -632,7 +661,9 @@ mod tests {
         let mut fallback = request("lighthouse");
         fallback.knowledge_bases = vec!["remote".into()];
         fallback.bm25_fallback = true;
-        let reply = search::search(&state, fallback).await.unwrap();
+        let reply = search::search(&state, &Caller::ADMIN, fallback)
+            .await
+            .unwrap();
         assert_eq!(reply.hits[0].knowledge_base, "remote");
         assert!(!reply.dense_used);
         assert!(reply
@@ -650,9 +681,13 @@ mod tests {
             embedding: Some(embedding),
             ..Default::default()
         };
-        let err = create(&state, new(EmbeddingChoice::Preset("nope".into())))
-            .await
-            .unwrap_err();
+        let err = create(
+            &state,
+            &Caller::ADMIN,
+            new(EmbeddingChoice::Preset("nope".into())),
+        )
+        .await
+        .unwrap_err();
         assert!(
             err.to_string().contains("unknown embedding preset"),
             "{err}"
@@ -663,9 +698,13 @@ mod tests {
             base_url: Some("gpu-host:8000".into()),
             ..Default::default()
         };
-        let err = create(&state, new(EmbeddingChoice::Inline(Box::new(inline))))
-            .await
-            .unwrap_err();
+        let err = create(
+            &state,
+            &Caller::ADMIN,
+            new(EmbeddingChoice::Inline(Box::new(inline))),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "bad_request", "{err}");
         // A server that cannot be reached when the knowledge base is made: 503, nothing made.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -680,9 +719,13 @@ mod tests {
             retries: Some(0),
             ..Default::default()
         };
-        let err = create(&state, new(EmbeddingChoice::Inline(Box::new(inline))))
-            .await
-            .unwrap_err();
+        let err = create(
+            &state,
+            &Caller::ADMIN,
+            new(EmbeddingChoice::Inline(Box::new(inline))),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "unavailable", "{err}");
         assert!(state.store.list_kbs().await.unwrap().is_empty());
         // The JSON forms: a preset's name, or an object whose unknown fields are errors.

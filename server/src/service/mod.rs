@@ -22,6 +22,7 @@ pub mod conversations;
 pub mod documents;
 pub mod eval;
 pub mod gate;
+pub mod keys;
 pub mod knowledge_bases;
 pub mod metadata;
 pub mod migrate;

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::knowledge_bases::{self, EmbeddingChoice};
 use super::State;
 use crate::error::{Error, Result};
+use crate::service::auth::Caller;
 use crate::spaces::Space;
 use crate::store::{Job, KnowledgeBase, NewReindexRow, Reindex, ReindexStatus, Switch};
 
@@ -99,8 +100,13 @@ impl From<Reindex> for ReindexView {
 
 /// Starts re-indexing knowledge base `kb`: checks the new settings (a new model is asked for
 /// its vector size), records the re-index and queues its job.
-pub async fn start(state: &State, kb: &str, req: ReindexRequest) -> Result<ReindexView> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn start(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    req: ReindexRequest,
+) -> Result<ReindexView> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     if req.embedding.is_none() && req.chunk_size.is_none() && req.chunk_overlap.is_none() {
         return Err(Error::bad_request(
             "say what to change: embedding, chunk_size or chunk_overlap",
@@ -161,8 +167,8 @@ pub async fn start(state: &State, kb: &str, req: ReindexRequest) -> Result<Reind
 }
 
 /// The knowledge base's newest re-index.
-pub async fn latest(state: &State, kb: &str) -> Result<ReindexView> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn latest(state: &State, caller: &Caller, kb: &str) -> Result<ReindexView> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     state
         .store
         .latest_reindex(&kb.id)
@@ -172,8 +178,8 @@ pub async fn latest(state: &State, kb: &str) -> Result<ReindexView> {
 }
 
 /// The knowledge base's re-indexes, newest first (at most 20).
-pub async fn history(state: &State, kb: &str) -> Result<Vec<ReindexView>> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn history(state: &State, caller: &Caller, kb: &str) -> Result<Vec<ReindexView>> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     Ok(state
         .store
         .list_reindexes(&kb.id, 20)
@@ -184,8 +190,8 @@ pub async fn history(state: &State, kb: &str) -> Result<Vec<ReindexView>> {
 }
 
 /// Asks the running re-index of `kb` to stop; the old index stays as it was.
-pub async fn cancel(state: &State, kb: &str) -> Result<ReindexView> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn cancel(state: &State, caller: &Caller, kb: &str) -> Result<ReindexView> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     let r = state.store.cancel_reindex(&kb.id).await?.ok_or_else(|| {
         Error::Conflict(format!(
             "knowledge base {:?} is not being re-indexed",
@@ -222,7 +228,7 @@ pub async fn indexes(state: &State, kb: &KnowledgeBase) -> Result<Vec<Arc<retrie
 
 /// [`indexes`] of the knowledge base with this id.
 pub async fn indexes_of_id(state: &State, kb_id: &str) -> Result<Vec<Arc<retrieval::Index>>> {
-    let kb = knowledge_bases::find(state, kb_id).await?;
+    let kb = knowledge_bases::find(state, &Caller::ADMIN, kb_id).await?;
     indexes(state, &kb).await
 }
 
@@ -491,9 +497,13 @@ mod tests {
             .iter()
             .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec()))
             .collect();
-        documents::upload(state, &kb.id, files).await.unwrap();
+        documents::upload(state, &Caller::ADMIN, &kb.id, files)
+            .await
+            .unwrap();
         run_jobs(state).await;
-        knowledge_bases::find(state, &kb.id).await.unwrap()
+        knowledge_bases::find(state, &Caller::ADMIN, &kb.id)
+            .await
+            .unwrap()
     }
 
     fn to_fake(server: &FakeServer) -> ReindexRequest {
@@ -515,6 +525,7 @@ mod tests {
     async fn hit_docs(state: &State, kb: &str, query: &str) -> Vec<String> {
         let reply = search::search(
             state,
+            &Caller::ADMIN,
             search::SearchRequest {
                 knowledge_bases: vec![kb.into()],
                 query: query.into(),
@@ -540,13 +551,17 @@ mod tests {
         let old_points = points_in_space(&state, &kb).await;
         assert_eq!(old_points, 3);
 
-        let r = start(&state, "town", to_fake(&server)).await.unwrap();
+        let r = start(&state, &Caller::ADMIN, "town", to_fake(&server))
+            .await
+            .unwrap();
         assert_eq!(r.status, ReindexStatus::Running);
         assert_eq!(r.embedding_dim, 48);
         // A second one is refused while it runs; so is one that changes nothing.
-        let again = start(&state, "town", to_fake(&server)).await.unwrap_err();
+        let again = start(&state, &Caller::ADMIN, "town", to_fake(&server))
+            .await
+            .unwrap_err();
         assert!(matches!(again, Error::Conflict(_)), "{again}");
-        let nothing = start(&state, "town", ReindexRequest::default())
+        let nothing = start(&state, &Caller::ADMIN, "town", ReindexRequest::default())
             .await
             .unwrap_err();
         assert!(matches!(nothing, Error::BadRequest(_)), "{nothing}");
@@ -556,13 +571,15 @@ mod tests {
         let job = state.store.claim_job().await.unwrap().unwrap();
         assert_eq!(job.kind, crate::store::JobKind::Reindex);
         crate::jobs::worker::process(&state, job).await;
-        let mid = latest(&state, "town").await.unwrap();
+        let mid = latest(&state, &Caller::ADMIN, "town").await.unwrap();
         assert_eq!(
             (mid.status, mid.total, mid.done),
             (ReindexStatus::Running, 3, 3)
         );
         assert_eq!(mid.embedded, 3);
-        let now = knowledge_bases::find(&state, "town").await.unwrap();
+        let now = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!(
             (now.generation, now.embedding_model.as_str()),
             (0, "hash-test")
@@ -585,12 +602,14 @@ mod tests {
         // old points are gone, searches embed with the new model.
         let queries_before = server.texts();
         run_jobs(&state).await;
-        let done = latest(&state, "town").await.unwrap();
+        let done = latest(&state, &Caller::ADMIN, "town").await.unwrap();
         assert_eq!(
             (done.status, done.total, done.done),
             (ReindexStatus::Done, 3, 3)
         );
-        let kb2 = knowledge_bases::find(&state, "town").await.unwrap();
+        let kb2 = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!(kb2.generation, 1);
         assert_eq!(kb2.embedding_model, mid.embedding_model);
         assert_eq!((kb2.chunk_size, kb2.chunk_overlap), (64, 8));
@@ -618,15 +637,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = testing::state(dir.path()).await;
         let kb = kb_with_docs(&state).await;
-        start(&state, "town", to_fake(&server)).await.unwrap();
+        start(&state, &Caller::ADMIN, "town", to_fake(&server))
+            .await
+            .unwrap();
         let job = state.store.claim_job().await.unwrap().unwrap();
         crate::jobs::worker::process(&state, job).await;
-        let r = cancel(&state, "town").await.unwrap();
+        let r = cancel(&state, &Caller::ADMIN, "town").await.unwrap();
         assert_eq!(r.status, ReindexStatus::Cancelling);
         run_jobs(&state).await;
-        let r = latest(&state, "town").await.unwrap();
+        let r = latest(&state, &Caller::ADMIN, "town").await.unwrap();
         assert_eq!(r.status, ReindexStatus::Cancelled);
-        let after = knowledge_bases::find(&state, "town").await.unwrap();
+        let after = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!(
             (
                 after.generation,
@@ -643,7 +666,7 @@ mod tests {
             "new points deleted"
         );
         assert!(matches!(
-            cancel(&state, "town").await.unwrap_err(),
+            cancel(&state, &Caller::ADMIN, "town").await.unwrap_err(),
             Error::Conflict(_)
         ));
     }
@@ -654,12 +677,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = testing::state(dir.path()).await;
         let kb = kb_with_docs(&state).await;
-        start(&state, "town", to_fake(&server)).await.unwrap();
+        start(&state, &Caller::ADMIN, "town", to_fake(&server))
+            .await
+            .unwrap();
         let job = state.store.claim_job().await.unwrap().unwrap();
         crate::jobs::worker::process(&state, job).await;
         // After the documents were re-indexed: one new, one deleted, one re-parsed.
         let new = documents::upload(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             vec![(
                 "ferry.md".into(),
@@ -674,16 +700,18 @@ mod tests {
             .await
             .unwrap();
         let by_name = |n: &str| docs.iter().find(|d| d.name == n).unwrap().id.clone();
-        documents::delete(&state, &kb.id, &by_name("museum.md"))
+        documents::delete(&state, &Caller::ADMIN, &kb.id, &by_name("museum.md"))
             .await
             .unwrap();
-        documents::reparse(&state, &kb.id, &by_name("bakery.md"))
+        documents::reparse(&state, &Caller::ADMIN, &kb.id, &by_name("bakery.md"))
             .await
             .unwrap();
         run_jobs(&state).await;
-        let r = latest(&state, "town").await.unwrap();
+        let r = latest(&state, &Caller::ADMIN, "town").await.unwrap();
         assert_eq!((r.status, r.done), (ReindexStatus::Done, 3));
-        let after = knowledge_bases::find(&state, "town").await.unwrap();
+        let after = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!((after.document_count, after.chunk_count), (3, 3));
         assert_eq!(points_in_space(&state, &after).await, 3);
         assert_eq!(
@@ -704,7 +732,9 @@ mod tests {
             let state = testing::state(dir.path()).await;
             let kb = kb_with_docs(&state).await;
             kb_id = kb.id.clone();
-            start(&state, "town", to_fake(&server)).await.unwrap();
+            start(&state, &Caller::ADMIN, "town", to_fake(&server))
+                .await
+                .unwrap();
             // The process dies while the job runs: claimed, never finished.
             let _job = state.store.claim_job().await.unwrap().unwrap();
             state.flush().await.unwrap();
@@ -713,10 +743,14 @@ mod tests {
         assert_eq!(state.store.after_crash().await.unwrap(), 1);
         clean_up(&state).await.unwrap();
         crate::service::reconcile::run(&state).await.unwrap();
-        let kb = knowledge_bases::find(&state, "town").await.unwrap();
+        let kb = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!(kb.generation, 0, "still the old generation");
         run_jobs(&state).await;
-        let kb = knowledge_bases::find(&state, "town").await.unwrap();
+        let kb = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!(kb.generation, 1);
         assert_eq!(points_in_space(&state, &kb).await, 3);
 
@@ -725,6 +759,7 @@ mod tests {
         let kb_old = state.default_space().index.clone();
         start(
             &state,
+            &Caller::ADMIN,
             "town",
             ReindexRequest {
                 chunk_size: Some(128),
@@ -754,7 +789,9 @@ mod tests {
         assert_eq!(points(kb.index_key()), 3, "old generation still there");
         assert_eq!(clean_up(&state).await.unwrap(), 1);
         assert_eq!(points(kb.index_key()), 0);
-        let kb = knowledge_bases::find(&state, "town").await.unwrap();
+        let kb = knowledge_bases::find(&state, &Caller::ADMIN, "town")
+            .await
+            .unwrap();
         assert_eq!((kb.generation, kb.chunk_size), (2, 128));
         assert_eq!(points(kb.index_key()), 3);
         drop(kb_old);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use super::auth::Caller;
 use super::knowledge_bases;
 use super::State;
 use crate::error::{Error, Result};
@@ -88,8 +89,8 @@ struct Found {
 }
 
 /// Runs a hybrid search; the hits, best first.
-pub async fn hits(state: &State, body: SearchRequest) -> Result<Vec<SearchHit>> {
-    hits_reporting(state, body, &mut Found::default()).await
+pub async fn hits(state: &State, caller: &Caller, body: SearchRequest) -> Result<Vec<SearchHit>> {
+    hits_reporting(state, caller, body, &mut Found::default()).await
 }
 
 /// Merges the hit lists of searches in different embedding spaces by the score each hit was
@@ -111,6 +112,7 @@ fn fuse_models(mut lists: Vec<Vec<retrieval::Hit>>, top_k: usize) -> Vec<retriev
 
 async fn hits_reporting(
     state: &State,
+    caller: &Caller,
     body: SearchRequest,
     report: &mut Found,
 ) -> Result<Vec<SearchHit>> {
@@ -120,7 +122,7 @@ async fn hits_reporting(
     if body.query.chars().count() > 4000 {
         return Err(Error::bad_request("query must be at most 4000 characters"));
     }
-    let named = knowledge_bases::named(&body.knowledge_bases)?;
+    let found_kbs = knowledge_bases::find_all(state, caller, &body.knowledge_bases).await?;
     if let Some(k) = body.top_k {
         if !(1..=100).contains(&k) {
             return Err(Error::bad_request("top_k must be 1 to 100"));
@@ -130,8 +132,7 @@ async fn hits_reporting(
     let mut defaults = None;
     // Knowledge bases grouped by embedding model: each group is one search in its space.
     let mut groups: Vec<(Arc<Space>, Vec<String>)> = Vec::new();
-    for kb in &named {
-        let kb = knowledge_bases::find(state, kb).await?;
+    for kb in found_kbs {
         // Options: the request, then the first knowledge base's defaults.
         defaults.get_or_insert_with(|| kb.search_defaults());
         let space = knowledge_bases::space(state, &kb).await?;
@@ -275,10 +276,10 @@ pub struct SearchReply {
 
 /// [`hits`], with a notice when the embedding model does not know the query's language, or
 /// the embedding server was down and BM25 ranked alone.
-pub async fn search(state: &State, body: SearchRequest) -> Result<SearchReply> {
+pub async fn search(state: &State, caller: &Caller, body: SearchRequest) -> Result<SearchReply> {
     let language = retrieval::normalize::language(&body.query);
     let mut found = Found::default();
-    let hits = hits_reporting(state, body, &mut found).await?;
+    let hits = hits_reporting(state, caller, body, &mut found).await?;
     let dense_used = found.dense_used && found.degraded.is_none();
     let notice = match found.degraded {
         Some(why) => Some(format!(
@@ -319,7 +320,7 @@ mod tests {
     }
 
     async fn names(state: &State, req: SearchRequest) -> Vec<String> {
-        let mut n: Vec<String> = search(state, req)
+        let mut n: Vec<String> = search(state, &Caller::ADMIN, req)
             .await
             .unwrap()
             .hits
@@ -339,6 +340,7 @@ mod tests {
         let meta = |v: serde_json::Value| Some(metadata::validate(&v).unwrap());
         documents::upload_with(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             vec![(
                 "q3.txt".into(),
@@ -350,6 +352,7 @@ mod tests {
         .unwrap();
         documents::upload_with(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             vec![(
                 "hiring.txt".into(),
@@ -362,6 +365,7 @@ mod tests {
         // Front matter becomes metadata.
         let md = documents::upload(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             vec![(
                 "plan.md".into(),
@@ -413,6 +417,7 @@ mod tests {
         // Bad filters are 400s naming the field.
         let err = search(
             &state,
+            &Caller::ADMIN,
             filtered(
                 "report",
                 json!({"conditions": [
@@ -427,6 +432,7 @@ mod tests {
         );
         let err = search(
             &state,
+            &Caller::ADMIN,
             filtered(
                 "report",
                 json!({"conditions": [
@@ -452,6 +458,7 @@ mod tests {
             .unwrap();
         documents::update(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             &hiring.id,
             documents::DocumentChanges {
@@ -467,6 +474,7 @@ mod tests {
         );
         let bad = documents::update(
             &state,
+            &Caller::ADMIN,
             &kb.id,
             &hiring.id,
             documents::DocumentChanges {

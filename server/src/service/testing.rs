@@ -2,6 +2,7 @@
 //! embedder ([`retrieval::embed::HashEmbed`]) instead of the ONNX models, so services, the
 //! worker and source sync are tested without model files.
 
+use crate::service::auth::Caller;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub async fn state(dir: &Path) -> AppState {
 pub async fn kb(state: &State, name: &str) -> KnowledgeBase {
     knowledge_bases::create(
         state,
+        &Caller::ADMIN,
         knowledge_bases::NewKnowledgeBase {
             name: name.into(),
             ..Default::default()
@@ -70,6 +72,7 @@ pub async fn remote_kb(
 ) -> KnowledgeBase {
     knowledge_bases::create(
         state,
+        &Caller::ADMIN,
         knowledge_bases::NewKnowledgeBase {
             name: name.into(),
             embedding: Some(knowledge_bases::EmbeddingChoice::Inline(Box::new(

@@ -27,6 +27,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("reindex_chunks", "reindex_id, document_id, id"),
     ("jobs", "id"),
     ("embedding_cache", "model, key"),
+    ("api_keys", "id"),
 ];
 
 /// Tables without a key of their own: copied whole or not at all.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{Kind, Run, RunError, SourceRow, Spec};
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
+use crate::service::auth::Caller;
 use crate::service::{documents, knowledge_bases, AppState, State};
 
 /// A source as clients see it.
@@ -87,8 +88,13 @@ pub struct NewSource {
     pub enabled: Option<bool>,
 }
 
-pub async fn create(state: &State, kb: &str, req: NewSource) -> Result<SourceView> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn create(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    req: NewSource,
+) -> Result<SourceView> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     let kind = Kind::parse(&req.kind)
         .ok_or_else(|| Error::bad_request("kind must be \"folder\" or \"urls\""))?;
     let spec = Spec {
@@ -115,8 +121,8 @@ async fn validate(state: &State, spec: Spec) -> Result<Spec> {
     Ok(tokio::task::spawn_blocking(move || spec.validate(&config)).await??)
 }
 
-pub async fn list(state: &State, kb: &str) -> Result<Vec<SourceView>> {
-    let kb = knowledge_bases::find(state, kb).await?;
+pub async fn list(state: &State, caller: &Caller, kb: &str) -> Result<Vec<SourceView>> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     let mut sources = Vec::new();
     for row in state.store.list_sources(&kb.id).await? {
         sources.push(source_view(state, row).await?);
@@ -124,8 +130,8 @@ pub async fn list(state: &State, kb: &str) -> Result<Vec<SourceView>> {
     Ok(sources)
 }
 
-async fn find_source(state: &State, kb: &str, id: &str) -> Result<SourceRow> {
-    let kb = knowledge_bases::find(state, kb).await?;
+async fn find_source(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<SourceRow> {
+    let kb = knowledge_bases::find(state, caller, kb).await?;
     state
         .store
         .get_source(&kb.id, id)
@@ -133,8 +139,8 @@ async fn find_source(state: &State, kb: &str, id: &str) -> Result<SourceRow> {
         .ok_or_else(|| Error::not_found("source", id))
 }
 
-pub async fn get(state: &State, kb: &str, id: &str) -> Result<SourceView> {
-    let row = find_source(state, kb, id).await?;
+pub async fn get(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<SourceView> {
+    let row = find_source(state, caller, kb, id).await?;
     source_view(state, row).await
 }
 
@@ -158,8 +164,14 @@ pub struct SourceChanges {
     pub enabled: Option<bool>,
 }
 
-pub async fn update(state: &State, kb: &str, id: &str, req: SourceChanges) -> Result<SourceView> {
-    let row = find_source(state, kb, id).await?;
+pub async fn update(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    id: &str,
+    req: SourceChanges,
+) -> Result<SourceView> {
+    let row = find_source(state, caller, kb, id).await?;
     let kind = Kind::parse(&row.kind).ok_or_else(|| Error::internal("unknown source kind"))?;
     let spec = Spec {
         kind,
@@ -182,13 +194,13 @@ pub async fn update(state: &State, kb: &str, id: &str, req: SourceChanges) -> Re
         .store
         .update_source(&row.id, &spec, schedule_changed)
         .await?;
-    let row = find_source(state, kb, id).await?;
+    let row = find_source(state, caller, kb, id).await?;
     source_view(state, row).await
 }
 
 /// Removes a source and the documents it brought in (through the one delete path).
-pub async fn remove(state: &AppState, kb: &str, id: &str) -> Result<()> {
-    let row = find_source(state, kb, id).await?;
+pub async fn remove(state: &AppState, caller: &Caller, kb: &str, id: &str) -> Result<()> {
+    let row = find_source(state, caller, kb, id).await?;
     if let Some(run) = state.store.list_runs(&row.id, 1).await?.into_iter().next() {
         state.store.cancel_run(run.id).await?;
     }
@@ -202,8 +214,8 @@ pub async fn remove(state: &AppState, kb: &str, id: &str) -> Result<()> {
 }
 
 /// Queues a run now.
-pub async fn run_now(state: &State, kb: &str, id: &str) -> Result<RunView> {
-    let row = find_source(state, kb, id).await?;
+pub async fn run_now(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<RunView> {
+    let row = find_source(state, caller, kb, id).await?;
     match state.store.start_run(&row.id, "manual", None).await? {
         Ok(run) => {
             state.wake.notify_waiters();
@@ -217,8 +229,8 @@ pub async fn run_now(state: &State, kb: &str, id: &str) -> Result<RunView> {
 }
 
 /// A source's recent runs, newest first.
-pub async fn runs(state: &State, kb: &str, id: &str) -> Result<Vec<RunView>> {
-    let row = find_source(state, kb, id).await?;
+pub async fn runs(state: &State, caller: &Caller, kb: &str, id: &str) -> Result<Vec<RunView>> {
+    let row = find_source(state, caller, kb, id).await?;
     let mut runs = Vec::new();
     for run in state.store.list_runs(&row.id, 50).await? {
         runs.push(run_view(state, run).await?);
@@ -226,8 +238,8 @@ pub async fn runs(state: &State, kb: &str, id: &str) -> Result<Vec<RunView>> {
     Ok(runs)
 }
 
-async fn find_run(state: &State, kb: &str, id: &str, run: i64) -> Result<Run> {
-    let row = find_source(state, kb, id).await?;
+async fn find_run(state: &State, caller: &Caller, kb: &str, id: &str, run: i64) -> Result<Run> {
+    let row = find_source(state, caller, kb, id).await?;
     state
         .store
         .get_run(run)
@@ -236,14 +248,20 @@ async fn find_run(state: &State, kb: &str, id: &str, run: i64) -> Result<Run> {
         .ok_or_else(|| Error::not_found("run", run.to_string()))
 }
 
-pub async fn run(state: &State, kb: &str, id: &str, run: i64) -> Result<RunView> {
-    let run = find_run(state, kb, id, run).await?;
+pub async fn run(state: &State, caller: &Caller, kb: &str, id: &str, run: i64) -> Result<RunView> {
+    let run = find_run(state, caller, kb, id, run).await?;
     run_view(state, run).await
 }
 
 /// Cancels a run that is not over.
-pub async fn cancel(state: &State, kb: &str, id: &str, run: i64) -> Result<RunView> {
-    let found = find_run(state, kb, id, run).await?;
+pub async fn cancel(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    id: &str,
+    run: i64,
+) -> Result<RunView> {
+    let found = find_run(state, caller, kb, id, run).await?;
     if !state.store.cancel_run(found.id).await? {
         return Err(Error::Conflict(format!(
             "run {} is already {}",

@@ -395,14 +395,19 @@ pub async fn after_ingest(state: &AppState, run_id: i64, doc_id: &str) {
 #[cfg(test)]
 mod tests {
     use crate::jobs::worker::drain;
+    use crate::service::auth::Caller;
     use crate::service::sources::manage::{self, NewSource, RunView};
     use crate::service::{documents, testing, AppState, State};
     use crate::store::DocStatus;
 
     async fn sync(state: &AppState, source: &str) -> RunView {
-        let run = manage::run_now(state, "kb", source).await.unwrap();
+        let run = manage::run_now(state, &Caller::ADMIN, "kb", source)
+            .await
+            .unwrap();
         drain(state).await.unwrap();
-        manage::run(state, "kb", source, run.run.id).await.unwrap()
+        manage::run(state, &Caller::ADMIN, "kb", source, run.run.id)
+            .await
+            .unwrap()
     }
 
     /// A folder source on `root` in knowledge base `kb`.
@@ -412,6 +417,7 @@ mod tests {
     ) -> crate::service::sources::manage::SourceView {
         manage::create(
             state,
+            &Caller::ADMIN,
             "kb",
             NewSource {
                 kind: "folder".into(),
@@ -429,7 +435,7 @@ mod tests {
     }
 
     async fn names(state: &State) -> Vec<(String, DocStatus)> {
-        let page = documents::list(state, "kb", Default::default())
+        let page = documents::list(state, &Caller::ADMIN, "kb", Default::default())
             .await
             .unwrap();
         let mut names: Vec<_> = page
@@ -541,7 +547,7 @@ mod tests {
         let meta = |name: &'static str| {
             let state = state.clone();
             async move {
-                let page = documents::list(&state, "kb", Default::default())
+                let page = documents::list(&state, &Caller::ADMIN, "kb", Default::default())
                     .await
                     .unwrap();
                 let d = page
@@ -603,7 +609,7 @@ mod tests {
         assert_eq!(names(&state).await, [ready("b.md"), ready("d.md")]);
 
         // Points follow: one document per file, each with as many points as chunks.
-        for d in documents::list(&state, "kb", Default::default())
+        for d in documents::list(&state, &Caller::ADMIN, "kb", Default::default())
             .await
             .unwrap()
             .documents
@@ -615,7 +621,7 @@ mod tests {
                 d.doc.name
             );
         }
-        let stats = crate::service::knowledge_bases::stats(&state, "kb")
+        let stats = crate::service::knowledge_bases::stats(&state, &Caller::ADMIN, "kb")
             .await
             .unwrap();
         assert_eq!(stats.points as i64, stats.chunks);

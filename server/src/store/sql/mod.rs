@@ -4,10 +4,12 @@
 //! from [`Dialect`]. Writes run in one transaction ([`Db::write`]).
 
 mod cache;
+mod keys;
 mod reindex;
 mod sources;
 
 pub use cache::VectorCache;
+pub use keys::ApiKeyRow;
 
 use std::path::Path;
 
