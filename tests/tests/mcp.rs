@@ -189,7 +189,10 @@ async fn mcp_tools_over_streamable_http_and_stdio_match_the_rest_api() -> anyhow
     let kbs = tool_json(&report, "list_knowledge_bases");
     assert_eq!(kbs["knowledge_bases"].as_array().unwrap().len(), 1, "{kbs}");
     assert_eq!(kbs["knowledge_bases"][0]["name"], "botany");
-    assert_eq!(chunk_ids(&tool_json(&report, "search")), chunk_ids(&rest_search));
+    assert_eq!(
+        chunk_ids(&tool_json(&report, "search")),
+        chunk_ids(&rest_search)
+    );
     let report = client(&["http", &server.url, scoped, "hidden", &doc_id])?;
     for (call, says) in [
         ("list_documents", "not found"),
