@@ -184,7 +184,7 @@ impl Ragd {
 
     /// The caller of a tool call: from its HTTP request, else the stdio default.
     fn caller(&self, ext: &Extensions) -> Result<Caller, String> {
-        ext.get::<axum::http::request::Parts>()
+        ext.get::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<Caller>().cloned())
             .or_else(|| self.stdio_caller.clone())
             .ok_or_else(|| "missing or invalid api key".to_string())
