@@ -86,7 +86,8 @@ impl Parser for ChildParser {
             }
             out
         });
-        let deadline = Instant::now() + limits.pdf_timeout + MARGIN;
+        let started = Instant::now();
+        let deadline = started + limits.pdf_timeout + MARGIN;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -111,18 +112,29 @@ impl Parser for ChildParser {
                 Reply::Failed { message } => Err(failed(message)),
             };
         }
-        Err(failed(self.death(status, &String::from_utf8_lossy(&err))))
+        Err(failed(self.death(
+            status,
+            started.elapsed(),
+            &String::from_utf8_lossy(&err),
+        )))
     }
 }
 
 impl ChildParser {
-    /// Why a child ended without an answer, from how it ended.
-    fn death(&self, status: std::process::ExitStatus, stderr: &str) -> String {
+    /// Why a child ended without an answer, from how it ended and how long it ran. A parser
+    /// is single-threaded: killed before `cpu_secs` of wall time, it cannot have used its CPU
+    /// time, so the kernel's out-of-memory killer took it (it volunteers first: see
+    /// [`child_main`]).
+    fn death(&self, status: std::process::ExitStatus, ran: Duration, stderr: &str) -> String {
         use std::os::unix::process::ExitStatusExt;
         let out_of_memory = ["memory allocation", "capacity overflow", "out of memory"]
             .iter()
             .any(|m| stderr.contains(m));
         match status.signal() {
+            Some(9) if ran < Duration::from_secs(self.cpu_secs) => format!(
+                "the parser process was killed after {} ms, before its cpu time limit: the machine or its memory cgroup ran out of memory",
+                ran.as_millis()
+            ),
             Some(9) | Some(24) => format!(
                 "the parser ran past its cpu time limit of {} s (parse_cpu_secs)",
                 self.cpu_secs
@@ -195,6 +207,9 @@ pub fn child_main(args: &ChildArgs) -> i32 {
         eprintln!("cannot limit the parser process");
         return 2;
     }
+    // When memory runs out (the machine's, or a cgroup's the server shares), the kernel
+    // kills this process rather than the server. Raising one's own score needs no privilege.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     let reply =
         match serde_json::from_value::<Format>(serde_json::Value::String(args.format.clone())) {
             Err(_) => Reply::Failed {
@@ -233,5 +248,35 @@ pub fn child_main(args: &ChildArgs) -> i32 {
             eprintln!("cannot write the reply: {e}");
             2
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_child_s_end_is_told_by_how_and_when_it_ended() {
+        let p = ChildParser {
+            exe: PathBuf::from("ragd"),
+            memory_bytes: 256 << 20,
+            cpu_secs: 60,
+        };
+        let status = std::process::ExitStatus::from_raw;
+        let secs = Duration::from_secs;
+        // SIGKILL early: the out-of-memory killer; late: the hard cpu limit.
+        let early = p.death(status(9), secs(2), "");
+        assert!(early.contains("ran out of memory"), "{early}");
+        let late = p.death(status(9), secs(61), "");
+        assert!(late.contains("parse_cpu_secs"), "{late}");
+        assert!(p.death(status(24), secs(1), "").contains("parse_cpu_secs"));
+        let oom = p.death(status(6), secs(1), "memory allocation of 1 bytes failed");
+        assert!(oom.contains("256 MiB (parse_memory_bytes)"), "{oom}");
+        assert!(p
+            .death(status(11), secs(1), "thread has overflowed its stack")
+            .contains("stack"));
+        assert!(p.death(status(11), secs(1), "").contains("signal 11"));
+        assert!(p.death(status(2 << 8), secs(1), "x\nboom").contains("boom"));
     }
 }

@@ -52,8 +52,31 @@ impl Server {
         Self::start_to(data_dir, envs, Stdio::from(std::fs::File::create(log)?))
     }
 
+    /// As [`Server::start`], the process first joining the cgroup whose `cgroup.procs` file
+    /// is `procs` (so all it allocates, and its children, count there).
+    pub fn start_in_cgroup(
+        data_dir: &Path,
+        envs: &[(&str, &str)],
+        procs: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo $$ > \"$0\" && exec \"$@\"")
+            .arg(procs)
+            .arg(ragd_bin());
+        Self::spawn(cmd, data_dir, envs, Stdio::inherit())
+    }
+
     fn start_to(data_dir: &Path, envs: &[(&str, &str)], stderr: Stdio) -> anyhow::Result<Self> {
-        let mut cmd = Command::new(ragd_bin());
+        Self::spawn(Command::new(ragd_bin()), data_dir, envs, stderr)
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        data_dir: &Path,
+        envs: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> anyhow::Result<Self> {
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RAGD_LOG", "warn,qdrant_edge=error")

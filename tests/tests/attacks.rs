@@ -53,6 +53,154 @@ fn exploding_files() -> Vec<(&'static str, Vec<u8>)> {
     vec![("bomb.xlsx", xlsx), ("bomb.csv", csv.into_bytes())]
 }
 
+/// A memory cgroup of its own for a process tree: cgroup v2 where the memory controller is
+/// enabled for it, else v1; removed when dropped.
+struct MemoryCgroup {
+    dir: std::path::PathBuf,
+    v2: bool,
+}
+
+impl MemoryCgroup {
+    /// A cgroup limited to `limit` bytes of memory (and no swap), or why there is none.
+    fn create(limit: u64) -> anyhow::Result<Self> {
+        let name = format!("ragd-attacks-{}", std::process::id());
+        let v2_root = std::path::Path::new("/sys/fs/cgroup");
+        let controllers =
+            std::fs::read_to_string(v2_root.join("cgroup.subtree_control")).unwrap_or_default();
+        let (dir, v2) = if controllers.split_whitespace().any(|c| c == "memory") {
+            (v2_root.join(name), true)
+        } else {
+            (
+                std::path::Path::new("/sys/fs/cgroup/memory").join(name),
+                false,
+            )
+        };
+        std::fs::create_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot make the cgroup {}: {e}", dir.display()))?;
+        let group = MemoryCgroup { dir, v2 };
+        let write = |file: &str, value: u64| {
+            std::fs::write(group.dir.join(file), value.to_string())
+                .map_err(|e| anyhow::anyhow!("cannot set {file}: {e}"))
+        };
+        if v2 {
+            write("memory.max", limit)?;
+            let _ = write("memory.swap.max", 0);
+        } else {
+            write("memory.limit_in_bytes", limit)?;
+            if group.dir.join("memory.memsw.limit_in_bytes").exists() {
+                write("memory.memsw.limit_in_bytes", limit)?;
+            }
+        }
+        Ok(group)
+    }
+
+    fn procs(&self) -> std::path::PathBuf {
+        self.dir.join("cgroup.procs")
+    }
+
+    /// The most memory the group held at once, in bytes.
+    fn peak(&self) -> u64 {
+        let file = if self.v2 {
+            "memory.peak"
+        } else {
+            "memory.max_usage_in_bytes"
+        };
+        std::fs::read_to_string(self.dir.join(file))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Processes of the group the kernel killed for want of memory (when it says).
+    fn oom_kills(&self) -> Option<u64> {
+        let (file, key) = if self.v2 {
+            ("memory.events", "oom_kill")
+        } else {
+            ("memory.oom_control", "oom_kill")
+        };
+        std::fs::read_to_string(self.dir.join(file))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        // Its processes have ended by now; the directory goes once it is empty.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The memory attacks again, with the server and its parser processes in a cgroup of
+/// 1 GiB: the exploding XLSX and CSV (which once took ragd past 6 GB) fail their documents
+/// at once, a parser that runs out of its own limit fails its document, and the server is
+/// never killed for want of memory: it answers afterwards and ingests the next document.
+/// `make test` runs this where it can make a memory cgroup (root, or a delegated cgroup v2
+/// subtree) and says it was skipped elsewhere.
+#[tokio::test]
+#[ignore = "needs a writable memory cgroup: make test runs it where there is one"]
+async fn memory_limit_hostile_files_cost_their_documents_and_the_server_stays_up(
+) -> anyhow::Result<()> {
+    const LIMIT: u64 = 1 << 30;
+    let group = MemoryCgroup::create(LIMIT)?;
+    let data = tempfile::tempdir()?;
+    let parse_limit = (128u64 << 20).to_string();
+    let server = Server::start_in_cgroup(
+        data.path(),
+        &[("RAGD_PARSE_MEMORY_BYTES", parse_limit.as_str())],
+        &group.procs(),
+    )?;
+    let pid = server.pid();
+    server.create_kb("kb").await?;
+    let mut files = exploding_files();
+    files.push(("big.txt", "word ".repeat(20).repeat(400_000).into_bytes()));
+    for (name, bytes) in files {
+        let (status, v) = server.upload("kb", &[(name, bytes)]).await?;
+        assert_eq!(status, 202, "{name}: {v}");
+        let id = v["documents"][0]["id"].as_str().unwrap().to_string();
+        let doc = server.wait_done("kb", &id).await?;
+        assert_eq!(doc["status"], "failed", "{name}: {doc}");
+        let error = doc["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("max_parsed_text_bytes") || error.contains("parse_memory_bytes"),
+            "{name}: {error}"
+        );
+    }
+    server
+        .upload_ready(
+            "kb",
+            "small.md",
+            "# Small\n\nA lighthouse keeper.",
+            &json!({}),
+        )
+        .await?;
+    assert!(!server
+        .search(&["kb"], "lighthouse keeper", 3)
+        .await?
+        .is_empty());
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the server is gone"
+    );
+    assert_eq!(
+        group.oom_kills().unwrap_or(0),
+        0,
+        "the kernel killed a process"
+    );
+    eprintln!(
+        "peak memory of the server's cgroup: {} MiB",
+        group.peak() >> 20
+    );
+    server.stop()?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn parsed_text_that_explodes_fails_at_once_and_the_server_stays_small() -> anyhow::Result<()>
 {
