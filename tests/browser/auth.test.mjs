@@ -40,6 +40,7 @@ test('web UI: signing in with an API key', async (t) => {
   await t.test('a visitor without the key sees the sign-in form, not the data', async () => {
     await page.goto(`${ragd.url}/#/kbs`);
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'API keys' }).isVisible(), false);
     assert.equal(await page.getByText('vault').count(), 0);
     assert.equal(await page.locator('#signout').isVisible(), false);
     await shot(page, 'auth-sign-in');
@@ -113,6 +114,7 @@ test('web UI: signing in with an API key', async (t) => {
     assert.equal(post.status, 201);
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#signout').waitFor({ state: 'visible' });
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
     await page.getByText('No keys made yet.').waitFor();
@@ -165,6 +167,7 @@ test('web UI: signing in with an API key', async (t) => {
     assert.equal(made.status, 201);
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#signout').waitFor({ state: 'visible' });
     await page.goto(`${ragd.url}/#/keys`);
     const row = page.locator('table.keys tbody tr', { hasText: 'old laptop' });
     await row.getByRole('button', { name: 'Revoke old laptop' }).click();

@@ -18,7 +18,7 @@ export async function refreshAuth() {
   const role = s?.role || 'admin';
   document.body.dataset.role = role;
   document.body.dataset.scoped = String(Boolean(s?.scoped));
-  document.body.dataset.keys = String(auth.required && role === 'admin' && !s?.scoped);
+  document.body.dataset.keys = String(Boolean(s?.authenticated) && auth.required && role === 'admin' && !s?.scoped);
   return s;
 }
 
