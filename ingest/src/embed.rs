@@ -53,6 +53,14 @@ pub fn length_sorted_batches(lens: &[usize], batch: usize) -> Vec<Vec<usize>> {
     order.chunks(batch.max(1)).map(<[usize]>::to_vec).collect()
 }
 
+/// The tokens a batch of texts of `lens` tokens holds, and the tokens the model computes
+/// for it: each text is padded to the longest (both with the model's two special tokens).
+pub fn padding(lens: &[usize]) -> (usize, usize) {
+    let real: usize = lens.iter().map(|l| l + 2).sum();
+    let longest = lens.iter().max().map_or(0, |l| l + 2);
+    (real, longest * lens.len())
+}
+
 /// Embeds every chunk; `progress(done)` is called after each batch. Blocking.
 pub fn embed(
     chunks: &[Chunk],
@@ -73,6 +81,21 @@ pub fn embed_cached(
     mut progress: impl FnMut(usize),
     stop: &dyn Fn() -> bool,
 ) -> Result<(Vec<ChunkVectors>, usize)> {
+    embed_shared(chunks, embedder, None, bm25, cache, &mut progress, stop)
+}
+
+/// [`embed_cached`], the chunks the cache lacks embedded in the `batcher`'s shared batches
+/// (with other documents' chunks) when there is one, else in this document's own
+/// length-sorted batches.
+pub fn embed_shared(
+    chunks: &[Chunk],
+    embedder: &dyn Embed,
+    batcher: Option<&crate::batch::Batcher>,
+    bm25: &Bm25,
+    cache: Option<&dyn VectorCache>,
+    progress: &mut dyn FnMut(usize),
+    stop: &dyn Fn() -> bool,
+) -> Result<(Vec<ChunkVectors>, usize)> {
     let mut dense: Vec<Option<Vec<f32>>> = vec![None; chunks.len()];
     let keys: Vec<[u8; 32]> = match cache {
         Some(_) => chunks.iter().map(|c| cache_key(&c.embed_text)).collect(),
@@ -88,6 +111,26 @@ pub fn embed_cached(
     if done > 0 {
         progress(done);
     }
+    if let Some(batcher) = batcher {
+        let texts = missing
+            .iter()
+            .map(|&i| (chunks[i].embed_text.clone(), chunks[i].tokens))
+            .collect();
+        let before = done;
+        let vectors = batcher.embed(texts, |n| progress(before + n), stop)?;
+        if let Some(cache) = cache {
+            let entries: Vec<([u8; 32], &[f32])> = missing
+                .iter()
+                .zip(&vectors)
+                .map(|(&i, v)| (keys[i], v.as_slice()))
+                .collect();
+            cache.put(embedder.name(), &entries);
+        }
+        for (&i, v) in missing.iter().zip(vectors) {
+            dense[i] = Some(v);
+        }
+        return Ok((finish(chunks, dense, bm25), missing.len()));
+    }
     let lens: Vec<usize> = missing.iter().map(|&i| chunks[i].tokens).collect();
     for batch in length_sorted_batches(&lens, embedder.batch_size()) {
         // Checked between batches: a document deleted meanwhile stops here.
@@ -99,7 +142,17 @@ pub fn embed_cached(
             .iter()
             .map(|&i| chunks[i].embed_text.as_str())
             .collect();
+        let started = std::time::Instant::now();
         let vectors = embedder.embed_batch(&texts)?;
+        let lens: Vec<usize> = batch.iter().map(|&i| chunks[i].tokens).collect();
+        let (real, padded) = padding(&lens);
+        tracing::debug!(
+            texts = batch.len(),
+            tokens = real,
+            padded,
+            ms = started.elapsed().as_millis() as u64,
+            "embedded a batch"
+        );
         if let Some(cache) = cache {
             let entries: Vec<([u8; 32], &[f32])> = batch
                 .iter()
@@ -114,15 +167,19 @@ pub fn embed_cached(
         done += batch.len();
         progress(done);
     }
-    let vectors = chunks
+    Ok((finish(chunks, dense, bm25), missing.len()))
+}
+
+/// Each chunk's dense vector with its BM25 vector.
+fn finish(chunks: &[Chunk], dense: Vec<Option<Vec<f32>>>, bm25: &Bm25) -> Vec<ChunkVectors> {
+    chunks
         .iter()
         .zip(dense)
         .map(|(c, d)| ChunkVectors {
             dense: d.unwrap_or_default(),
             sparse: bm25.embed_document(&c.embed_text),
         })
-        .collect();
-    Ok((vectors, missing.len()))
+        .collect()
 }
 
 #[cfg(test)]

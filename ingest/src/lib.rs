@@ -5,12 +5,14 @@
 //!    (encoding detection) into sections;
 //! 3. [`chunk`]: sections into token-sized chunks (text-splitter, the model's tokenizer);
 //! 4. [`embed`]: dense vectors (the pipeline's [`retrieval::Embed`]: fastembed when serving)
-//!    in length-sorted batches and BM25 sparse vectors;
+//!    in length-sorted batches, shared by the documents in flight ([`batch`]), and BM25
+//!    sparse vectors;
 //! 5. [`store`]: replace the document's points in the index and flush.
 //!
 //! Everything here is synchronous and CPU-bound; the server runs [`Pipeline::run`] on
 //! blocking threads with bounded concurrency.
 
+pub mod batch;
 pub mod chunk;
 pub mod embed;
 pub mod error;
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 use retrieval::{Bm25, Embed, Index};
 use uuid::Uuid;
 
+pub use batch::Batcher;
 pub use chunk::{Chunk, ChunkConfig};
 pub use embed::VectorCache;
 pub use error::{Error, Result};
@@ -80,6 +83,9 @@ pub struct Pipeline {
     pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Where documents are parsed; `None`: in this process.
     pub parser: Option<Arc<dyn parse::Parser>>,
+    /// The model's shared batches, across the documents in flight; `None`: each document
+    /// embeds in batches of its own.
+    pub batcher: Option<Arc<Batcher>>,
 }
 
 impl Pipeline {
@@ -116,12 +122,13 @@ impl Pipeline {
             chunks: chunks.len(),
         });
         let started = Instant::now();
-        let (vectors, embedded) = embed::embed_cached(
+        let (vectors, embedded) = embed::embed_shared(
             &chunks,
             &self.embedder,
+            self.batcher.as_deref(),
             &self.bm25,
             self.cache.as_deref(),
-            |done| events(Event::Embedded { done }),
+            &mut |done| events(Event::Embedded { done }),
             &stop,
         )?;
         if stop() {
@@ -168,6 +175,7 @@ mod tests {
         let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let pipeline = Pipeline {
             parser: None,
+            batcher: None,
             cancel: Some(flag.clone()),
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),
@@ -209,6 +217,7 @@ mod tests {
         let index = Arc::new(Index::open(&config, embedder.name(), embedder.dim()).unwrap());
         let pipeline = Pipeline {
             parser: None,
+            batcher: None,
             cancel: None,
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),

@@ -52,6 +52,44 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl Error {
+    /// The same error again, for each of several callers a failure concerns (an embedding
+    /// batch shared by documents). An I/O error keeps its kind and message.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::OrtMissing(p) => Error::OrtMissing(p.clone()),
+            Error::OrtLoad { path, message } => Error::OrtLoad {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Error::ModelMissing(p) => Error::ModelMissing(p.clone()),
+            Error::Model(m) => Error::Model(m.clone()),
+            Error::ModelMismatch {
+                stored,
+                stored_dim,
+                configured,
+                configured_dim,
+            } => Error::ModelMismatch {
+                stored: stored.clone(),
+                stored_dim: *stored_dim,
+                configured: configured.clone(),
+                configured_dim: *configured_dim,
+            },
+            Error::Index(m) => Error::Index(m.clone()),
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Timeout(m) => Error::Timeout(m.clone()),
+            Error::EmbeddingUnavailable(m) => Error::EmbeddingUnavailable(m.clone()),
+            Error::EmbeddingTimeout(m) => Error::EmbeddingTimeout(m.clone()),
+            Error::Bm25(m) => Error::Bm25(m.clone()),
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Invalid(m) => Error::Invalid(m.clone()),
+        }
+    }
+}
+
 /// What kind of failure an [`Error`] is, for callers that answer for it (an HTTP status, a
 /// retry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -137,9 +137,14 @@ fn bad_settings_are_refused() {
         ErrorKind::Invalid
     );
     cfg.base_url = "http://gpu-host:8000".into();
-    cfg.batch_size = 0;
+    cfg.batch_size = 2000;
     assert_eq!(
         connect(&cfg, Some(8)).unwrap_err().kind(),
         ErrorKind::Invalid
     );
+    // 0 picks for the provider: 16 texts per request to a server, 4 for a local model.
+    cfg.batch_size = 0;
+    assert_eq!(cfg.batch(), 16);
+    cfg.provider = Provider::Local;
+    assert_eq!(cfg.batch(), 4);
 }

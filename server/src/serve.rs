@@ -18,6 +18,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))?;
     crate::http::metrics::install();
     let state = State::open(config).await?;
+    // Searches come: the query model loads now (an ingest-only command never loads it).
+    let embedder = state.default_space().embedder.clone();
+    tokio::task::spawn_blocking(move || embedder.prepare_queries())
+        .await?
+        .context("cannot load the embedding model for queries")?;
     let recovered = state.store.recover().await?;
     if recovered > 0 {
         tracing::info!(

@@ -23,6 +23,8 @@ use retrieval::{Embed, EmbeddingConfig, Index, IndexConfig, QdrantServerConfig};
 pub struct Space {
     pub embedder: Arc<dyn Embed>,
     pub index: Arc<Index>,
+    /// The model's shared ingest batches (a thread, started with the space).
+    pub batcher: Arc<ingest::Batcher>,
 }
 
 impl Space {
@@ -150,9 +152,13 @@ fn open_at(
         )
     };
     let index = Index::open(&IndexConfig { path, server }, &name, dim)?;
+    let batcher = ingest::Batcher::new(embedder.clone()).map_err(|e| {
+        retrieval::Error::Model(format!("cannot start the embedding batch thread: {e}"))
+    })?;
     Ok(Space {
         embedder,
         index: Arc::new(index),
+        batcher: Arc::new(batcher),
     })
 }
 

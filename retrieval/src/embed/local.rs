@@ -30,7 +30,9 @@ pub struct Embedder {
     name: String,
     dim: usize,
     tokenizer: Tokenizer,
-    query: Mutex<TextEmbedding>,
+    /// Loaded with the embedder; `None` after [`Embedder::unload_query_model`] until the next
+    /// query.
+    query: Mutex<Option<TextEmbedding>>,
     ingest: OnceLock<mpsc::Sender<IngestJob>>,
 }
 
@@ -97,23 +99,33 @@ pub fn init_onnx_runtime(path: &Path) -> Result<()> {
 }
 
 impl Embedder {
-    /// Loads the configured model (the query instance). Blocking; takes about half a second.
+    /// Loads the configured model. Blocking. The offline default model's tokenizer and
+    /// dimension are read from its folder, and its instances load when first used (about
+    /// half a second each): a process that only ingests never holds the query instance
+    /// ([`Embedder::prepare_queries`] loads it ahead). A catalog model is probed with its
+    /// query instance, which stays.
     pub fn load(config: &EmbeddingConfig) -> Result<Self> {
         init_onnx_runtime(&config.ort_library)?;
-        let mut query = new_instance(config, config.query_threads)?;
-        let mut tokenizer = query.tokenizer.clone();
+        let (tokenizer, dim, query) = if config.model == LOCAL_MODEL {
+            let (tokenizer, dim) = read_model_shape(&config.model_dir)?;
+            (tokenizer, dim, None)
+        } else {
+            let mut query = new_instance(config, config.query_threads)?;
+            let tokenizer = query.tokenizer.clone();
+            let probe = query
+                .embed(["dimension probe"], Some(1))
+                .map_err(|e| Error::Model(e.to_string()))?;
+            (tokenizer, probe.first().map_or(0, Vec::len), Some(query))
+        };
+        if dim == 0 {
+            return Err(Error::Model("the model returned an empty embedding".into()));
+        }
+        let mut tokenizer = tokenizer;
         // Counting tokens for chunking must see the whole text: no truncation, no padding.
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Model(e.to_string()))?;
         tokenizer.with_padding(None);
-        let probe = query
-            .embed(["dimension probe"], Some(1))
-            .map_err(|e| Error::Model(e.to_string()))?;
-        let dim = probe.first().map_or(0, Vec::len);
-        if dim == 0 {
-            return Err(Error::Model("the model returned an empty embedding".into()));
-        }
         Ok(Self {
             name: config.model_name(),
             config: config.clone(),
@@ -122,6 +134,31 @@ impl Embedder {
             query: Mutex::new(query),
             ingest: OnceLock::new(),
         })
+    }
+
+    /// Loads the query instance now, if it is not loaded, so the first search does not wait
+    /// for it and a model that cannot load is an error at start.
+    pub fn prepare_queries(&self) -> Result<()> {
+        let mut slot = self.query.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(self.load_query_instance()?);
+        }
+        Ok(())
+    }
+
+    fn load_query_instance(&self) -> Result<TextEmbedding> {
+        let mut model = new_instance(&self.config, self.config.query_threads)?;
+        let probe = model
+            .embed(["dimension probe"], Some(1))
+            .map_err(|e| Error::Model(e.to_string()))?;
+        match probe.first().map(Vec::len) {
+            Some(d) if d == self.dim => Ok(model),
+            d => Err(Error::Model(format!(
+                "the model gives vectors of {} dimensions, its folder says {}",
+                d.unwrap_or(0),
+                self.dim
+            ))),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -138,7 +175,7 @@ impl Embedder {
     }
 
     pub fn batch_size(&self) -> usize {
-        self.config.batch_size.clamp(1, 256)
+        self.config.batch().clamp(1, 256)
     }
 
     /// The model's tokenizer, without truncation or padding: chunk sizes are counted with it.
@@ -155,7 +192,11 @@ impl Embedder {
 
     /// Embeds one query with the query instance.
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
-        let mut model = self.query.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.query.lock().unwrap_or_else(|p| p.into_inner());
+        let model = match slot.as_mut() {
+            Some(model) => model,
+            None => slot.insert(self.load_query_instance()?),
+        };
         model
             .embed([text], Some(1))
             .map_err(|e| Error::Model(e.to_string()))?
@@ -229,6 +270,29 @@ impl Embed for Embedder {
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         Embedder::embed_batch(self, texts)
     }
+
+    fn prepare_queries(&self) -> Result<()> {
+        Embedder::prepare_queries(self)
+    }
+}
+
+/// The tokenizer (`tokenizer.json`) and vector size (`hidden_size` of `config.json`, what
+/// mean pooling gives) of a model folder, without loading the model.
+fn read_model_shape(dir: &Path) -> Result<(Tokenizer, usize)> {
+    let path = dir.join("tokenizer.json");
+    if !path.is_file() {
+        return Err(Error::ModelMissing(path));
+    }
+    let tokenizer = Tokenizer::from_file(&path)
+        .map_err(|e| Error::Model(format!("cannot read {}: {e}", path.display())))?;
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|_| Error::ModelMissing(path.clone()))?;
+    let dim = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("hidden_size")?.as_u64())
+        .and_then(|d| usize::try_from(d).ok())
+        .ok_or_else(|| Error::Model(format!("{} names no hidden_size", path.display())))?;
+    Ok((tokenizer, dim))
 }
 
 /// Reads a model folder: `model.onnx` and the tokenizer files (`tokenizer.json`,

@@ -313,7 +313,7 @@ impl Embed for Remote {
 
     /// Enough texts for every request in flight, twice over.
     fn batch_size(&self) -> usize {
-        (self.config.batch_size * self.config.concurrency * 2).clamp(1, 4096)
+        (self.config.batch() * self.config.concurrency * 2).clamp(1, 4096)
     }
 
     fn tokenizer(&self) -> &Tokenizer {
@@ -333,7 +333,7 @@ impl Embed for Remote {
             .iter()
             .map(|t| self.prepare(t, Side::Document).into_owned())
             .collect();
-        let requests: Vec<&[String]> = prepared.chunks(self.config.batch_size.max(1)).collect();
+        let requests: Vec<&[String]> = prepared.chunks(self.config.batch().max(1)).collect();
         if requests.len() <= 1 {
             return match requests.first() {
                 Some(r) => self.request(r, Side::Document),

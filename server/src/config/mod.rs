@@ -132,7 +132,7 @@ impl Default for Config {
             max_upload_bytes: 100 * 1024 * 1024,
             request_timeout_secs: 60,
             long_request_timeout_secs: 1800,
-            workers: 2,
+            workers: 4,
             max_concurrent_searches: 4,
             max_queued_searches: 64,
             pdf_timeout_secs: 60,

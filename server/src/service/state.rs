@@ -330,6 +330,7 @@ impl State {
                 .then(|| self.vector_cache.clone()),
             cancel: None,
             parser: self.parser.clone(),
+            batcher: Some(space.batcher.clone()),
         }
     }
 
