@@ -426,7 +426,10 @@ async fn run() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ragd"));
+    // `RAGD_BIN` runs another build (an older commit's, side by side).
+    let bin = std::env::var_os("RAGD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ragd")));
     let roots_env = roots.to_string_lossy().into_owned();
     let (mut srv, url) = start_server_env(&bin, &data_dir, &[("RAGD_SOURCE_ROOTS", &roots_env)])?;
     let pid = srv.id().to_string();

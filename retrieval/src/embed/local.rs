@@ -321,7 +321,8 @@ fn new_instance(config: &EmbeddingConfig, threads: usize) -> Result<TextEmbeddin
             UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
         let options = InitOptionsUserDefined::new()
             .with_max_length(config.max_length)
-            .with_intra_threads(threads);
+            .with_intra_threads(threads)
+            .with_session_config("session.intra_op.allow_spinning", "0");
         TextEmbedding::try_new_from_user_defined(model, options)
             .map_err(|e| Error::Model(e.to_string()))
     } else {
@@ -329,7 +330,8 @@ fn new_instance(config: &EmbeddingConfig, threads: usize) -> Result<TextEmbeddin
         let options = TextInitOptions::new(model)
             .with_max_length(config.max_length)
             .with_cache_dir(config.cache_dir.clone())
-            .with_intra_threads(threads);
+            .with_intra_threads(threads)
+            .with_session_config("session.intra_op.allow_spinning", "0");
         TextEmbedding::try_new(options).map_err(|e| Error::Model(e.to_string()))
     }
 }

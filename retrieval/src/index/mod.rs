@@ -60,6 +60,11 @@ struct IndexMeta {
 pub struct Index {
     backend: Box<dyn Backend>,
     writer: Mutex<()>,
+    /// Writes made so far (each document replaced counts one), counted under `writer`.
+    written: AtomicU64,
+    /// Held while flushing: how many of the writes the last flush made durable. Documents
+    /// replaced at about the same time share one flush ([`Index::flush_through`]).
+    flushed: Mutex<u64>,
     visibility: RwLock<()>,
     dim: usize,
     /// The index folder (`IndexConfig::path`).
@@ -128,6 +133,8 @@ impl Index {
         Ok(Self {
             backend,
             writer: Mutex::new(()),
+            written: AtomicU64::new(0),
+            flushed: Mutex::new(0),
             visibility: RwLock::new(()),
             dim,
             path: path.clone(),
@@ -167,15 +174,32 @@ impl Index {
         let selection = filter::document_of(kb_id, doc_id);
         let operations = points.len().div_ceil(UPSERT_BATCH);
         let upsert = self.prepare(points)?;
-        self.write(|backend| {
-            {
-                let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
-                self.changed(1 + operations);
-                backend.delete(&selection)?;
-                upsert()?;
-            }
-            backend.flush()
-        })
+        let mine = self.write(|backend| {
+            let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
+            self.changed(1 + operations);
+            backend.delete(&selection)?;
+            upsert()?;
+            Ok(self.written.fetch_add(1, Ordering::SeqCst) + 1)
+        })?;
+        self.flush_through(mine)
+    }
+
+    /// Returns once write number `mine` is durable: a flush that started after it was made
+    /// (another document's) covers it; otherwise this call flushes, for every write made so
+    /// far. Group commit: documents finished together pay for one flush.
+    fn flush_through(&self, mine: u64) -> Result<()> {
+        let mut covered = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
+        if *covered >= mine {
+            return Ok(());
+        }
+        let before = *covered;
+        *covered = self.write(|backend| {
+            let upto = self.written.load(Ordering::SeqCst);
+            backend.flush()?;
+            Ok(upto)
+        })?;
+        tracing::debug!(documents = *covered - before, "index flushed");
+        Ok(())
     }
 
     /// Inserts or replaces points. Not durable until [`Index::flush`].
@@ -226,7 +250,7 @@ impl Index {
 
     /// Makes every write so far durable (a server has applied each write before answering).
     pub fn flush(&self) -> Result<()> {
-        self.write(|backend| backend.flush())
+        self.flush_through(u64::MAX)
     }
 
     /// Runs Qdrant Edge's optimizers until they have nothing left to do: merges small
@@ -486,5 +510,39 @@ mod tests {
         // Only whole versions: 3 or 5 chunks, never 0 (neither) or 8 (both).
         assert!(seen.iter().all(|n| *n == 3 || *n == 5), "{seen:?}");
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 3);
+    }
+
+    /// Documents replaced from several threads at once share flushes, and each call returns
+    /// only once a flush made after its write is done: all are there after a reopen. (The
+    /// backend panics if a flush meets a write: none does.)
+    #[test]
+    fn documents_replaced_together_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().join("vectors"),
+            server: None,
+        };
+        let bm25 = std::sync::Arc::new(Bm25::new().unwrap());
+        let index = std::sync::Arc::new(Index::open(&cfg, "test-model", 3).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (index, bm25) = (index.clone(), bm25.clone());
+                std::thread::spawn(move || {
+                    for d in 0..10 {
+                        let doc = format!("t{t}d{d}");
+                        let p = point(&bm25, "kb", &doc, 0, "text", vec![1.0, 0.0, 0.0]);
+                        index.replace_document("kb", &doc, vec![p]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(index.written.load(Ordering::SeqCst), 80);
+        assert_eq!(*index.flushed.lock().unwrap(), 80, "every write is covered");
+        drop(index);
+        let index = Index::open(&cfg, "test-model", 3).unwrap();
+        assert_eq!(index.count(&scope(&["kb"])).unwrap(), 80);
     }
 }
