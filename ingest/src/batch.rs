@@ -210,7 +210,16 @@ fn serve(embedder: &dyn Embed, rx: &mpsc::Receiver<Request>) {
         let taken: Vec<Waiting> = pool.drain(pick(&lens, budget, max)).collect();
         let texts: Vec<&str> = taken.iter().map(|w| w.text.as_str()).collect();
         let started = std::time::Instant::now();
-        let result = embedder.embed_batch(&texts).and_then(|v| {
+        // A model that panics fails this batch's documents, not the pool for good.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            embedder.embed_batch(&texts)
+        }))
+        .unwrap_or_else(|_| {
+            Err(retrieval::Error::Model(
+                "the embedding model panicked".into(),
+            ))
+        })
+        .and_then(|v| {
             if v.len() == texts.len() {
                 Ok(v)
             } else {
@@ -320,6 +329,7 @@ mod tests {
                     return Err(retrieval::Error::EmbeddingUnavailable("down".into()));
                 }
             }
+            assert!(!texts.contains(&"boom"), "the model broke");
             self.entered.store(true, Ordering::SeqCst);
             while !self.gate.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(5));
@@ -407,7 +417,11 @@ mod tests {
             .embed(texts("x", &[1; 40]), |_| {}, &|| true)
             .unwrap_err();
         assert!(matches!(err, Error::Cancelled));
-        // The pool goes on serving others.
+        // A model that panics fails the batch; the pool goes on serving others.
+        let err = batcher
+            .embed(vec![("boom".into(), 1)], |_| {}, &|| false)
+            .unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
         let v = batcher
             .embed(texts("y", &[3, 3]), |_| {}, &|| false)
             .unwrap();
