@@ -16,6 +16,14 @@ let page;
 let docId;
 const problems = [];
 
+/** Signs in with `key` on a freshly loaded page (no render of the page before in flight). */
+async function signInFresh(key, hash = '#/kbs') {
+  await page.goto(`${ragd.url}/?fresh=${Date.now()}${hash}`);
+  await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 before(async () => {
   ragd = await startRagd({ RAGD_API_KEY: KEY, RAGD_API_READER_KEYS: READER });
   const post = await fetch(`${ragd.url}/api/v1/knowledge-bases`, {
@@ -112,8 +120,7 @@ test('web UI: signing in with an API key', async (t) => {
       method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'attic' }),
     });
     assert.equal(post.status, 201);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInFresh(KEY);
     await page.locator('#signout').waitFor({ state: 'visible' });
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
@@ -140,9 +147,8 @@ test('web UI: signing in with an API key', async (t) => {
   });
 
   await t.test('the new key signs in and sees its knowledge base only, until it is revoked', async () => {
-    await page.getByLabel('API key').fill(secret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    // Still on the keys page: not this key's.
+    await signInFresh(secret, '#/keys');
+    // The keys page is not this key's.
     await page.getByText('Keys are managed by an admin').waitFor();
     await page.goto(`${ragd.url}/#/kbs`);
     await page.getByRole('link', { name: 'vault' }).first().waitFor();
@@ -165,10 +171,8 @@ test('web UI: signing in with an API key', async (t) => {
       method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'old laptop', role: 'editor' }),
     });
     assert.equal(made.status, 201);
-    await page.getByLabel('API key').fill(KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInFresh(KEY, '#/keys');
     await page.locator('#signout').waitFor({ state: 'visible' });
-    await page.goto(`${ragd.url}/#/keys`);
     const row = page.locator('table.keys tbody tr', { hasText: 'old laptop' });
     await row.getByRole('button', { name: 'Revoke old laptop' }).click();
     await page.locator('#confirm-ok').click();
