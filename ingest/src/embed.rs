@@ -118,17 +118,7 @@ pub fn embed_shared(
             .collect();
         let before = done;
         let vectors = batcher.embed(texts, |n| progress(before + n), stop)?;
-        if let Some(cache) = cache {
-            let entries: Vec<([u8; 32], &[f32])> = missing
-                .iter()
-                .zip(&vectors)
-                .map(|(&i, v)| (keys[i], v.as_slice()))
-                .collect();
-            cache.put(embedder.name(), &entries);
-        }
-        for (&i, v) in missing.iter().zip(vectors) {
-            dense[i] = Some(v);
-        }
+        keep(&missing, vectors, &mut dense, &keys, cache, embedder.name());
         return Ok((finish(chunks, dense, bm25), missing.len()));
     }
     let lens: Vec<usize> = missing.iter().map(|&i| chunks[i].tokens).collect();
@@ -153,21 +143,34 @@ pub fn embed_shared(
             ms = started.elapsed().as_millis() as u64,
             "embedded a batch"
         );
-        if let Some(cache) = cache {
-            let entries: Vec<([u8; 32], &[f32])> = batch
-                .iter()
-                .zip(&vectors)
-                .map(|(&i, v)| (keys[i], v.as_slice()))
-                .collect();
-            cache.put(embedder.name(), &entries);
-        }
-        for (&i, v) in batch.iter().zip(vectors) {
-            dense[i] = Some(v);
-        }
+        keep(&batch, vectors, &mut dense, &keys, cache, embedder.name());
         done += batch.len();
         progress(done);
     }
     Ok((finish(chunks, dense, bm25), missing.len()))
+}
+
+/// Puts the vectors of the chunks numbered `which` in their slots of `dense`, and in the
+/// cache under their `keys`.
+fn keep(
+    which: &[usize],
+    vectors: Vec<Vec<f32>>,
+    dense: &mut [Option<Vec<f32>>],
+    keys: &[[u8; 32]],
+    cache: Option<&dyn VectorCache>,
+    model: &str,
+) {
+    if let Some(cache) = cache {
+        let entries: Vec<([u8; 32], &[f32])> = which
+            .iter()
+            .zip(&vectors)
+            .map(|(&i, v)| (keys[i], v.as_slice()))
+            .collect();
+        cache.put(model, &entries);
+    }
+    for (&i, v) in which.iter().zip(vectors) {
+        dense[i] = Some(v);
+    }
 }
 
 /// Each chunk's dense vector with its BM25 vector.

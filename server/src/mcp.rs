@@ -44,6 +44,12 @@ pub trait Backend: Send + Sync + 'static {
         -> Call<'_>;
 }
 
+/// What `get_document` returns: the document, and a page of its chunks (the REST API's
+/// `…/chunks` reply) with their total.
+pub fn document_reply(doc: Value, chunks: &Value) -> Value {
+    serde_json::json!({"document": doc, "chunks": chunks["chunks"], "total_chunks": chunks["total"]})
+}
+
 /// The services of this process.
 #[derive(Clone)]
 pub struct Local(pub AppState);
@@ -97,9 +103,7 @@ impl Backend for Local {
             let chunks = json(
                 documents::chunks(&self.0, &caller, &kb, &id, Some(limit), Some(offset)).await,
             )?;
-            Ok(
-                serde_json::json!({"document": doc, "chunks": chunks["chunks"], "total_chunks": chunks["total"]}),
-            )
+            Ok(document_reply(doc, &chunks))
         })
     }
 }

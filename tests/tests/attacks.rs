@@ -53,6 +53,45 @@ fn exploding_files() -> Vec<(&'static str, Vec<u8>)> {
     vec![("bomb.xlsx", xlsx), ("bomb.csv", csv.into_bytes())]
 }
 
+/// A 40 MB text, over a parser memory limit of 128 MiB.
+fn big_text() -> Vec<u8> {
+    "word ".repeat(20).repeat(400_000).into_bytes()
+}
+
+/// Uploads one file and waits: it must end `failed`, its error naming one of `limits`.
+async fn fails_naming(
+    server: &Server,
+    name: &str,
+    bytes: Vec<u8>,
+    limits: &[&str],
+) -> anyhow::Result<()> {
+    let (status, v) = server.upload("kb", &[(name, bytes)]).await?;
+    assert_eq!(status, 202, "{name}: {v}");
+    let id = v["documents"][0]["id"].as_str().unwrap().to_string();
+    let doc = server.wait_done("kb", &id).await?;
+    assert_eq!(doc["status"], "failed", "{name}: {doc}");
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(limits.iter().any(|l| error.contains(l)), "{name}: {error}");
+    Ok(())
+}
+
+/// The server still ingests a document and finds it.
+async fn still_ingests(server: &Server) -> anyhow::Result<()> {
+    server
+        .upload_ready(
+            "kb",
+            "small.md",
+            "# Small\n\nA lighthouse keeper.",
+            &json!({}),
+        )
+        .await?;
+    assert!(!server
+        .search(&["kb"], "lighthouse keeper", 3)
+        .await?
+        .is_empty());
+    Ok(())
+}
+
 /// A memory cgroup of its own for a process tree: cgroup v2 where the memory controller is
 /// enabled for it, else v1; removed when dropped.
 struct MemoryCgroup {
@@ -159,31 +198,17 @@ async fn memory_limit_hostile_files_cost_their_documents_and_the_server_stays_up
     let pid = server.pid();
     server.create_kb("kb").await?;
     let mut files = exploding_files();
-    files.push(("big.txt", "word ".repeat(20).repeat(400_000).into_bytes()));
+    files.push(("big.txt", big_text()));
     for (name, bytes) in files {
-        let (status, v) = server.upload("kb", &[(name, bytes)]).await?;
-        assert_eq!(status, 202, "{name}: {v}");
-        let id = v["documents"][0]["id"].as_str().unwrap().to_string();
-        let doc = server.wait_done("kb", &id).await?;
-        assert_eq!(doc["status"], "failed", "{name}: {doc}");
-        let error = doc["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains("max_parsed_text_bytes") || error.contains("parse_memory_bytes"),
-            "{name}: {error}"
-        );
-    }
-    server
-        .upload_ready(
-            "kb",
-            "small.md",
-            "# Small\n\nA lighthouse keeper.",
-            &json!({}),
+        fails_naming(
+            &server,
+            name,
+            bytes,
+            &["max_parsed_text_bytes", "parse_memory_bytes"],
         )
         .await?;
-    assert!(!server
-        .search(&["kb"], "lighthouse keeper", 3)
-        .await?
-        .is_empty());
+    }
+    still_ingests(&server).await?;
     assert!(
         std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the server is gone"
@@ -302,25 +327,9 @@ async fn a_parser_out_of_memory_fails_its_document_and_the_server_goes_on() -> a
     let limit = (128u64 << 20).to_string();
     let server = Server::start(data.path(), &[("RAGD_PARSE_MEMORY_BYTES", limit.as_str())])?;
     server.create_kb("kb").await?;
-    let big = "word ".repeat(20).repeat(400_000).into_bytes();
-    let (status, v) = server.upload("kb", &[("big.txt", big)]).await?;
-    assert_eq!(status, 202, "{v}");
-    let id = v["documents"][0]["id"].as_str().unwrap().to_string();
-    let doc = server.wait_done("kb", &id).await?;
-    assert_eq!(doc["status"], "failed", "{doc}");
-    let error = doc["error"].as_str().unwrap_or_default();
-    assert!(error.contains("parse_memory_bytes"), "{error}");
+    fails_naming(&server, "big.txt", big_text(), &["parse_memory_bytes"]).await?;
     // The server is still there and ingests the next document.
-    server
-        .upload_ready(
-            "kb",
-            "small.md",
-            "# Small\n\nA lighthouse keeper.",
-            &json!({}),
-        )
-        .await?;
-    let hits = server.search(&["kb"], "lighthouse keeper", 3).await?;
-    assert!(!hits.is_empty());
+    still_ingests(&server).await?;
     server.stop()?;
     Ok(())
 }

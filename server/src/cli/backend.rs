@@ -556,9 +556,7 @@ impl crate::mcp::Backend for Backend {
                         .get(&format!("{base}/chunks?offset={offset}&limit={limit}"))
                         .await
                         .map_err(|e| e.to_string())?;
-                    Ok(
-                        serde_json::json!({"document": doc, "chunks": chunks["chunks"], "total_chunks": chunks["total"]}),
-                    )
+                    Ok(crate::mcp::document_reply(doc, &chunks))
                 }
             }
         })

@@ -302,8 +302,9 @@ impl Guard {
         self.session
     }
 
-    /// The role of `key`, if it is one of the keys. Every key is compared, in constant time.
-    pub fn role_of(&self, key: &str) -> Option<Role> {
+    /// The digest and role of `key`, if it is one of the keys. Every key is compared, in
+    /// constant time.
+    fn known(&self, key: &str) -> Option<([u8; 32], Role)> {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (known, role) in &self.keys {
@@ -311,31 +312,37 @@ impl Guard {
                 found = Some(*role);
             }
         }
-        found
+        found.map(|role| (digest, role))
+    }
+
+    /// The role of `key`, if it is one of the keys.
+    pub fn role_of(&self, key: &str) -> Option<Role> {
+        self.known(key).map(|(_, role)| role)
     }
 
     /// Who `key` is, when it is one of the configured keys.
     pub fn caller_of(&self, key: &str) -> Option<Caller> {
-        let role = self.role_of(key)?;
-        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        Some(caller(role, &digest))
+        self.known(key).map(|(digest, role)| caller(role, &digest))
     }
 
-    /// Who holds a session token made by [`Guard::session_token`], when it is valid.
+    /// Who holds a session token made by [`Guard::session_token`] with one of the current
+    /// keys, unless it has expired at `now` (unix seconds).
     pub fn session_caller(&self, token: &str, now: u64) -> Option<Caller> {
-        let role = self.session_role(token, now)?;
-        let mut parts = token.splitn(3, '.');
-        let expires = parts.next()?.parse::<u64>().ok()?;
-        let tag = hex::decode(parts.nth(1)?).ok()?;
+        let t = SessionToken::parse(token)?;
+        let role = Role::parse(t.label)?;
+        if !self.session_in_time(t.expires, now) {
+            return None;
+        }
         self.keys
             .iter()
             .filter(|(_, r)| *r == role)
-            .find(|(digest, _)| {
-                session_mac(digest, role.as_str(), expires)
-                    .verify_slice(&tag)
-                    .is_ok()
-            })
+            .find(|(digest, _)| t.signed_by(digest))
             .map(|(digest, _)| caller(role, digest))
+    }
+
+    /// The role of a session token, when [`Guard::session_caller`] accepts it.
+    pub fn session_role(&self, token: &str, now: u64) -> Option<Role> {
+        self.session_caller(token, now).map(|c| c.role)
     }
 
     /// Whether a session expiring at `expires` could have been made by this server at `now`.
@@ -345,38 +352,49 @@ impl Guard {
 
     /// A session token for `key` (one of the keys) that expires at `expires` (unix seconds).
     pub fn session_token(&self, key: &str, expires: u64) -> Option<String> {
-        let role = self.role_of(key)?;
-        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        let tag = session_mac(&digest, role.as_str(), expires)
-            .finalize()
-            .into_bytes();
-        Some(format!("{expires}.{}.{}", role.as_str(), hex::encode(tag)))
+        let (digest, role) = self.known(key)?;
+        Some(SessionToken::make(&digest, role.as_str(), expires))
+    }
+}
+
+/// A web session token, `<expiry>.<label>.<hex MAC>`: the label is a role for a configured
+/// key, `key-<id>` for a managed one ([`crate::service::keys`]).
+pub struct SessionToken<'a> {
+    pub expires: u64,
+    pub label: &'a str,
+    tag: Vec<u8>,
+}
+
+impl<'a> SessionToken<'a> {
+    pub fn parse(token: &'a str) -> Option<Self> {
+        let mut parts = token.splitn(3, '.');
+        let (expires, label, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(SessionToken {
+            expires: expires.parse().ok()?,
+            label,
+            tag: hex::decode(tag).ok()?,
+        })
     }
 
-    /// The role of a token made by [`Guard::session_token`] with one of the current keys,
-    /// unless it has expired at `now` (unix seconds).
-    pub fn session_role(&self, token: &str, now: u64) -> Option<Role> {
-        let mut parts = token.splitn(3, '.');
-        let (expires, role, tag) = (parts.next()?, parts.next()?, parts.next()?);
-        let expires = expires.parse::<u64>().ok()?;
-        let role = Role::parse(role)?;
-        let tag = hex::decode(tag).ok()?;
-        if !self.session_in_time(expires, now) {
-            return None;
-        }
-        let mut valid = false;
-        for (digest, _) in self.keys.iter().filter(|(_, r)| *r == role) {
-            valid |= session_mac(digest, role.as_str(), expires)
-                .verify_slice(&tag)
-                .is_ok();
-        }
-        valid.then_some(role)
+    /// A token for the key with this digest.
+    pub fn make(key_digest: &[u8; 32], label: &str, expires: u64) -> String {
+        let tag = session_mac(key_digest, label, expires)
+            .finalize()
+            .into_bytes();
+        format!("{expires}.{label}.{}", hex::encode(tag))
+    }
+
+    /// Whether the key with this digest signed it (compared in constant time).
+    pub fn signed_by(&self, key_digest: &[u8; 32]) -> bool {
+        session_mac(key_digest, self.label, self.expires)
+            .verify_slice(&self.tag)
+            .is_ok()
     }
 }
 
 /// The MAC of a session token: keyed by the SHA-256 of the key that signed in, over its
 /// `label` (a role, or `key-<id>` for a managed key) and expiry.
-pub fn session_mac(key_digest: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
+fn session_mac(key_digest: &[u8; 32], label: &str, expires: u64) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key_digest).expect("hmac takes any key");
     mac.update(format!("ragd-session:{label}:{expires}").as_bytes());
     mac

@@ -12,11 +12,12 @@
 //! Keys exist only where keys are checked: a server without a configured `api_key` serves
 //! everyone as admin, so it refuses to make keys.
 
-use hmac::Mac;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::auth::{session_mac, signed_out, Caller, Guard, Role};
+use super::auth::{signed_out, Caller, Guard, Role, SessionToken};
 use super::{knowledge_bases, State};
 use crate::error::{Error, Result};
 use crate::store::sql::ApiKeyRow;
@@ -174,20 +175,13 @@ pub async fn authenticate(
             if let Some(caller) = guard.session_caller(token, now_secs) {
                 return Ok(Some(caller));
             }
-            let mut parts = token.splitn(3, '.');
-            let (Some(expires), Some(label), Some(tag)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
+            let Some(t) = SessionToken::parse(token) else {
                 return Ok(None);
             };
-            let (Some(id), Ok(expires), Ok(tag)) = (
-                label.strip_prefix("key-"),
-                expires.parse::<u64>(),
-                hex::decode(tag),
-            ) else {
+            let Some(id) = t.label.strip_prefix("key-") else {
                 return Ok(None);
             };
-            if !guard.session_in_time(expires, now_secs) {
+            if !guard.session_in_time(t.expires, now_secs) {
                 return Ok(None);
             }
             let Some(row) = store.key_by_id(id).await? else {
@@ -199,10 +193,7 @@ pub async fn authenticate(
             else {
                 return Ok(None);
             };
-            if session_mac(&digest, label, expires)
-                .verify_slice(&tag)
-                .is_err()
-            {
+            if !t.signed_by(&digest) {
                 return Ok(None);
             }
             Ok(active(store, Some(row), now).await)
@@ -229,11 +220,11 @@ pub async fn session_token(
     let Some(row) = row.filter(|r| status_of(r, now_ts()) == "active") else {
         return Ok(None);
     };
-    let label = format!("key-{}", row.id);
-    let tag = session_mac(&digest, &label, expires)
-        .finalize()
-        .into_bytes();
-    Ok(Some(format!("{expires}.{label}.{}", hex::encode(tag))))
+    Ok(Some(SessionToken::make(
+        &digest,
+        &format!("key-{}", row.id),
+        expires,
+    )))
 }
 
 /// Keys are an admin's, with every knowledge base in view.
@@ -247,19 +238,37 @@ fn check_admin(caller: &Caller) -> Result<()> {
     }
 }
 
-async fn view(state: &State, row: &ApiKeyRow, now: jiff::Timestamp) -> Result<KeyView> {
-    let knowledge_bases = match caller_of(row).and_then(|c| c.scope) {
-        None => None,
-        Some(ids) => {
-            let mut entries = Vec::with_capacity(ids.len());
-            for id in ids {
-                let name = state.store.get_kb(&id).await?.map(|kb| kb.name);
-                entries.push(ScopeEntry { id, name });
-            }
-            Some(entries)
-        }
-    };
-    Ok(KeyView {
+/// How keys are listed: each scope's knowledge bases named as they are now (one lookup of
+/// the knowledge bases for all the keys).
+async fn views(state: &State, rows: &[ApiKeyRow]) -> Result<Vec<KeyView>> {
+    let names: HashMap<String, String> = state
+        .store
+        .list_kbs()
+        .await?
+        .into_iter()
+        .map(|kb| (kb.id, kb.name))
+        .collect();
+    let now = now_ts();
+    Ok(rows.iter().map(|row| view(row, &names, now)).collect())
+}
+
+async fn one(state: &State, row: &ApiKeyRow) -> Result<KeyView> {
+    let mut listed = views(state, std::slice::from_ref(row)).await?;
+    listed
+        .pop()
+        .ok_or_else(|| Error::internal("no view of the key"))
+}
+
+fn view(row: &ApiKeyRow, names: &HashMap<String, String>, now: jiff::Timestamp) -> KeyView {
+    let knowledge_bases = caller_of(row).and_then(|c| c.scope).map(|ids| {
+        ids.into_iter()
+            .map(|id| ScopeEntry {
+                name: names.get(&id).cloned(),
+                id,
+            })
+            .collect()
+    });
+    KeyView {
         id: row.id.clone(),
         name: row.name.clone(),
         role: Role::parse(&row.role).unwrap_or(Role::Reader),
@@ -270,7 +279,7 @@ async fn view(state: &State, row: &ApiKeyRow, now: jiff::Timestamp) -> Result<Ke
         revoked_at: row.revoked_at.clone(),
         last_used_at: row.last_used_at.clone(),
         status: status_of(row, now).to_string(),
-    })
+    }
 }
 
 /// A new secret: the prefix and 64 hex digits from two random UUIDs (122 random bits each).
@@ -346,22 +355,15 @@ pub async fn create(state: &State, caller: &Caller, req: NewKey) -> Result<Creat
         last_used_at: None,
     };
     state.store.insert_key(&row).await?;
+    let key = one(state, &row).await?;
     tracing::info!(key = %row.id, role = %row.role, scoped = row.knowledge_bases.is_some(), "api key made");
-    Ok(CreatedKey {
-        key: view(state, &row, now).await?,
-        secret,
-    })
+    Ok(CreatedKey { key, secret })
 }
 
 /// Every key, newest first, without secrets.
 pub async fn list(state: &State, caller: &Caller) -> Result<Vec<KeyView>> {
     check_admin(caller)?;
-    let now = now_ts();
-    let mut out = Vec::new();
-    for row in state.store.list_keys().await? {
-        out.push(view(state, &row, now).await?);
-    }
-    Ok(out)
+    views(state, &state.store.list_keys().await?).await
 }
 
 /// Revokes a key: it and its web sessions stop working at once. Revoking twice is fine.
@@ -376,7 +378,7 @@ pub async fn revoke(state: &State, caller: &Caller, id: &str) -> Result<KeyView>
     if revoked {
         tracing::info!(key = %id, "api key revoked");
     }
-    view(state, &row, now_ts()).await
+    one(state, &row).await
 }
 
 #[cfg(test)]
