@@ -29,7 +29,8 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    let result = ingest::parse::parse_pdf(bytes, Duration::from_secs(timeout));
+    let result = ingest::parse::parse_pdf(bytes, Duration::from_secs(timeout))
+        .and_then(ingest::parse::PdfText::into_document);
     let ms = started.elapsed().as_millis();
     let line = match result {
         Ok(doc) => {

@@ -5,19 +5,77 @@
 //! A chunk never crosses a section, so each chunk has exactly one page and heading path.
 //! The heading path is prefixed to the text that gets embedded (`embed_text`), and the
 //! chunk budget shrinks by its length, so the embedded text still fits the model.
+//!
+//! How sections are cut depends on the knowledge base's [`Template`], after RAGFlow's chunk
+//! templates: tables go in groups of whole rows under their header row (`general`) or a row
+//! each (`table`); question and answer pairs become one chunk each, embedded by their
+//! question (`qa`); and small chunks carry their enclosing section for the prompt
+//! (`parent_child`). A chunk of a page with known text positions keeps the rectangles of
+//! its lines ([`line_boxes`]).
 
+use std::ops::Range;
+
+use retrieval::Rect;
 use text_splitter::{ChunkConfig as SplitConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
 use crate::error::{Error, Result};
 use crate::load::Format;
-use crate::parse::ParsedDocument;
+use crate::parse::{ParsedDocument, Section, Table, TextBox};
 
-/// Chunk size and overlap, in tokens of the embedding model.
+/// How a knowledge base's documents are cut into chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    /// Prose at the highest semantic level that fits; tables in groups of whole rows, each
+    /// group under the table's header row.
+    #[default]
+    General,
+    /// Question and answer pairs, from two columns of a table (CSV, XLSX, …: the columns
+    /// named question and answer, or else the first two) or from Markdown headings (the
+    /// heading asks, the text under it answers): one chunk per pair, embedded and
+    /// BM25-indexed by its question, returned with its answer.
+    Qa,
+    /// Spreadsheets used as data: one chunk per table row, under the header row.
+    Table,
+    /// Small chunks of `size` tokens are searched; the section around them (up to
+    /// [`PARENT_FACTOR`] times that size) is what an answer's prompt receives.
+    ParentChild,
+}
+
+impl Template {
+    pub const ALL: [Template; 4] = [
+        Template::General,
+        Template::Qa,
+        Template::Table,
+        Template::ParentChild,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::General => "general",
+            Template::Qa => "qa",
+            Template::Table => "table",
+            Template::ParentChild => "parent_child",
+        }
+    }
+
+    /// The template named by [`Template::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// A `parent_child` parent is at most this many times the chunk size; a longer section is
+/// cut into parents of this size first.
+pub const PARENT_FACTOR: usize = 4;
+
+/// Chunk size and overlap, in tokens of the embedding model, and the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChunkConfig {
     pub size: usize,
     pub overlap: usize,
+    pub template: Template,
 }
 
 impl Default for ChunkConfig {
@@ -25,6 +83,7 @@ impl Default for ChunkConfig {
         Self {
             size: 256,
             overlap: 32,
+            template: Template::General,
         }
     }
 }
@@ -46,7 +105,7 @@ impl ChunkConfig {
 }
 
 /// One chunk of a document.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Chunk {
     /// Position in the document, from 0.
     pub ordinal: u32,
@@ -54,10 +113,16 @@ pub struct Chunk {
     pub headings: Vec<String>,
     /// The chunk's own text, as shown to users and the LLM.
     pub text: String,
-    /// Heading path + text: what is embedded and BM25-indexed.
+    /// Heading path + text (+ the question alone, for `qa`): what is embedded and
+    /// BM25-indexed.
     pub embed_text: String,
     /// Tokens in `embed_text`.
     pub tokens: usize,
+    /// Where the text lies on its page, a rectangle per line; empty where unknown.
+    pub boxes: Vec<Rect>,
+    /// What an answer's prompt receives instead of `text`: the enclosing section, for
+    /// `parent_child`.
+    pub context: Option<String>,
 }
 
 impl Chunk {
@@ -74,7 +139,11 @@ pub fn chunk<S: ChunkSizer>(
     config: ChunkConfig,
 ) -> Result<Vec<Chunk>> {
     config.validate()?;
-    let mut chunks = Vec::new();
+    let markdown = doc.format == Format::Markdown;
+    let mut out = Chunks {
+        sizer,
+        chunks: Vec::new(),
+    };
     for section in &doc.sections {
         let heading = section.headings.join(" > ");
         let heading_tokens = if heading.is_empty() {
@@ -86,42 +155,231 @@ pub fn chunk<S: ChunkSizer>(
             .size
             .saturating_sub(heading_tokens)
             .max(config.size / 2);
-        let split = SplitConfig::new(capacity)
-            .with_sizer(sizer)
-            .with_overlap(config.overlap.min(capacity / 2))
-            .map_err(|e| Error::Chunk(e.to_string()))?;
-        let pieces: Vec<String> = if doc.format == Format::Markdown {
-            MarkdownSplitter::new(split)
-                .chunks(&section.text)
-                .map(str::to_owned)
-                .collect()
-        } else {
-            TextSplitter::new(split)
-                .chunks(&section.text)
-                .map(str::to_owned)
-                .collect()
-        };
-        for text in pieces {
-            let text = text.trim().to_string();
-            if text.is_empty() {
-                continue;
+        let overlap = config.overlap.min(capacity / 2);
+        if let Some(table) = &section.table {
+            let pairs = if config.template == Template::Qa {
+                qa_columns(table)
+            } else {
+                None
+            };
+            if let Some((q, a)) = pairs {
+                for row in &table.rows {
+                    let cell = |i: usize| row.get(i).map_or("", |c| c.trim());
+                    out.pair(section, &heading, cell(q), cell(a));
+                }
+            } else {
+                let one_row = config.template == Template::Table;
+                for (text, range) in row_groups(table, sizer, capacity, one_row) {
+                    out.push(section, &heading, &text, range, None, None);
+                }
             }
-            let embed_text = retrieval::search::embed_text(&heading, &text);
-            let tokens = sizer.size(&embed_text);
-            chunks.push(Chunk {
-                ordinal: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
-                page: section.page,
-                headings: section.headings.clone(),
-                text,
-                embed_text,
-                tokens,
-            });
+            continue;
+        }
+        match (config.template, section.headings.last()) {
+            (Template::Qa, Some(question)) => out.pair(section, &heading, question, &section.text),
+            (Template::ParentChild, _) => {
+                let parents = split(
+                    &section.text,
+                    markdown,
+                    sizer,
+                    capacity.saturating_mul(PARENT_FACTOR),
+                    0,
+                )?;
+                for (start, parent) in parents {
+                    let children = split(parent, markdown, sizer, capacity, overlap)?;
+                    let context = (children.len() > 1).then(|| parent.trim().to_string());
+                    for (offset, child) in children {
+                        let at = start + offset;
+                        out.push(
+                            section,
+                            &heading,
+                            child,
+                            at..at + child.len(),
+                            None,
+                            context.clone(),
+                        );
+                    }
+                }
+            }
+            _ => {
+                for (at, piece) in split(&section.text, markdown, sizer, capacity, overlap)? {
+                    out.push(section, &heading, piece, at..at + piece.len(), None, None);
+                }
+            }
         }
     }
-    if chunks.is_empty() {
+    if out.chunks.is_empty() {
         return Err(Error::NoText);
     }
-    Ok(chunks)
+    Ok(out.chunks)
+}
+
+/// Pieces of `text` with their byte offsets, cut to `capacity` tokens.
+fn split<'t, S: ChunkSizer>(
+    text: &'t str,
+    markdown: bool,
+    sizer: &S,
+    capacity: usize,
+    overlap: usize,
+) -> Result<Vec<(usize, &'t str)>> {
+    let config = SplitConfig::new(capacity.max(1))
+        .with_sizer(sizer)
+        .with_overlap(overlap.min(capacity / 2))
+        .map_err(|e| Error::Chunk(e.to_string()))?;
+    Ok(if markdown {
+        MarkdownSplitter::new(config).chunk_indices(text).collect()
+    } else {
+        TextSplitter::new(config).chunk_indices(text).collect()
+    })
+}
+
+/// The chunks made so far.
+struct Chunks<'s, S> {
+    sizer: &'s S,
+    chunks: Vec<Chunk>,
+}
+
+impl<S: ChunkSizer> Chunks<'_, S> {
+    /// Adds `text` (at `range` of the section's text, for its boxes), embedded as `embed`
+    /// when given, else as itself.
+    fn push(
+        &mut self,
+        section: &Section,
+        heading: &str,
+        text: &str,
+        range: Range<usize>,
+        embed: Option<&str>,
+        context: Option<String>,
+    ) {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return;
+        }
+        let start = range.start + (text.len() - text.trim_start().len());
+        let embed_text = retrieval::search::embed_text(heading, embed.unwrap_or(trimmed));
+        let tokens = self.sizer.size(&embed_text);
+        self.chunks.push(Chunk {
+            ordinal: u32::try_from(self.chunks.len()).unwrap_or(u32::MAX),
+            page: section.page,
+            headings: section.headings.clone(),
+            text: trimmed.to_string(),
+            embed_text,
+            tokens,
+            boxes: line_boxes(&section.boxes, start..start + trimmed.len()),
+            context,
+        });
+    }
+
+    /// Adds a question and its answer as one chunk, embedded by the question.
+    fn pair(&mut self, section: &Section, heading: &str, question: &str, answer: &str) {
+        let (question, answer) = (question.trim(), answer.trim());
+        if question.is_empty() {
+            return;
+        }
+        let chinese = question
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let text = if chinese {
+            format!("问题：{question}\n回答：{answer}")
+        } else {
+            format!("Question: {question}\nAnswer: {answer}")
+        };
+        // The heading path of a Markdown pair ends with the question itself.
+        let heading = if section.table.is_none() {
+            heading
+                .strip_suffix(question)
+                .map(|h| h.trim_end_matches(" > "))
+                .unwrap_or(heading)
+        } else {
+            heading
+        };
+        self.push(
+            section,
+            heading,
+            &text,
+            0..section.text.len(),
+            Some(question),
+            None,
+        );
+    }
+}
+
+/// The question and answer columns of a table: those whose header names them, else the
+/// first two; `None` for a table of one column.
+pub fn qa_columns(table: &Table) -> Option<(usize, usize)> {
+    const QUESTION: &[&str] = &["question", "questions", "q", "query", "问题", "问", "提问"];
+    const ANSWER: &[&str] = &["answer", "answers", "a", "response", "答案", "答", "回答"];
+    let find = |names: &[&str]| {
+        table
+            .header
+            .iter()
+            .position(|h| names.contains(&h.trim().to_lowercase().as_str()))
+    };
+    match (find(QUESTION), find(ANSWER)) {
+        (Some(q), Some(a)) if q != a => Some((q, a)),
+        _ if table.width() >= 2 => Some((0, 1)),
+        _ => None,
+    }
+}
+
+/// The table's rows in groups that fit `capacity` tokens with the header row (one row a
+/// group with `one_row`), each as a Markdown table under the header, with the byte range
+/// its rows have in [`Table::markdown`]. A row is never cut: a row larger than `capacity`
+/// is a group by itself.
+pub fn row_groups<S: ChunkSizer>(
+    table: &Table,
+    sizer: &S,
+    capacity: usize,
+    one_row: bool,
+) -> Vec<(String, Range<usize>)> {
+    let header = table.markdown_header();
+    let header_tokens = sizer.size(&header);
+    let mut groups = Vec::new();
+    let mut group = String::new();
+    let mut tokens = header_tokens;
+    let mut at = header.len();
+    let mut start = at;
+    for row in &table.rows {
+        let line = table.markdown_row(row);
+        let line_tokens = sizer.size(&line);
+        if !group.is_empty() && (one_row || tokens + line_tokens > capacity) {
+            groups.push((format!("{header}{group}"), start..at));
+            group.clear();
+            tokens = header_tokens;
+            start = at;
+        }
+        group.push_str(&line);
+        tokens += line_tokens;
+        at += line.len();
+    }
+    if !group.is_empty() {
+        groups.push((format!("{header}{group}"), start..at));
+    }
+    groups
+}
+
+/// The rectangles of the lines that hold the bytes `range` of a section's text: the boxes
+/// that overlap it, joined while they share a line (overlap vertically by half the lower
+/// one's height), in text order.
+pub fn line_boxes(boxes: &[TextBox], range: Range<usize>) -> Vec<Rect> {
+    let mut lines: Vec<Rect> = Vec::new();
+    for b in boxes {
+        let (start, end) = (b.start as usize, b.end as usize);
+        if end <= range.start || start >= range.end {
+            continue;
+        }
+        let r = b.rect;
+        match lines.last_mut() {
+            Some(line)
+                if r.y1.min(line.y1) - r.y0.max(line.y0)
+                    >= 0.5 * (r.y1 - r.y0).min(line.y1 - line.y0) =>
+            {
+                *line = line.union(r);
+            }
+            _ => lines.push(r),
+        }
+    }
+    lines.into_iter().map(Rect::rounded).collect()
 }
 
 #[cfg(test)]
@@ -139,11 +397,11 @@ mod tests {
     }
 
     fn section(page: Option<u32>, headings: &[&str], text: &str) -> Section {
-        Section {
+        Section::text(
             page,
-            headings: headings.iter().map(|s| s.to_string()).collect(),
-            text: text.into(),
-        }
+            headings.iter().map(|s| s.to_string()).collect(),
+            text.into(),
+        )
     }
 
     #[test]
@@ -156,6 +414,7 @@ mod tests {
         let cfg = ChunkConfig {
             size: 100,
             overlap: 10,
+            ..ChunkConfig::default()
         };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         assert!(chunks.len() >= 9, "{}", chunks.len());
@@ -176,6 +435,7 @@ mod tests {
         let cfg = ChunkConfig {
             size: 40,
             overlap: 0,
+            ..ChunkConfig::default()
         };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         assert!(chunks.len() >= 3);
@@ -198,6 +458,7 @@ mod tests {
         let cfg = ChunkConfig {
             size: 100,
             overlap: 0,
+            ..ChunkConfig::default()
         };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         for c in &chunks {
@@ -214,6 +475,7 @@ mod tests {
         let cfg = ChunkConfig {
             size: 40,
             overlap: 0,
+            ..ChunkConfig::default()
         };
         let chunks = chunk(&d, &Characters, cfg).unwrap();
         assert!(
@@ -232,7 +494,8 @@ mod tests {
             &Characters,
             ChunkConfig {
                 size: 8,
-                overlap: 0
+                overlap: 0,
+                ..ChunkConfig::default()
             }
         )
         .is_err());
@@ -241,7 +504,8 @@ mod tests {
             &Characters,
             ChunkConfig {
                 size: 100,
-                overlap: 60
+                overlap: 60,
+                ..ChunkConfig::default()
             }
         )
         .is_err());

@@ -29,7 +29,8 @@ pub fn parse_input(data: &[u8]) {
     let _ = parse::parse(bytes, format, limits);
 }
 
-/// The chunker: size, overlap and Markdown-or-text from the first three bytes, then the text.
+/// The chunker: size, overlap, and Markdown-or-text and the template from the first three
+/// bytes, then the text.
 pub fn chunk_input(data: &[u8]) {
     let [size, overlap, kind, rest @ ..] = data else {
         return;
@@ -45,6 +46,7 @@ pub fn chunk_input(data: &[u8]) {
     let config = ChunkConfig {
         size: usize::from(*size) + 1,
         overlap: usize::from(*overlap),
+        template: crate::Template::ALL[usize::from(kind / 2) % crate::Template::ALL.len()],
     };
     let _ = chunk::chunk(&doc, &text_splitter::Characters, config);
 }

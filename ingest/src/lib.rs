@@ -29,7 +29,7 @@ use retrieval::{Bm25, Embed, Index};
 use uuid::Uuid;
 
 pub use batch::Batcher;
-pub use chunk::{Chunk, ChunkConfig};
+pub use chunk::{Chunk, ChunkConfig, Template};
 pub use embed::VectorCache;
 pub use error::{Error, Result};
 pub use load::Format;

@@ -40,6 +40,8 @@ pub fn store(
             page: chunk.page,
             heading: chunk.heading_path(),
             text: chunk.text.clone(),
+            boxes: chunk.boxes.clone(),
+            context: chunk.context.clone(),
             dense: v.dense,
             sparse: v.sparse,
         });

@@ -94,6 +94,8 @@ fn main() -> anyhow::Result<()> {
             heading: String::new(),
             sparse: bm25.embed_document(&text),
             text,
+            boxes: Vec::new(),
+            context: None,
             dense,
         });
         if batch.len() == 1_000 {

@@ -33,7 +33,7 @@ pub mod sparse;
 pub use embed::{connect, Embed, Embedder, EmbeddingConfig, HashEmbed, Provider, Remote};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Scope;
-pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig};
+pub use index::{ChunkPoint, Index, IndexConfig, IndexInfo, QdrantServerConfig, Rect};
 pub use qdrant_edge::SparseVector;
 pub use search::{
     FusionMethod, Hit, HitScores, Report, SearchConfig, SearchMode, SearchOptions, SearchRequest,

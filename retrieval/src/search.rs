@@ -517,6 +517,8 @@ mod tests {
                 page: None,
                 heading: String::new(),
                 text: "t".into(),
+                boxes: Vec::new(),
+                context: None,
             },
         }
     }
@@ -712,6 +714,8 @@ mod tests {
                 page: None,
                 heading: String::new(),
                 text: text.to_string(),
+                boxes: Vec::new(),
+                context: None,
                 dense,
                 sparse: bm25.embed_document(text),
             })

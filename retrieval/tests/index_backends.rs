@@ -19,6 +19,8 @@ fn point(bm25: &Bm25, kb: &str, doc: &str, text: &str, dense: Vec<f32>) -> Chunk
         page: None,
         heading: String::new(),
         text: text.into(),
+        boxes: Vec::new(),
+        context: None,
         dense,
         sparse: bm25.embed_document(text),
     }

@@ -256,6 +256,7 @@ async fn run() -> anyhow::Result<()> {
             ingest::ChunkConfig {
                 size: 256,
                 overlap: 32,
+                template: ingest::Template::General,
             },
         )?);
     }

@@ -39,6 +39,7 @@ pub fn parse(text: &str, delimiter: u8, budget: &mut super::Budget) -> Result<Ve
         page: None,
         headings: Vec::new(),
         text: body,
+        ..Section::default()
     }])
 }
 

@@ -68,6 +68,7 @@ pub fn parse(source: &str) -> Vec<Section> {
                 page: None,
                 headings: path.iter().map(|(_, h)| h.clone()).collect(),
                 text,
+                ..Section::default()
             });
         }
         body.clear();

@@ -17,6 +17,7 @@ pub fn parse(source: &str) -> Vec<Section> {
                 page: None,
                 headings: path.iter().map(|(_, h)| h.clone()).collect(),
                 text: body.trim().to_string(),
+                ..Section::default()
             });
         }
     };

@@ -13,22 +13,130 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::load::Format;
 
-pub use pdf::parse_with_timeout as parse_pdf;
+pub use pdf::{parse_with_timeout as parse_pdf, PdfText};
 pub use text::decode as decode_text;
 
 /// A run of text under one heading path, on one page.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
     /// 1-based page number, for paged formats.
     pub page: Option<u32>,
     /// Headings from the top level down to this section's own heading.
     pub headings: Vec<String>,
-    /// The section's text (Markdown source for Markdown documents).
+    /// The section's text (Markdown source for Markdown documents; a Markdown table for a
+    /// table).
     pub text: String,
+    /// Where runs of `text` lie on the page (PDFs and images), in text order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boxes: Vec<TextBox>,
+    /// The section is a table: its cells, which `text` shows as a Markdown table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
+}
+
+impl Section {
+    /// A section of plain text.
+    pub fn text(page: Option<u32>, headings: Vec<String>, text: String) -> Self {
+        Self {
+            page,
+            headings,
+            text,
+            ..Self::default()
+        }
+    }
+
+    /// A section holding `table`, its text the table in Markdown.
+    pub fn table(page: Option<u32>, headings: Vec<String>, table: Table) -> Self {
+        Self {
+            page,
+            headings,
+            text: table.markdown(),
+            boxes: Vec::new(),
+            table: Some(table),
+        }
+    }
+}
+
+/// Where the bytes `start..end` of a section's text lie on its page.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TextBox {
+    pub start: u32,
+    pub end: u32,
+    pub rect: retrieval::Rect,
+}
+
+/// A table: a header row and the rows under it, each a list of cell texts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table from rows whose first row is the header; `None` without rows under it or
+    /// without a cell of text.
+    pub fn from_rows(mut rows: Vec<Vec<String>>) -> Option<Self> {
+        rows.retain(|r| r.iter().any(|c| !c.trim().is_empty()));
+        if rows.len() < 2 {
+            return None;
+        }
+        let header = rows.remove(0);
+        Some(Self { header, rows })
+    }
+
+    /// The header row and separator of the Markdown form.
+    pub fn markdown_header(&self) -> String {
+        let width = self.width();
+        let mut out = markdown_row(&self.header, width);
+        out.push('|');
+        for _ in 0..width {
+            out.push_str(" --- |");
+        }
+        out.push('\n');
+        out
+    }
+
+    /// One row of the Markdown form, with its newline.
+    pub fn markdown_row(&self, row: &[String]) -> String {
+        markdown_row(row, self.width())
+    }
+
+    /// The whole table in Markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = self.markdown_header();
+        for row in &self.rows {
+            out.push_str(&self.markdown_row(row));
+        }
+        out
+    }
+
+    /// Columns: those of the widest row.
+    pub fn width(&self) -> usize {
+        self.rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.header.len()])
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    }
+}
+
+fn markdown_row(row: &[String], width: usize) -> String {
+    let mut out = String::from("|");
+    for i in 0..width {
+        let cell = row.get(i).map(String::as_str).unwrap_or("");
+        let cell = cell.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push(' ');
+        out.push_str(&cell.replace('|', "\\|"));
+        out.push_str(" |");
+    }
+    out.push('\n');
+    out
 }
 
 /// A parsed document.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParsedDocument {
     pub format: Format,
     pub sections: Vec<Section>,
@@ -97,13 +205,16 @@ impl Budget {
 /// Parses `bytes` as `format`.
 pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<ParsedDocument> {
     let sections = match format {
-        Format::Pdf => return pdf::parse_with_timeout(bytes.to_vec(), limits.pdf_timeout),
+        Format::Pdf => {
+            return pdf::parse_with_timeout(bytes.to_vec(), limits.pdf_timeout)?.into_document()
+        }
         Format::Markdown => markdown::parse(&text::decode(bytes)?),
         Format::Html => html::parse(&text::decode(bytes)?),
         Format::Text => vec![Section {
             page: None,
             headings: Vec::new(),
             text: text::decode(bytes)?,
+            ..Section::default()
         }],
         Format::Csv => csv::parse(
             &text::decode(bytes)?,
@@ -136,6 +247,7 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
                 page: None,
                 headings: Vec::new(),
                 text: source.trim().to_string(),
+                ..Section::default()
             });
         }
     }

@@ -225,6 +225,7 @@ fn push_section(
             page,
             headings: path.iter().map(|(_, h)| h.clone()).collect(),
             text,
+            ..Section::default()
         });
     }
 }

@@ -96,8 +96,47 @@ impl Deadline {
     }
 }
 
+/// A page with fewer letters and digits than this has no usable text layer (a scan, a
+/// photo, a slide exported as an image), and is one for OCR.
+pub const MIN_PAGE_CHARS: usize = 16;
+
+/// The text layer of a PDF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdfText {
+    /// The pages with text, a section each (with the text of pages under
+    /// [`MIN_PAGE_CHARS`]).
+    pub sections: Vec<Section>,
+    /// Pages in the document.
+    pub pages: u32,
+    /// Pages, from 1, whose text is under [`MIN_PAGE_CHARS`].
+    pub without_text: Vec<u32>,
+}
+
+impl PdfText {
+    /// The document, or [`Error::PdfNoText`] when no page has text.
+    pub fn into_document(self) -> Result<ParsedDocument> {
+        if self.sections.is_empty() {
+            return Err(Error::PdfNoText);
+        }
+        Ok(ParsedDocument {
+            format: Format::Pdf,
+            sections: self.sections,
+            pages: self.pages,
+        })
+    }
+}
+
+/// Whether a page's text is a usable text layer.
+pub fn usable(text: &str) -> bool {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .take(MIN_PAGE_CHARS)
+        .count()
+        >= MIN_PAGE_CHARS
+}
+
 /// Parses on a helper thread and gives up after `timeout`.
-pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<ParsedDocument> {
+pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<PdfText> {
     let deadline = Deadline::after(timeout);
     let (tx, rx) = mpsc::sync_channel(1);
     std::thread::Builder::new()
@@ -125,10 +164,10 @@ pub fn parse_with_timeout(bytes: Vec<u8>, timeout: Duration) -> Result<ParsedDoc
 /// with [`parse_with_timeout`]).
 #[cfg(test)]
 pub fn parse(bytes: &[u8]) -> Result<ParsedDocument> {
-    parse_within(bytes, Limits::DEFAULT, Deadline::NONE)
+    parse_within(bytes, Limits::DEFAULT, Deadline::NONE)?.into_document()
 }
 
-fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<ParsedDocument> {
+fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<PdfText> {
     let doc = load(bytes, limits, deadline)?;
     if doc.is_encrypted() {
         return Err(Error::PdfEncrypted);
@@ -142,6 +181,7 @@ fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<Pars
     let mut sections = Vec::new();
     let mut first_failure = None;
     let mut any_read = false;
+    let mut without_text = Vec::new();
     for (&number, &page_id) in &pages {
         deadline.check()?;
         // A page that cannot be read is skipped, not fatal: the rest still counts.
@@ -155,27 +195,33 @@ fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<Pars
         any_read = true;
         let text = clean(&text);
         reader.text += text.len();
+        if !usable(&text) {
+            without_text.push(number);
+        }
         if !text.is_empty() {
             sections.push(Section {
                 page: Some(number),
                 headings: Vec::new(),
                 text,
+                ..Section::default()
             });
         }
     }
     if sections.is_empty() {
-        return Err(match first_failure {
-            Some(failure) if !any_read => failure,
+        match first_failure {
+            Some(failure) if !any_read => return Err(failure),
             _ if reader.font_over_limit => {
-                Error::PdfLimit("a font's tounicode cmap is too large".into())
+                return Err(Error::PdfLimit(
+                    "a font's tounicode cmap is too large".into(),
+                ))
             }
-            _ => Error::PdfNoText,
-        });
+            _ => {}
+        }
     }
-    Ok(ParsedDocument {
-        format: Format::Pdf,
+    Ok(PdfText {
         sections,
         pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
+        without_text,
     })
 }
 

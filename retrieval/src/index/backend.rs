@@ -30,6 +30,10 @@ pub struct ChunkPoint {
     pub page: Option<u32>,
     pub heading: String,
     pub text: String,
+    /// Where the text lies on its page; empty where unknown.
+    pub boxes: Vec<Rect>,
+    /// What an answer's prompt receives instead of `text`; `None`: the text itself.
+    pub context: Option<String>,
     pub dense: Vec<f32>,
     pub sparse: SparseVector,
 }
@@ -49,6 +53,8 @@ impl ChunkPoint {
                 page: self.page,
                 heading: self.heading,
                 text: self.text,
+                boxes: self.boxes,
+                context: self.context,
             },
         )
     }
@@ -64,6 +70,46 @@ pub struct ChunkPayload {
     pub page: Option<u32>,
     pub heading: String,
     pub text: String,
+    /// Where the text lies on its page (PDFs and images), one rectangle per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boxes: Vec<Rect>,
+    /// The enclosing section of a small chunk (the `parent_child` template), which an
+    /// answer's prompt receives instead of the chunk's own text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// A rectangle on a page, in fractions of the page's width and height from its top-left
+/// corner, so it fits the page drawn at any size.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Rect {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl Rect {
+    /// The smallest rectangle holding both.
+    pub fn union(self, other: Rect) -> Rect {
+        Rect {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
+    /// Rounded to four decimals (a tenth of a point on an A4 page), clamped to the page.
+    pub fn rounded(self) -> Rect {
+        let r = |v: f32| (v.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0;
+        Rect {
+            x0: r(self.x0),
+            y0: r(self.y0),
+            x1: r(self.x1),
+            y1: r(self.y1),
+        }
+    }
 }
 
 /// One result of a single-vector search: the chunk id, its score and payload.

@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::filter::{self, Scope, Selection};
 use backend::{Backend, Query, UPSERT_BATCH};
 
-pub use backend::{ChunkPayload, ChunkPoint, ScoredChunk, DENSE, SPARSE};
+pub use backend::{ChunkPayload, ChunkPoint, Rect, ScoredChunk, DENSE, SPARSE};
 pub use server::QdrantServerConfig;
 
 const META_FILE: &str = "ragd-index.json";
@@ -395,6 +395,8 @@ mod tests {
             page: Some(ordinal + 1),
             heading: String::new(),
             text: text.into(),
+            boxes: Vec::new(),
+            context: None,
             dense,
             sparse: bm25.embed_document(text),
         }

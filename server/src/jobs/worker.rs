@@ -184,6 +184,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let chunking = ingest::ChunkConfig {
         size: usize::try_from(kb.chunk_size).unwrap_or(256),
         overlap: usize::try_from(kb.chunk_overlap).unwrap_or(0),
+        template: ingest::Template::General,
     };
     // Markdown front matter adds to the document's metadata (what was set explicitly wins).
     // It sits at the top: only the head is read, not a copy of the whole file.

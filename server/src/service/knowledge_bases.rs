@@ -352,6 +352,7 @@ pub async fn create(
     let chunking = ingest::ChunkConfig {
         size: req.chunk_size.unwrap_or(state.config.chunking.size),
         overlap: req.chunk_overlap.unwrap_or(state.config.chunking.overlap),
+        template: ingest::Template::General,
     };
     chunking
         .validate()

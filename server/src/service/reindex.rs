@@ -119,6 +119,7 @@ pub async fn start(
         overlap: req
             .chunk_overlap
             .unwrap_or(usize::try_from(kb.chunk_overlap).unwrap_or(0)),
+        template: ingest::Template::General,
     };
     chunking
         .validate()
@@ -346,6 +347,7 @@ async fn step(state: &State, job: &Job, r: &Reindex) -> Result<Turned> {
     let chunking = ingest::ChunkConfig {
         size: usize::try_from(r.chunk_size).unwrap_or(256),
         overlap: usize::try_from(r.chunk_overlap).unwrap_or(0),
+        template: ingest::Template::General,
     };
     for doc in todo {
         let bytes = match state.files.get(&doc.content_hash).await {
