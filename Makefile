@@ -57,13 +57,20 @@ browser-test:
 ## official MCP Python SDK, prometheus_client, openapi-spec-validator and moto (an S3 server)
 ## in .cache/pytools (tests/tests/mcp.rs, metrics.rs, openapi.rs and cluster.rs use them), and
 ## from Debian (apt, each only when missing): postgresql for scripts/with_postgres.sh, chromium,
-## nodejs and npm for the browser tests (whose npm packages `browser-test` installs).
+## nodejs and npm for the browser tests (whose npm packages `browser-test` installs),
+## poppler-utils and tesseract-ocr (English and Simplified Chinese) for OCR, and hb-view with a
+## CJK font to draw the OCR tests' images.
 test-deps:
 	@missing=""; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	  command -v node >/dev/null || missing="$$missing nodejs"; \
 	  command -v npm >/dev/null || missing="$$missing npm"; \
+	  command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	  command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	  for l in eng chi-sim; do [ -f /usr/share/tesseract-ocr/5/tessdata/$$(echo $$l | tr - _).traineddata ] || missing="$$missing tesseract-ocr-$$l"; done; \
+	  command -v hb-view >/dev/null || missing="$$missing libharfbuzz-bin"; \
+	  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	  [ -z "$$missing" ] || { \
 	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
 	    echo "apt-get install$$missing"; \

@@ -98,7 +98,21 @@ def main() -> int:
                         return 1
                     partial.replace(target)
     print(f"setup: assets ready in {root}")
+    print(f"setup: {ocr_status()}")
     return 0
+
+
+def ocr_status() -> str:
+    """Whether scanned pages and images can be read (OCR), and what to install if not."""
+    import shutil
+
+    missing = [tool for tool in ("pdftoppm", "tesseract") if shutil.which(tool) is None]
+    if missing:
+        return ("ocr unavailable: " + ", ".join(missing) + " missing (Debian: apt install poppler-utils "
+                "tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim); scanned pages and images will fail")
+    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
+    langs = [line.strip() for line in out.splitlines()[1:] if line.strip() and line.strip() != "osd"]
+    return "ocr available (tesseract languages: " + (", ".join(langs) or "none") + ")"
 
 
 if __name__ == "__main__":

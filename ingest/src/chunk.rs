@@ -385,7 +385,7 @@ pub fn line_boxes(boxes: &[TextBox], range: Range<usize>) -> Vec<Rect> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Section;
+    use crate::parse::{Section, Table, TextBox};
     use text_splitter::Characters;
 
     fn doc(format: Format, sections: Vec<Section>) -> ParsedDocument {
@@ -509,5 +509,186 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    fn table_doc(rows: usize) -> ParsedDocument {
+        let table = Table {
+            header: vec!["city".into(), "population".into()],
+            rows: (0..rows)
+                .map(|i| vec![format!("town{i}"), format!("{}", 1000 + i)])
+                .collect(),
+        };
+        doc(
+            Format::Csv,
+            vec![Section::table(None, vec!["Towns".into()], table)],
+        )
+    }
+
+    #[test]
+    fn table_chunks_repeat_the_header_and_keep_rows_whole() {
+        let d = table_doc(30);
+        let cfg = ChunkConfig {
+            size: 120,
+            overlap: 10,
+            ..ChunkConfig::default()
+        };
+        let chunks = chunk(&d, &Characters, cfg).unwrap();
+        assert!(chunks.len() > 3, "{}", chunks.len());
+        let mut rows = Vec::new();
+        for c in &chunks {
+            assert!(
+                c.text.starts_with("| city | population |\n| --- | --- |\n"),
+                "{}",
+                c.text
+            );
+            assert!(c.tokens <= 120 + 20, "{}", c.tokens);
+            for line in c.text.lines().skip(2) {
+                assert!(line.starts_with("| town") && line.ends_with(" |"), "{line}");
+                rows.push(line.to_string());
+            }
+        }
+        let expected: Vec<String> = (0..30)
+            .map(|i| format!("| town{i} | {} |", 1000 + i))
+            .collect();
+        assert_eq!(rows, expected, "every row once, in order");
+        // The table template: a row each.
+        let cfg = ChunkConfig {
+            template: Template::Table,
+            ..cfg
+        };
+        let chunks = chunk(&d, &Characters, cfg).unwrap();
+        assert_eq!(chunks.len(), 30);
+        assert_eq!(
+            chunks[7].text,
+            "| city | population |\n| --- | --- |\n| town7 | 1007 |\n".trim()
+        );
+        assert_eq!(chunks[7].heading_path(), "Towns");
+    }
+
+    #[test]
+    fn qa_pairs_are_embedded_by_their_question_and_return_their_answer() {
+        let table = Table {
+            header: vec!["Answer".into(), "Question".into()],
+            rows: vec![
+                vec![
+                    "Press the red button.".into(),
+                    "How do I reset the router?".into(),
+                ],
+                vec!["重启即可。".into(), "路由器坏了怎么办？".into()],
+                vec!["No question here".into(), "".into()],
+            ],
+        };
+        let d = doc(
+            Format::Xlsx,
+            vec![Section::table(None, vec!["FAQ".into()], table)],
+        );
+        let cfg = ChunkConfig {
+            template: Template::Qa,
+            ..ChunkConfig::default()
+        };
+        let chunks = chunk(&d, &Characters, cfg).unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].embed_text, "FAQ\nHow do I reset the router?");
+        assert_eq!(
+            chunks[0].text,
+            "Question: How do I reset the router?\nAnswer: Press the red button."
+        );
+        assert_eq!(chunks[1].text, "问题：路由器坏了怎么办？\n回答：重启即可。");
+        // Markdown: the heading asks, the text under it answers.
+        let d = doc(
+            Format::Markdown,
+            vec![
+                section(None, &["FAQ", "What is ragd?"], "A RAG service in Rust."),
+                section(None, &[], "No heading: cut as usual."),
+            ],
+        );
+        let chunks = chunk(&d, &Characters, cfg).unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].embed_text, "FAQ\nWhat is ragd?");
+        assert_eq!(
+            chunks[0].text,
+            "Question: What is ragd?\nAnswer: A RAG service in Rust."
+        );
+        assert_eq!(chunks[1].text, "No heading: cut as usual.");
+        assert!(chunks.iter().all(|c| c.context.is_none()));
+    }
+
+    #[test]
+    fn parent_child_chunks_are_small_and_carry_their_section() {
+        let text: String = (0..40)
+            .map(|i| format!("Sentence number {i} about tides. "))
+            .collect();
+        let d = doc(Format::Text, vec![section(Some(2), &[], &text)]);
+        let cfg = ChunkConfig {
+            size: 100,
+            overlap: 0,
+            template: Template::ParentChild,
+        };
+        let chunks = chunk(&d, &Characters, cfg).unwrap();
+        let general = chunk(
+            &d,
+            &Characters,
+            ChunkConfig {
+                template: Template::General,
+                ..cfg
+            },
+        )
+        .unwrap();
+        assert!(chunks.len() >= general.len());
+        let parents: std::collections::BTreeSet<&str> =
+            chunks.iter().filter_map(|c| c.context.as_deref()).collect();
+        assert!(parents.len() >= 3, "{}", parents.len());
+        for c in &chunks {
+            assert!(c.tokens <= 100);
+            let parent = c.context.as_deref().unwrap();
+            assert!(parent.contains(&c.text));
+            assert!(parent.chars().count() <= 400);
+            assert_eq!(c.page, Some(2));
+        }
+        // A section that fits one chunk has no context of its own.
+        let d = doc(Format::Text, vec![section(None, &[], "Short.")]);
+        assert_eq!(chunk(&d, &Characters, cfg).unwrap()[0].context, None);
+    }
+
+    #[test]
+    fn boxes_of_a_chunk_are_joined_per_line() {
+        let rect = |x0: f32, y0: f32, x1: f32, y1: f32| Rect { x0, y0, x1, y1 };
+        let boxes = [
+            TextBox {
+                start: 0,
+                end: 5,
+                rect: rect(0.1, 0.10, 0.2, 0.12),
+            },
+            TextBox {
+                start: 6,
+                end: 11,
+                rect: rect(0.21, 0.101, 0.3, 0.121),
+            },
+            TextBox {
+                start: 12,
+                end: 17,
+                rect: rect(0.1, 0.13, 0.2, 0.15),
+            },
+            TextBox {
+                start: 18,
+                end: 23,
+                rect: rect(0.1, 0.16, 0.2, 0.18),
+            },
+        ];
+        assert_eq!(
+            line_boxes(&boxes, 3..14),
+            [rect(0.1, 0.1, 0.3, 0.121), rect(0.1, 0.13, 0.2, 0.15)]
+        );
+        assert!(line_boxes(&boxes, 24..30).is_empty());
+        // Through the chunker: the chunk's range picks its boxes.
+        let mut s = section(Some(1), &[], "Hello world. Next line here");
+        s.boxes = boxes.to_vec();
+        let chunks = chunk(
+            &doc(Format::Pdf, vec![s]),
+            &Characters,
+            ChunkConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(chunks[0].boxes.len(), 3);
     }
 }

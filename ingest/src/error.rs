@@ -12,8 +12,13 @@ pub enum Error {
     Encoding(String),
     #[error("pdf is encrypted")]
     PdfEncrypted,
-    #[error("pdf has no text layer (scanned or image-only pages)")]
+    #[error("pdf has no text layer (scanned or image-only pages), and ocr is off for this knowledge base")]
     PdfNoText,
+    /// OCR was needed and its tools or language data are missing: what to install.
+    #[error("ocr is not available: {0}")]
+    OcrUnavailable(String),
+    #[error("ocr failed: {0}")]
+    Ocr(String),
     #[error("malformed pdf: {0}")]
     PdfMalformed(String),
     #[error("pdf exceeds a parsing limit: {0}")]

@@ -25,8 +25,12 @@ pub fn parse_input(data: &[u8]) {
         pdf_timeout: std::time::Duration::from_secs(5),
         max_text_bytes: 8 << 20,
         max_sections: 10_000,
+        ocr: parse::ocr::OcrOptions {
+            languages: String::new(),
+            ..Default::default()
+        },
     };
-    let _ = parse::parse(bytes, format, limits);
+    let _ = parse::parse(bytes, format, &limits);
 }
 
 /// The chunker: size, overlap, and Markdown-or-text and the template from the first three
@@ -40,7 +44,7 @@ pub fn chunk_input(data: &[u8]) {
     } else {
         Format::Text
     };
-    let Ok(doc) = parse::parse(rest, format, ParseLimits::default()) else {
+    let Ok(doc) = parse::parse(rest, format, &ParseLimits::default()) else {
         return;
     };
     let config = ChunkConfig {

@@ -109,8 +109,8 @@ impl Pipeline {
                 .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
         let parsed = match &self.parser {
-            Some(parser) => parser.parse(bytes, format, self.limits)?,
-            None => parse::parse(bytes, format, self.limits)?,
+            Some(parser) => parser.parse(bytes, format, &self.limits)?,
+            None => parse::parse(bytes, format, &self.limits)?,
         };
         if stop() {
             return Err(Error::Cancelled);

@@ -15,6 +15,8 @@ pub enum Format {
     Xlsx,
     Epub,
     Csv,
+    /// PNG, JPEG, TIFF or WebP: read by OCR.
+    Image,
 }
 
 impl Format {
@@ -30,6 +32,7 @@ impl Format {
             Format::Xlsx,
             Format::Epub,
             Format::Csv,
+            Format::Image,
         ]
         .into_iter()
         .find(|f| f.as_str() == name)
@@ -46,14 +49,13 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Epub => "epub",
             Format::Csv => "csv",
+            Format::Image => "image",
         }
     }
 }
 
 /// Binary signatures that are never text, with a name for the error message.
 const BINARY_MAGIC: &[(&[u8], &str)] = &[
-    (b"\x89PNG", "png image"),
-    (b"\xFF\xD8\xFF", "jpeg image"),
     (b"GIF8", "gif image"),
     (b"\x1F\x8B", "gzip archive"),
     (b"\x7FELF", "executable"),
@@ -80,6 +82,9 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
     let head = &bytes[..bytes.len().min(1024)];
     if head.windows(5).any(|w| w == b"%PDF-") {
         return Ok(Format::Pdf);
+    }
+    if is_image(bytes) {
+        return Ok(Format::Image);
     }
     if bytes.starts_with(b"PK\x03\x04") {
         return detect_zip(bytes);
@@ -113,6 +118,15 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
         return Ok(Format::Text);
     }
     Err(Error::UnsupportedFormat(format!(".{ext} files")))
+}
+
+/// PNG, JPEG, TIFF (either byte order) or WebP, by signature.
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || bytes.starts_with(b"\xFF\xD8\xFF")
+        || bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || (bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
 }
 
 /// Which zip-based format, from the archive's own entries (never the extension).
@@ -167,10 +181,24 @@ mod tests {
             detect(b"<!DOCTYPE html><p>x</p>", "page").unwrap(),
             Format::Html
         );
+        assert_eq!(detect(b"\x89PNG\r\n\x1a\n", "a.md").unwrap(), Format::Image);
         assert!(matches!(
-            detect(b"\x89PNG\r\n\x1a\n", "a.md"),
+            detect(b"GIF89a", "a.md"),
             Err(Error::UnsupportedFormat(_))
         ));
+    }
+
+    #[test]
+    fn images_are_known_by_their_signature() {
+        for bytes in [
+            &b"\xFF\xD8\xFF\xE0jfif"[..],
+            b"II*\0tiff",
+            b"MM\0*tiff",
+            b"RIFF\x10\0\0\0WEBPVP8 ",
+        ] {
+            assert_eq!(detect(bytes, "scan").unwrap(), Format::Image, "{bytes:?}");
+        }
+        assert!(detect(b"RIFF\x10\0\0\0WAVEfmt ", "a.wav").is_err());
     }
 
     #[test]

@@ -162,7 +162,7 @@ async fn run() -> anyhow::Result<()> {
     let rounds = 5;
     for _ in 0..rounds {
         let parsed =
-            ingest::parse::parse(&pdf, ingest::Format::Pdf, ingest::ParseLimits::default())?;
+            ingest::parse::parse(&pdf, ingest::Format::Pdf, &ingest::ParseLimits::default())?;
         assert_eq!(parsed.pages, 100);
     }
     let pages_per_s = (rounds * 100) as f64 / started.elapsed().as_secs_f64();
@@ -248,7 +248,7 @@ async fn run() -> anyhow::Result<()> {
         let parsed = ingest::parse::parse(
             text.as_bytes(),
             ingest::Format::Text,
-            ingest::ParseLimits::default(),
+            &ingest::ParseLimits::default(),
         )?;
         chunks.extend(ingest::chunk::chunk(
             &parsed,

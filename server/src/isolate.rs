@@ -41,7 +41,7 @@ impl Parser for ChildParser {
         &self,
         bytes: &[u8],
         format: Format,
-        limits: ParseLimits,
+        limits: &ParseLimits,
     ) -> ingest::Result<ParsedDocument> {
         let failed = |m: String| ingest::Error::Parser(m);
         let mut child = Command::new(&self.exe)
@@ -53,6 +53,12 @@ impl Parser for ChildParser {
             ])
             .args(["--max-text-bytes", &limits.max_text_bytes.to_string()])
             .args(["--max-sections", &limits.max_sections.to_string()])
+            .args(["--ocr-languages", &limits.ocr.languages])
+            .args(["--ocr-dpi", &limits.ocr.dpi.to_string()])
+            .args([
+                "--ocr-timeout-secs",
+                &limits.ocr.timeout.as_secs().to_string(),
+            ])
             .args(["--memory-bytes", &self.memory_bytes.to_string()])
             .args(["--cpu-secs", &self.cpu_secs.to_string()])
             .env("RAGD_LOG", "error")
@@ -87,7 +93,14 @@ impl Parser for ChildParser {
             out
         });
         let started = Instant::now();
-        let deadline = started + limits.pdf_timeout + MARGIN;
+        // OCR has a budget of its own, after the text layer's.
+        let ocr = if limits.ocr.enabled() && matches!(format, Format::Pdf | Format::Image) {
+            limits.ocr.timeout
+        } else {
+            Duration::ZERO
+        };
+        let budget = limits.pdf_timeout + ocr + MARGIN;
+        let deadline = started + budget;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -95,9 +108,7 @@ impl Parser for ChildParser {
                     let _ = child.kill();
                     let _ = child.wait();
                     let _ = writer.join();
-                    return Err(ingest::Error::Timeout(
-                        (limits.pdf_timeout + MARGIN).as_secs(),
-                    ));
+                    return Err(ingest::Error::Timeout(budget.as_secs()));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => return Err(failed(format!("the parser process: {e}"))),
@@ -175,6 +186,13 @@ pub struct ChildArgs {
     pub max_text_bytes: usize,
     #[arg(long)]
     pub max_sections: usize,
+    /// Tesseract's languages joined by `+`; empty: no OCR.
+    #[arg(long, default_value = "")]
+    pub ocr_languages: String,
+    #[arg(long, default_value_t = 200)]
+    pub ocr_dpi: u32,
+    #[arg(long, default_value_t = 600)]
+    pub ocr_timeout_secs: u64,
     #[arg(long)]
     pub memory_bytes: u64,
     #[arg(long)]
@@ -225,9 +243,14 @@ pub fn child_main(args: &ChildArgs) -> i32 {
                     pdf_timeout: Duration::from_secs(args.pdf_timeout_secs),
                     max_text_bytes: args.max_text_bytes,
                     max_sections: args.max_sections,
+                    ocr: ingest::parse::ocr::OcrOptions {
+                        languages: args.ocr_languages.clone(),
+                        dpi: args.ocr_dpi,
+                        timeout: Duration::from_secs(args.ocr_timeout_secs),
+                    },
                 };
                 let started = Instant::now();
-                match ingest::parse::parse(&bytes, format, limits) {
+                match ingest::parse::parse(&bytes, format, &limits) {
                     Ok(doc) => Reply::Parsed {
                         doc,
                         parse_ms: started.elapsed().as_millis() as u64,

@@ -445,3 +445,159 @@ pub fn pytools_python() -> PathBuf {
     );
     p
 }
+
+/// The CJK font the OCR fixtures are drawn with (Debian `fonts-wqy-microhei`).
+pub const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
+
+/// Whether the OCR tools and the fixtures' drawing tools are installed (`make test-deps`
+/// installs them): `pdftoppm`, `tesseract` with English and Simplified Chinese, `hb-view`
+/// and [`CJK_FONT`].
+pub fn ocr_tools() -> bool {
+    let runs = |tool: &str, arg: &str| {
+        std::process::Command::new(tool)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty())
+    };
+    let langs = std::process::Command::new("tesseract")
+        .arg("--list-langs")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    runs("pdftoppm", "-v")
+        && runs("hb-view", "--version")
+        && langs.lines().any(|l| l.trim() == "eng")
+        && langs.lines().any(|l| l.trim() == "chi_sim")
+        && std::path::Path::new(CJK_FONT).exists()
+}
+
+/// `text` (lines split at `\n`) drawn in black on white as a grayscale PNG, with
+/// [`CJK_FONT`] at `size` pixels, by `hb-view`.
+pub fn text_png(text: &str, size: u32) -> Vec<u8> {
+    let dir = tempfile_dir();
+    let out = dir.join("text.png");
+    let status = std::process::Command::new("hb-view")
+        .args([
+            &format!("--font-size={size}"),
+            "--margin=48",
+            "-O",
+            "png",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(CJK_FONT)
+        .arg(text)
+        .status()
+        .expect("hb-view runs");
+    assert!(status.success(), "hb-view failed");
+    let png = std::fs::read(&out).expect("hb-view wrote the image");
+    let _ = std::fs::remove_dir_all(&dir);
+    png
+}
+
+/// A PDF whose pages are `pages` of text (as [`make_pdf`]), except those numbered in
+/// `scanned` (from 1): each of those is the same page rendered at 150 dpi by `pdftoppm` and
+/// put back as one grayscale image, with no text layer, as a scanner makes it.
+pub fn scanned_pdf(pages: &[&str], scanned: &[u32]) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let text = make_pdf(pages);
+    let dir = tempfile_dir();
+    let source = dir.join("text.pdf");
+    std::fs::write(&source, &text).unwrap();
+    let mut doc = Document::load_mem(&text).expect("our own pdf loads");
+    for &number in scanned {
+        let root = dir.join(format!("page{number}"));
+        let status = std::process::Command::new("pdftoppm")
+            .args(["-r", "150", "-gray", "-singlefile"])
+            .args(["-f", &number.to_string(), "-l", &number.to_string()])
+            .arg(&source)
+            .arg(&root)
+            .status()
+            .expect("pdftoppm runs");
+        assert!(status.success(), "pdftoppm failed");
+        let pgm = std::fs::read(root.with_extension("pgm")).expect("pdftoppm wrote a pgm");
+        let (width, height, pixels) = parse_pgm(&pgm);
+        let mut image = Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => width as i64,
+                "Height" => height as i64, "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+            },
+            pixels,
+        );
+        image.compress().expect("compress");
+        let image_id = doc.add_object(image);
+        let content = b"q 595 0 0 842 0 0 cm /Im1 Do Q".to_vec();
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+        let page_id = doc.get_pages()[&number];
+        let page = doc
+            .get_object_mut(page_id)
+            .and_then(Object::as_dict_mut)
+            .expect("page");
+        page.set("Contents", content_id);
+        page.set(
+            "Resources",
+            dictionary! { "XObject" => dictionary! { "Im1" => image_id } },
+        );
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// Width, height and pixels of a binary PGM (P5, 8 bits).
+fn parse_pgm(pgm: &[u8]) -> (usize, usize, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if pgm[at] == b'#' {
+            while pgm[at] != b'\n' {
+                at += 1;
+            }
+            continue;
+        }
+        let start = at;
+        while !pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+    }
+    assert_eq!(fields[0], "P5", "a binary pgm");
+    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = pgm[at + 1..at + 1 + width * height].to_vec();
+    (width, height, pixels)
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ragd-fixture-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Character error rate of `got` against `expected`: the edit distance between the two with
+/// whitespace left out, over the length of `expected`.
+pub fn char_error_rate(expected: &str, got: &str) -> f64 {
+    let a: Vec<char> = expected.chars().filter(|c| !c.is_whitespace()).collect();
+    let b: Vec<char> = got.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()] as f64 / a.len().max(1) as f64
+}

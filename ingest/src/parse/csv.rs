@@ -1,46 +1,36 @@
-//! CSV and TSV: each row becomes one line of `column: value` pairs, so a chunk of rows keeps
-//! the meaning of every value even without the header line.
+//! CSV and TSV: a table whose header is the first line; the chunker repeats the header in
+//! every chunk of rows, so each chunk keeps the meaning of its values.
 
-use super::Section;
+use super::{Section, Table};
 use crate::error::{Error, Result};
 
 pub fn parse(text: &str, delimiter: u8, budget: &mut super::Budget) -> Result<Vec<Section>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .has_headers(true)
+        .has_headers(false)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::Encoding(format!("malformed csv: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let mut body = String::new();
+    let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| Error::Encoding(format!("malformed csv: {e}")))?;
-        let pairs: Vec<String> = record
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(i, v)| match headers.get(i).filter(|h| !h.is_empty()) {
-                Some(h) => format!("{h}: {}", v.trim()),
-                None => v.trim().to_string(),
-            })
-            .collect();
-        if !pairs.is_empty() {
-            let line = pairs.join("; ");
-            budget.spend(line.len() + 1)?;
-            body.push_str(&line);
-            body.push('\n');
-        }
+        let row: Vec<String> = record.iter().map(|v| v.trim().to_string()).collect();
+        // A header of a megabyte on every row counts once per row.
+        budget.spend(row.iter().map(|c| c.len() + 3).sum::<usize>())?;
+        rows.push(row);
     }
-    Ok(vec![Section {
-        page: None,
-        headings: Vec::new(),
-        text: body,
-        ..Section::default()
-    }])
+    let lines: Vec<String> = rows.iter().map(|r| r.join(", ")).collect();
+    Ok(match Table::from_rows(rows) {
+        Some(mut table) => {
+            // The header's names appear in every chunk: counted for each row.
+            budget.spend(table.header.iter().map(String::len).sum::<usize>() * table.rows.len())?;
+            table
+                .header
+                .iter_mut()
+                .for_each(|h| *h = h.trim().to_string());
+            vec![Section::table(None, Vec::new(), table)]
+        }
+        None => vec![Section::text(None, Vec::new(), lines.join("\n"))],
+    })
 }
 
 #[cfg(test)]
@@ -48,7 +38,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_keep_their_column_names() {
+    fn rows_become_a_table_under_the_header() {
         let limits = super::super::ParseLimits::default();
         let mut budget = super::super::Budget::new(&limits);
         let s = parse(
@@ -57,11 +47,17 @@ mod tests {
             &mut budget,
         )
         .unwrap();
+        let table = s[0].table.as_ref().unwrap();
+        assert_eq!(table.header, ["model", "params", "bits"]);
+        assert_eq!(table.rows[1], ["qwen, chat", "7b", "8"]);
         assert_eq!(
             s[0].text,
-            "model: deepseek-r1; params: 14b; bits: 4\nmodel: qwen, chat; params: 7b; bits: 8\n"
+            "| model | params | bits |\n| --- | --- | --- |\n| deepseek-r1 | 14b | 4 |\n| qwen, chat | 7b | 8 |\n"
         );
         let t = parse("a\tb\n1\t2\n", b'\t', &mut budget).unwrap();
-        assert_eq!(t[0].text, "a: 1; b: 2\n");
+        assert_eq!(t[0].table.as_ref().unwrap().rows, [["1", "2"]]);
+        // A header alone is text.
+        let h = parse("a,b\n", b',', &mut budget).unwrap();
+        assert_eq!(h[0].text, "a, b");
     }
 }

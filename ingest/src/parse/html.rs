@@ -1,10 +1,11 @@
 //! HTML: visible text only (no scripts, styles, templates or hidden metadata), cut into
-//! sections at `<h1>`…`<h6>` with the heading path kept, like Markdown.
+//! sections at `<h1>`…`<h6>` with the heading path kept, like Markdown. A `<table>` of two
+//! rows or more is a section of its own, with its cells (the first row is the header).
 
 use ego_tree::iter::Edge;
-use scraper::{Html, Node};
+use scraper::{ElementRef, Html, Node};
 
-use super::Section;
+use super::{Section, Table};
 
 const SKIP: &[&str] = &[
     "script", "style", "noscript", "template", "head", "svg", "canvas", "iframe", "object",
@@ -79,7 +80,16 @@ pub fn parse(source: &str) -> Vec<Section> {
             Edge::Open(node) => match node.value() {
                 Node::Element(el) => {
                     let name = el.name();
+                    let table = (skipping == 0 && name == "table")
+                        .then(|| ElementRef::wrap(node).and_then(table_of))
+                        .flatten();
                     if skipping > 0 || SKIP.contains(&name) || el.attr("hidden").is_some() {
+                        skipping += 1;
+                    } else if let Some(table) = table {
+                        // Read whole: its subtree is skipped like a hidden element's.
+                        flush(&mut sections, &path, &mut body);
+                        let headings = path.iter().map(|(_, h)| h.clone()).collect();
+                        sections.push(Section::table(None, headings, table));
                         skipping += 1;
                     } else if let Some(level) = heading_level(name) {
                         flush(&mut sections, &path, &mut body);
@@ -118,6 +128,33 @@ pub fn parse(source: &str) -> Vec<Section> {
     }
     flush(&mut sections, &path, &mut body);
     sections
+}
+
+/// The rows of a table (those of tables inside it left to them), each a list of cell texts.
+fn table_of(table: ElementRef<'_>) -> Option<Table> {
+    let mut rows = Vec::new();
+    for node in table.descendants() {
+        let Some(row) = ElementRef::wrap(node).filter(|e| e.value().name() == "tr") else {
+            continue;
+        };
+        let owner = row
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .find(|e| e.value().name() == "table");
+        if owner.map(|o| o.id()) != Some(table.id()) {
+            continue;
+        }
+        let cells: Vec<String> = row
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|c| matches!(c.value().name(), "td" | "th"))
+            .map(|c| normalize(&c.text().collect::<Vec<_>>().join(" ")).replace('\n', " "))
+            .collect();
+        if !cells.is_empty() {
+            rows.push(cells);
+        }
+    }
+    Table::from_rows(rows)
 }
 
 /// Collapses runs of spaces inside lines and blank lines between them.
@@ -161,5 +198,21 @@ mod tests {
         assert_eq!(s[2].headings, ["Guide", "Install v2"]);
         assert_eq!(s[2].text, "one\ntwo");
         assert_eq!(s[3].headings, ["Guide", "Use"]);
+    }
+
+    #[test]
+    fn tables_keep_their_rows_and_header() {
+        let html = "<h1>Staff</h1><p>Before</p><table><thead><tr><th>Name</th><th>Role</th></tr></thead>\
+            <tbody><tr><td>Ada <b>L.</b></td><td>Engineer</td></tr><tr><td>Bo</td><td><table><tr><td>x</td></tr></table>Chef</td></tr></tbody></table><p>After</p>";
+        let s = parse(html);
+        assert_eq!(s.len(), 3, "{s:?}");
+        let t = s[1].table.as_ref().unwrap();
+        assert_eq!(t.header, ["Name", "Role"]);
+        assert_eq!(t.rows, [["Ada L.", "Engineer"], ["Bo", "x Chef"]]);
+        assert_eq!(s[1].headings, ["Staff"]);
+        assert_eq!(s[2].text, "After");
+        // A one-row layout table stays text.
+        let s = parse("<table><tr><td>only</td><td>row</td></tr></table>");
+        assert!(s[0].table.is_none());
     }
 }

@@ -4,6 +4,7 @@
 mod csv;
 mod html;
 mod markdown;
+pub mod ocr;
 pub mod office;
 mod pdf;
 mod text;
@@ -147,11 +148,12 @@ pub struct ParsedDocument {
 /// Parses documents somewhere else than in this process (a child process with limits of its
 /// own, so a parser that aborts or runs away costs one document, not the server).
 pub trait Parser: Send + Sync + std::fmt::Debug {
-    fn parse(&self, bytes: &[u8], format: Format, limits: ParseLimits) -> Result<ParsedDocument>;
+    fn parse(&self, bytes: &[u8], format: Format, limits: &ParseLimits) -> Result<ParsedDocument>;
 }
 
-/// Limits on parsing one document, the same for every format.
-#[derive(Debug, Clone, Copy)]
+/// Limits on parsing one document, the same for every format, and how pages without text
+/// are read.
+#[derive(Debug, Clone)]
 pub struct ParseLimits {
     /// Wall-clock budget of a PDF parse; a parser that runs longer is abandoned.
     pub pdf_timeout: Duration,
@@ -160,6 +162,8 @@ pub struct ParseLimits {
     pub max_text_bytes: usize,
     /// Sections a parse may produce.
     pub max_sections: usize,
+    /// OCR of images and of PDF pages without a text layer.
+    pub ocr: ocr::OcrOptions,
 }
 
 impl Default for ParseLimits {
@@ -168,6 +172,7 @@ impl Default for ParseLimits {
             pdf_timeout: Duration::from_secs(60),
             max_text_bytes: 64 * 1024 * 1024,
             max_sections: 200_000,
+            ocr: ocr::OcrOptions::default(),
         }
     }
 }
@@ -203,10 +208,16 @@ impl Budget {
 }
 
 /// Parses `bytes` as `format`.
-pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<ParsedDocument> {
+pub fn parse(bytes: &[u8], format: Format, limits: &ParseLimits) -> Result<ParsedDocument> {
     let sections = match format {
-        Format::Pdf => {
-            return pdf::parse_with_timeout(bytes.to_vec(), limits.pdf_timeout)?.into_document()
+        Format::Pdf => return pdf_with_ocr(bytes, limits),
+        Format::Image => {
+            if !limits.ocr.enabled() {
+                return Err(crate::error::Error::UnsupportedFormat(
+                    "images, with ocr off for this knowledge base".into(),
+                ));
+            }
+            vec![ocr::image(bytes, &limits.ocr)?]
         }
         Format::Markdown => markdown::parse(&text::decode(bytes)?),
         Format::Html => html::parse(&text::decode(bytes)?),
@@ -223,14 +234,14 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
             } else {
                 b','
             },
-            &mut Budget::new(&limits),
+            &mut Budget::new(limits),
         )?,
         Format::Docx | Format::Pptx | Format::Xlsx | Format::Epub => {
             let mut archive = office::Archive::open(bytes.to_vec(), office::ZipLimits::default())?;
             match format {
                 Format::Docx => office::docx(&mut archive)?,
                 Format::Pptx => office::pptx(&mut archive)?,
-                Format::Xlsx => office::xlsx(&mut archive, &mut Budget::new(&limits))?,
+                Format::Xlsx => office::xlsx(&mut archive, &mut Budget::new(limits))?,
                 _ => office::epub(&mut archive)?,
             }
         }
@@ -261,8 +272,8 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
             limits.max_sections
         )));
     }
-    Budget::new(&limits).spend(sections.iter().map(|s| s.text.len()).sum())?;
-    let pages = if format == Format::Pptx {
+    Budget::new(limits).spend(sections.iter().map(|s| s.text.len()).sum())?;
+    let pages = if matches!(format, Format::Pptx | Format::Image) {
         sections.iter().filter_map(|s| s.page).max().unwrap_or(1)
     } else {
         1
@@ -274,13 +285,35 @@ pub fn parse(bytes: &[u8], format: Format, limits: ParseLimits) -> Result<Parsed
     })
 }
 
+/// A PDF's text layer, with the pages that have none read by OCR when it is on: a page's
+/// OCR text replaces its text layer when it finds more letters and digits.
+fn pdf_with_ocr(bytes: &[u8], limits: &ParseLimits) -> Result<ParsedDocument> {
+    let mut text = pdf::parse_with_timeout(bytes.to_vec(), limits.pdf_timeout)?;
+    if text.without_text.is_empty() || !limits.ocr.enabled() {
+        return text.into_document();
+    }
+    let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+    for found in ocr::pdf_pages(bytes, &text.without_text, &limits.ocr)? {
+        match text.sections.iter_mut().find(|s| s.page == found.page) {
+            Some(old) if letters(&old.text) >= letters(&found.text) => {}
+            Some(old) => *old = found,
+            None => text.sections.push(found),
+        }
+    }
+    text.sections.sort_by_key(|s| s.page);
+    if text.sections.is_empty() {
+        return Err(crate::error::Error::NoText);
+    }
+    text.into_document()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn heading_only_markdown_keeps_its_text() {
-        let doc = parse(b"# Only a title", Format::Markdown, ParseLimits::default()).unwrap();
+        let doc = parse(b"# Only a title", Format::Markdown, &ParseLimits::default()).unwrap();
         assert_eq!(doc.sections[0].text, "# Only a title");
     }
 
@@ -315,7 +348,7 @@ mod tests {
         for (bytes, format) in [(csv.into_bytes(), Format::Csv), (xlsx, Format::Xlsx)] {
             assert!(bytes.len() < 256 * 1024, "{format:?}: a small file");
             let started = std::time::Instant::now();
-            match parse(&bytes, format, limits) {
+            match parse(&bytes, format, &limits) {
                 Err(crate::error::Error::OverBudget(m)) => {
                     assert!(m.contains("max_parsed_text_bytes"), "{m}")
                 }
@@ -324,13 +357,13 @@ mod tests {
             assert!(started.elapsed() < std::time::Duration::from_secs(5));
         }
         // Within the budget the same shapes parse.
-        assert!(parse(b"a,b\n1,2\n", Format::Csv, limits).is_ok());
+        assert!(parse(b"a,b\n1,2\n", Format::Csv, &limits).is_ok());
     }
 
     #[test]
     fn whitespace_only_text_has_no_text() {
         assert!(matches!(
-            parse(b"  \n\t ", Format::Text, ParseLimits::default()),
+            parse(b"  \n\t ", Format::Text, &ParseLimits::default()),
             Err(crate::error::Error::NoText)
         ));
     }

@@ -14,7 +14,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use zip::ZipArchive;
 
-use super::Section;
+use super::{Section, Table};
 use crate::error::{Error, Result};
 
 /// Limits against zip bombs.
@@ -158,7 +158,9 @@ fn xml_error(e: quick_xml::Error) -> Error {
     Error::Archive(format!("malformed xml: {e}"))
 }
 
-/// DOCX: `word/document.xml`; paragraphs styled `Heading N` / `Title` start sections.
+/// DOCX: `word/document.xml`; paragraphs styled `Heading N` / `Title` start sections, and
+/// each table (`w:tbl`, its first row the header) is a section of its own; a table inside a
+/// cell is read as that cell's text.
 pub fn docx(archive: &mut Archive) -> Result<Vec<Section>> {
     let xml = archive.text("word/document.xml")?;
     let mut reader = Reader::from_str(&xml);
@@ -168,8 +170,46 @@ pub fn docx(archive: &mut Archive) -> Result<Vec<Section>> {
     let mut para = String::new();
     let mut heading_level: Option<usize> = None;
     let mut in_text = false;
+    // Tables: how deep, the outer table's rows, and the cell being read.
+    let mut depth = 0usize;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut cell: Option<String> = None;
     loop {
         match reader.read_event().map_err(xml_error)? {
+            Event::Start(e) if local(e.name().as_ref()) == b"tbl" => {
+                depth += 1;
+                if depth == 1 {
+                    push_section(&mut sections, &path, &mut body, None);
+                    rows.clear();
+                }
+            }
+            Event::Start(e) if depth == 1 && local(e.name().as_ref()) == b"tr" => {
+                rows.push(Vec::new())
+            }
+            Event::Start(e) if depth == 1 && local(e.name().as_ref()) == b"tc" => {
+                cell = Some(String::new())
+            }
+            Event::End(e) if depth == 1 && local(e.name().as_ref()) == b"tc" => {
+                if let (Some(text), Some(row)) = (cell.take(), rows.last_mut()) {
+                    row.push(text.trim().to_string());
+                }
+            }
+            Event::End(e) if local(e.name().as_ref()) == b"tbl" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    let headings: Vec<String> = path.iter().map(|(_, h)| h.clone()).collect();
+                    let lines: Vec<String> = rows.iter().map(|r| r.join("\t")).collect();
+                    match Table::from_rows(std::mem::take(&mut rows)) {
+                        Some(table) => sections.push(Section::table(None, headings, table)),
+                        None => {
+                            for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+                                body.push_str(line.trim());
+                                body.push('\n');
+                            }
+                        }
+                    }
+                }
+            }
             Event::Start(e) | Event::Empty(e) if local(e.name().as_ref()) == b"pStyle" => {
                 let style = attr(&e, b"val").unwrap_or_default().to_ascii_lowercase();
                 heading_level = if style == "title" {
@@ -185,6 +225,17 @@ pub fn docx(archive: &mut Archive) -> Result<Vec<Section>> {
             Event::Empty(e) if matches!(local(e.name().as_ref()), b"br") => para.push('\n'),
             Event::Text(t) if in_text => para.push_str(&t.unescape().map_err(xml_error)?),
             Event::End(e) if local(e.name().as_ref()) == b"t" => in_text = false,
+            Event::End(e) if local(e.name().as_ref()) == b"p" && cell.is_some() => {
+                let text = para.trim().to_string();
+                para.clear();
+                heading_level = None;
+                if let Some(cell) = cell.as_mut().filter(|_| !text.is_empty()) {
+                    if !cell.is_empty() {
+                        cell.push(' ');
+                    }
+                    cell.push_str(&text);
+                }
+            }
             Event::End(e) if local(e.name().as_ref()) == b"p" => {
                 let text = para.trim().to_string();
                 para.clear();
@@ -284,7 +335,24 @@ pub fn pptx(archive: &mut Archive) -> Result<Vec<Section>> {
     Ok(sections)
 }
 
-/// XLSX: one section per sheet, headed by the sheet name; rows become tab-separated lines.
+/// The 0-based column of a cell reference (`B7` → 1).
+fn column_of(reference: &str) -> Option<usize> {
+    let letters: Vec<u8> = reference
+        .bytes()
+        .take_while(u8::is_ascii_alphabetic)
+        .collect();
+    if letters.is_empty() || letters.len() > 3 {
+        return None;
+    }
+    let n = letters.iter().fold(0usize, |n, b| {
+        n * 26 + usize::from(b.to_ascii_uppercase() - b'A' + 1)
+    });
+    Some(n - 1)
+}
+
+/// XLSX: one section per sheet, headed by the sheet name: a table whose header is the
+/// sheet's first row (cells in their columns, by reference), or text for a sheet of one
+/// row.
 pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Section>> {
     let shared: Vec<String> = if archive.has("xl/sharedStrings.xml") {
         let xml = archive.text("xl/sharedStrings.xml")?;
@@ -353,8 +421,9 @@ pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Sec
         }
         let xml = archive.text(&part)?;
         let mut reader = Reader::from_str(&xml);
-        let mut body = String::new();
+        let mut rows: Vec<Vec<String>> = Vec::new();
         let mut row: Vec<String> = Vec::new();
+        let mut column: Option<usize> = None;
         let mut cell_type = String::new();
         let mut in_value = false;
         let mut value = String::new();
@@ -362,6 +431,7 @@ pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Sec
             match reader.read_event().map_err(xml_error)? {
                 Event::Start(e) if local(e.name().as_ref()) == b"c" => {
                     cell_type = attr(&e, b"t").unwrap_or_default();
+                    column = attr(&e, b"r").as_deref().and_then(column_of);
                     value.clear();
                 }
                 Event::Start(e) if matches!(local(e.name().as_ref()), b"v" | b"t") => {
@@ -384,12 +454,19 @@ pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Sec
                     };
                     // A shared string is stored once and may be used by every cell.
                     budget.spend(v.len() + 1)?;
-                    row.push(v);
+                    // Empty cells are left out of the file: the reference says the column.
+                    if let Some(column) = column.filter(|c| *c > row.len() && *c < 16_384) {
+                        budget.spend(column - row.len())?;
+                        row.resize(column, String::new());
+                    }
+                    row.push(v.trim().to_string());
                 }
                 Event::End(e) if local(e.name().as_ref()) == b"row" => {
-                    if row.iter().any(|c| !c.trim().is_empty()) {
-                        body.push_str(row.join("\t").trim_end());
-                        body.push('\n');
+                    while row.last().is_some_and(String::is_empty) {
+                        row.pop();
+                    }
+                    if !row.is_empty() {
+                        rows.push(std::mem::take(&mut row));
                     }
                     row.clear();
                 }
@@ -397,7 +474,14 @@ pub fn xlsx(archive: &mut Archive, budget: &mut super::Budget) -> Result<Vec<Sec
                 _ => {}
             }
         }
-        push_section(&mut sections, &[(1, sheet)], &mut body, None);
+        let lines: Vec<String> = rows.iter().map(|r| r.join("\t")).collect();
+        match Table::from_rows(rows) {
+            Some(table) => sections.push(Section::table(None, vec![sheet], table)),
+            None => {
+                let mut body = lines.join("\n");
+                push_section(&mut sections, &[(1, sheet)], &mut body, None);
+            }
+        }
     }
     Ok(sections)
 }
@@ -523,6 +607,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn docx_tables_are_sections_with_their_rows() {
+        let cell = |t: &str| format!("<w:tc><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:tc>");
+        let row = |a: &str, b: &str| format!("<w:tr>{}{}</w:tr>", cell(a), cell(b));
+        let inner = format!("<w:tbl>{}</w:tbl>", row("in1", "in2"));
+        let xml = format!(
+            r#"<w:document xmlns:w="w"><w:body>
+            <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Parts</w:t></w:r></w:p>
+            <w:p><w:r><w:t>Before.</w:t></w:r></w:p>
+            <w:tbl>{}{}<w:tr><w:tc><w:p><w:r><w:t>Nut</w:t></w:r></w:p><w:p><w:r><w:t>M4</w:t></w:r></w:p></w:tc><w:tc>{inner}</w:tc></w:tr></w:tbl>
+            <w:p><w:r><w:t>After.</w:t></w:r></w:p></w:body></w:document>"#,
+            row("Part", "Count"),
+            row("Bolt", "12"),
+        );
+        let mut a = open(&[("word/document.xml", &xml)]);
+        let s = docx(&mut a).unwrap();
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert_eq!(s[0].text, "Before.");
+        let t = s[1].table.as_ref().unwrap();
+        assert_eq!(t.header, ["Part", "Count"]);
+        assert_eq!(t.rows, [["Bolt", "12"], ["Nut M4", "in1 in2"]]);
+        assert_eq!(s[1].headings, ["Parts"]);
+        assert_eq!(s[2].text, "After.");
+    }
+
+    #[test]
     fn pptx_slides_in_order_with_numbers() {
         let slide = |t: &str| {
             format!(
@@ -567,7 +676,13 @@ pub(crate) mod tests {
         let s = xlsx(&mut a, &mut super::super::Budget::new(&Default::default())).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].headings, ["Prices"]);
-        assert_eq!(s[0].text, "item\tprice\nGPU\t1999");
+        let table = s[0].table.as_ref().unwrap();
+        assert_eq!(table.header, ["item", "price"]);
+        assert_eq!(table.rows, [["GPU", "1999"]]);
+        assert_eq!(
+            s[0].text,
+            "| item | price |\n| --- | --- |\n| GPU | 1999 |\n"
+        );
     }
 
     #[test]

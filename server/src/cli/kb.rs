@@ -42,12 +42,23 @@ pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
             description,
             embedding,
             chunk_size,
+            chunk_template,
+            ocr_languages,
         } => {
+            let ocr_languages = ocr_languages.map(|l| {
+                l.split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && *l != "none")
+                    .map(str::to_string)
+                    .collect()
+            });
             let kb = backend
                 .create_kb(NewKnowledgeBase {
                     name,
                     description,
                     chunk_size,
+                    chunk_template,
+                    ocr_languages,
                     embedding: embedding.map(EmbeddingChoice::Preset),
                     ..Default::default()
                 })
@@ -66,6 +77,7 @@ pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
             embedding,
             chunk_size,
             chunk_overlap,
+            chunk_template,
             cancel,
             status,
         } => {
@@ -82,6 +94,7 @@ pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
                             embedding: embedding.map(EmbeddingChoice::Preset),
                             chunk_size,
                             chunk_overlap,
+                            chunk_template,
                         },
                     )
                     .await?;

@@ -248,6 +248,13 @@ pub enum KbCommand {
         /// Chunk size in tokens.
         #[arg(long)]
         chunk_size: Option<usize>,
+        /// How documents are cut: general, qa, table or parent_child.
+        #[arg(long)]
+        chunk_template: Option<String>,
+        /// Languages OCR reads in, comma-separated Tesseract names (`eng,chi_sim`); `none`
+        /// turns OCR off. Unset: the server's `[ocr] languages`.
+        #[arg(long)]
+        ocr_languages: Option<String>,
     },
     Delete {
         name: String,
@@ -267,11 +274,14 @@ pub enum KbCommand {
         /// New chunk overlap in tokens.
         #[arg(long)]
         chunk_overlap: Option<usize>,
+        /// New chunk template: general, qa, table or parent_child.
+        #[arg(long)]
+        chunk_template: Option<String>,
         /// Stop the running re-index; the knowledge base keeps its index.
-        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap", "status"])]
+        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap", "chunk_template", "status"])]
         cancel: bool,
         /// Show the newest re-index and follow it if it runs.
-        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap"])]
+        #[arg(long, conflicts_with_all = ["embedding", "chunk_size", "chunk_overlap", "chunk_template"])]
         status: bool,
     },
 }

@@ -7,12 +7,14 @@ pub mod auth;
 pub mod backup;
 pub mod index;
 pub mod llm;
+pub mod ocr;
 pub mod sources;
 
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
 pub use index::IndexSettings;
 pub use llm::{LlmConfig, Provider};
+pub use ocr::OcrConfig;
 pub use sources::SourcesConfig;
 
 use std::collections::HashMap;
@@ -82,6 +84,7 @@ pub struct Config {
     /// and re-indexing embed only the chunks whose text changed.
     pub embedding_cache: bool,
     pub chunking: ingest::ChunkConfig,
+    pub ocr: OcrConfig,
     pub search: retrieval::SearchConfig,
     pub llm: LlmConfig,
     pub answer: AnswerConfig,
@@ -146,6 +149,7 @@ impl Default for Config {
             embedding_presets: Default::default(),
             embedding_cache: true,
             chunking: ingest::ChunkConfig::default(),
+            ocr: OcrConfig::default(),
             search: retrieval::SearchConfig::default(),
             llm: LlmConfig::default(),
             answer: AnswerConfig::default(),
@@ -389,6 +393,7 @@ impl Config {
         self.chunking
             .validate()
             .map_err(|e| anyhow::anyhow!("chunking: {e}"))?;
+        self.ocr.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.sources.tick_secs == 0 {
             bail!("sources.tick_secs must be at least 1");
         }

@@ -181,11 +181,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
         doc_name: doc.name.clone(),
         format: doc.format.as_deref().and_then(ingest::Format::parse),
     };
-    let chunking = ingest::ChunkConfig {
-        size: usize::try_from(kb.chunk_size).unwrap_or(256),
-        overlap: usize::try_from(kb.chunk_overlap).unwrap_or(0),
-        template: ingest::Template::General,
-    };
+    let chunking = kb.chunking();
     // Markdown front matter adds to the document's metadata (what was set explicitly wins).
     // It sits at the top: only the head is read, not a copy of the whole file.
     let front = (doc.format.as_deref() == Some("markdown"))
@@ -198,6 +194,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let st = state.clone();
     let id = doc_id.to_string();
     let mut pipeline = state.pipeline(&space);
+    pipeline.limits.ocr = state.config.ocr.options(&kb.ocr_languages);
     pipeline.cancel = Some(state.ingest_started(doc_id));
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;

@@ -25,6 +25,13 @@ pub struct NewKnowledgeBase {
     pub chunk_size: Option<usize>,
     #[serde(default)]
     pub chunk_overlap: Option<usize>,
+    /// How documents are cut: `general` (the default), `qa`, `table` or `parent_child`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_template: Option<String>,
+    /// Languages OCR reads scanned pages and images in (Tesseract's names, `eng`,
+    /// `chi_sim`, …); `[]` turns OCR off; unset: the server's `[ocr] languages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_languages: Option<Vec<String>>,
     /// The embedding model: a preset's name, inline settings, or (unset) the server default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<EmbeddingChoice>,
@@ -279,6 +286,8 @@ pub struct KnowledgeBaseChanges {
     pub system_prompt: Option<String>,
     /// Search defaults: fusion, rerank, weights, thresholds (`{}` clears them).
     pub retrieval: Option<retrieval::SearchOptions>,
+    /// Languages OCR reads in from now on (`[]`: OCR off).
+    pub ocr_languages: Option<Vec<String>>,
 }
 
 /// Every knowledge base, the server's default embedding model, and the presets a new one
@@ -329,6 +338,17 @@ pub fn validate_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// The chunk template named `name`, or a clear error.
+pub fn template(name: &str) -> Result<ingest::Template> {
+    ingest::Template::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = ingest::Template::ALL.iter().map(|t| t.as_str()).collect();
+        Error::bad_request(format!(
+            "chunk_template must be one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 fn check_description(description: Option<&str>) -> Result<()> {
     if description.is_some_and(|d| d.chars().count() > 2000) {
         return Err(Error::bad_request(
@@ -352,7 +372,14 @@ pub async fn create(
     let chunking = ingest::ChunkConfig {
         size: req.chunk_size.unwrap_or(state.config.chunking.size),
         overlap: req.chunk_overlap.unwrap_or(state.config.chunking.overlap),
-        template: ingest::Template::General,
+        template: match req.chunk_template.as_deref() {
+            Some(name) => template(name)?,
+            None => state.config.chunking.template,
+        },
+    };
+    let ocr_languages = match &req.ocr_languages {
+        Some(names) => crate::config::ocr::languages(names).map_err(Error::bad_request)?,
+        None => String::new(),
     };
     chunking
         .validate()
@@ -374,6 +401,8 @@ pub async fn create(
             description: description.trim(),
             chunk_size: chunking.size as i64,
             chunk_overlap: chunking.overlap as i64,
+            chunk_template: chunking.template.as_str(),
+            ocr_languages: &ocr_languages,
             embedding: chosen.row(&settings_json),
         })
         .await
@@ -517,6 +546,10 @@ pub async fn update(
         }
         None => None,
     };
+    let ocr_languages = match &changes.ocr_languages {
+        Some(names) => Some(crate::config::ocr::languages(names).map_err(Error::bad_request)?),
+        None => None,
+    };
     state
         .store
         .update_kb(
@@ -524,6 +557,7 @@ pub async fn update(
             changes.description.as_deref().map(str::trim),
             changes.system_prompt.as_deref().map(str::trim),
             retrieval_json.as_deref(),
+            ocr_languages.as_deref(),
         )
         .await?;
     find(state, caller, &kb.id).await

@@ -51,6 +51,9 @@ pub struct ReindexRequest {
     pub chunk_size: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_overlap: Option<usize>,
+    /// The new chunk template (`general`, `qa`, `table`, `parent_child`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_template: Option<String>,
 }
 
 /// A re-index as the interfaces show it.
@@ -68,6 +71,7 @@ pub struct ReindexView {
     pub embedding_dim: i64,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    pub chunk_template: String,
     pub from_model: String,
     /// What it waits for, if anything.
     pub note: Option<String>,
@@ -89,6 +93,7 @@ impl From<Reindex> for ReindexView {
             embedding_dim: r.embedding_dim,
             chunk_size: r.chunk_size,
             chunk_overlap: r.chunk_overlap,
+            chunk_template: r.chunk_template,
             from_model: r.from_model,
             note: r.note,
             error: r.error,
@@ -107,9 +112,13 @@ pub async fn start(
     req: ReindexRequest,
 ) -> Result<ReindexView> {
     let kb = knowledge_bases::find(state, caller, kb).await?;
-    if req.embedding.is_none() && req.chunk_size.is_none() && req.chunk_overlap.is_none() {
+    if req.embedding.is_none()
+        && req.chunk_size.is_none()
+        && req.chunk_overlap.is_none()
+        && req.chunk_template.is_none()
+    {
         return Err(Error::bad_request(
-            "say what to change: embedding, chunk_size or chunk_overlap",
+            "say what to change: embedding, chunk_size, chunk_overlap or chunk_template",
         ));
     }
     let chunking = ingest::ChunkConfig {
@@ -119,7 +128,10 @@ pub async fn start(
         overlap: req
             .chunk_overlap
             .unwrap_or(usize::try_from(kb.chunk_overlap).unwrap_or(0)),
-        template: ingest::Template::General,
+        template: match req.chunk_template.as_deref() {
+            Some(name) => super::knowledge_bases::template(name)?,
+            None => kb.chunking().template,
+        },
     };
     chunking
         .validate()
@@ -152,6 +164,7 @@ pub async fn start(
             kb: &kb,
             chunk_size: chunking.size as i64,
             chunk_overlap: chunking.overlap as i64,
+            chunk_template: chunking.template.as_str(),
             embedding: resolved.row(&config),
         })
         .await
@@ -342,13 +355,12 @@ async fn step(state: &State, job: &Job, r: &Reindex) -> Result<Turned> {
         };
     }
     let space = target_space(state, r).await?;
-    let pipeline = state.pipeline(&space);
+    let mut pipeline = state.pipeline(&space);
+    if let Some(kb) = state.store.get_kb(&r.kb_id).await? {
+        pipeline.limits.ocr = state.config.ocr.options(&kb.ocr_languages);
+    }
     let key = r.index_key();
-    let chunking = ingest::ChunkConfig {
-        size: usize::try_from(r.chunk_size).unwrap_or(256),
-        overlap: usize::try_from(r.chunk_overlap).unwrap_or(0),
-        template: ingest::Template::General,
-    };
+    let chunking = r.chunking();
     for doc in todo {
         let bytes = match state.files.get(&doc.content_hash).await {
             Ok(b) => b,
@@ -521,6 +533,7 @@ mod tests {
             ))),
             chunk_size: Some(64),
             chunk_overlap: Some(8),
+            chunk_template: None,
         }
     }
 

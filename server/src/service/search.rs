@@ -48,6 +48,15 @@ pub struct SearchHit {
     pub heading: String,
     pub ordinal: u32,
     pub text: String,
+    /// Where the text lies on its page (PDFs and images): a rectangle per line, in fractions
+    /// of the page from its top-left corner (`x0`, `y0`, `x1`, `y1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub boxes: Vec<retrieval::Rect>,
+    /// The enclosing section an answer's prompt receives instead of `text` (knowledge bases
+    /// with the `parent_child` template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     /// The score the hits are ordered by: rerank when a reranker ran, else fused.
     pub score: f32,
     pub scores: HitScoresView,
@@ -221,6 +230,8 @@ async fn hits_reporting(
             heading: h.chunk.heading,
             ordinal: h.chunk.ordinal,
             text: h.chunk.text,
+            boxes: h.chunk.boxes,
+            context: h.chunk.context,
             score: h.scores.rerank.unwrap_or(h.scores.fused),
             explain: h.matched_terms.map(|matched_terms| ExplainView {
                 dense_rank: h.scores.dense_rank.map(|r| r + 1),

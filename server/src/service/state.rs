@@ -323,6 +323,7 @@ impl State {
                 pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
                 max_text_bytes: self.config.max_parsed_text_bytes,
                 max_sections: self.config.max_parsed_sections,
+                ocr: self.config.ocr.options(""),
             },
             cache: self
                 .config

@@ -194,6 +194,11 @@ pub struct KnowledgeBase {
     pub description: String,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    /// How documents are cut: `general`, `qa`, `table` or `parent_child`.
+    pub chunk_template: String,
+    /// The languages OCR reads in, Tesseract's names joined by `+` (`eng+chi_sim`); empty:
+    /// the server's default.
+    pub ocr_languages: String,
     pub system_prompt: String,
     /// Search defaults (JSON [`retrieval::SearchOptions`]).
     #[serde(serialize_with = "as_json", deserialize_with = "from_json")]
@@ -217,6 +222,22 @@ pub struct KnowledgeBase {
     pub chunk_count: i64,
 }
 
+/// Chunking as stored: size, overlap and the template's name.
+fn chunking(size: i64, overlap: i64, template: &str) -> ingest::ChunkConfig {
+    ingest::ChunkConfig {
+        size: usize::try_from(size).unwrap_or(256),
+        overlap: usize::try_from(overlap).unwrap_or(0),
+        template: ingest::Template::parse(template).unwrap_or_default(),
+    }
+}
+
+impl KnowledgeBase {
+    /// How its documents are cut.
+    pub fn chunking(&self) -> ingest::ChunkConfig {
+        chunking(self.chunk_size, self.chunk_overlap, &self.chunk_template)
+    }
+}
+
 /// A knowledge base's embedding model, as stored.
 #[derive(Debug, Clone, Copy)]
 pub struct KbEmbedding<'a> {
@@ -235,6 +256,8 @@ pub struct NewKbRow<'a> {
     pub description: &'a str,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    pub chunk_template: &'a str,
+    pub ocr_languages: &'a str,
     pub embedding: KbEmbedding<'a>,
 }
 
@@ -360,6 +383,7 @@ pub struct Reindex {
     pub generation: i64,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    pub chunk_template: String,
     pub embedding_preset: Option<String>,
     pub embedding_model: String,
     pub embedding_dim: i64,
@@ -387,6 +411,11 @@ pub struct Reindex {
 }
 
 impl Reindex {
+    /// How the new generation cuts documents.
+    pub fn chunking(&self) -> ingest::ChunkConfig {
+        chunking(self.chunk_size, self.chunk_overlap, &self.chunk_template)
+    }
+
     /// The `kb_id` of the new generation's points.
     pub fn index_key(&self) -> String {
         index_key(&self.kb_id, self.generation)
@@ -404,6 +433,7 @@ pub struct NewReindexRow<'a> {
     pub kb: &'a KnowledgeBase,
     pub chunk_size: i64,
     pub chunk_overlap: i64,
+    pub chunk_template: &'a str,
     pub embedding: KbEmbedding<'a>,
 }
 

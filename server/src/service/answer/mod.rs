@@ -56,6 +56,10 @@ pub struct Citation {
     pub page: Option<u32>,
     pub heading: String,
     pub text: String,
+    /// Where the cited text lies on its page, as in search hits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub boxes: Vec<retrieval::Rect>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -112,6 +116,27 @@ fn is_relevant(hit: &SearchHit, min_score: f32) -> bool {
     hit.scores.dense.is_some_and(|d| d >= min_score) || hit.scores.sparse.is_some()
 }
 
+/// What the prompt shows of each hit, in rank order: its enclosing section where it has one
+/// (`parent_child`), once per section (a later hit of a section already shown gives its own
+/// text, so the numbers still match the hits).
+pub fn context_chunks(hits: &[SearchHit]) -> Vec<ContextChunk> {
+    let mut shown = std::collections::HashSet::new();
+    hits.iter()
+        .map(|h| {
+            let text = match &h.context {
+                Some(context) if shown.insert(context.as_str()) => context.clone(),
+                _ => h.text.clone(),
+            };
+            ContextChunk {
+                document_name: h.document_name.clone(),
+                page: h.page,
+                heading: h.heading.clone(),
+                text,
+            }
+        })
+        .collect()
+}
+
 fn citation(n: usize, h: &SearchHit) -> Citation {
     Citation {
         n,
@@ -122,6 +147,7 @@ fn citation(n: usize, h: &SearchHit) -> Citation {
         page: h.page,
         heading: h.heading.clone(),
         text: h.text.clone(),
+        boxes: h.boxes.clone(),
     }
 }
 
@@ -291,15 +317,7 @@ async fn run(
 
     // The first knowledge base's own template, if it has one.
     let kb = knowledge_bases::find(state, caller, &req.knowledge_bases[0]).await?;
-    let chunks: Vec<ContextChunk> = hits
-        .iter()
-        .map(|h| ContextChunk {
-            document_name: h.document_name.clone(),
-            page: h.page,
-            heading: h.heading.clone(),
-            text: h.text.clone(),
-        })
-        .collect();
+    let chunks = context_chunks(&hits);
     let prompt = build_prompt(&PromptInput {
         system_prompt: Some(kb.system_prompt.as_str()),
         question: &question,

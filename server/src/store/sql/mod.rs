@@ -76,7 +76,7 @@ pub struct Store {
 pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 const KB_SELECT: &str =
-    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.system_prompt, k.retrieval, k.created_at,
+    "SELECT k.id, k.name, k.description, k.chunk_size, k.chunk_overlap, k.chunk_template, k.ocr_languages, k.system_prompt, k.retrieval, k.created_at,
        k.embedding_preset, k.embedding_model, k.embedding_dim, k.embedding_provider, k.embedding_config, k.generation,
        (SELECT COUNT(*) FROM documents d WHERE d.kb_id = k.id) AS document_count,
        (SELECT CAST(COALESCE(SUM(d.chunk_count), 0) AS BIGINT) FROM documents d WHERE d.kb_id = k.id) AS chunk_count
@@ -156,8 +156,9 @@ impl Store {
     pub async fn create_kb(&self, kb: &NewKbRow<'_>) -> Result<KnowledgeBase> {
         let now = crate::store::now();
         exec!(self, sqlx::query("INSERT INTO knowledge_bases (id, name, description, chunk_size, chunk_overlap, created_at,
-                     embedding_preset, embedding_model, embedding_dim, embedding_provider, embedding_config)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                     embedding_preset, embedding_model, embedding_dim, embedding_provider, embedding_config,
+                     chunk_template, ocr_languages)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
             .bind(kb.id)
             .bind(kb.name)
             .bind(kb.description)
@@ -168,7 +169,9 @@ impl Store {
             .bind(kb.embedding.model)
             .bind(kb.embedding.dim)
             .bind(kb.embedding.provider)
-            .bind(kb.embedding.config))?;
+            .bind(kb.embedding.config)
+            .bind(kb.chunk_template)
+            .bind(kb.ocr_languages))?;
         self.get_kb(kb.id).await?.ok_or_else(StoreError::missing)
     }
 
@@ -707,14 +710,16 @@ impl Store {
         description: Option<&str>,
         system_prompt: Option<&str>,
         retrieval: Option<&str>,
+        ocr_languages: Option<&str>,
     ) -> Result<()> {
         exec!(self, sqlx::query(
             "UPDATE knowledge_bases SET description = COALESCE($1, description), system_prompt = COALESCE($2, system_prompt),
-                    retrieval = COALESCE($3, retrieval) WHERE id = $4",
+                    retrieval = COALESCE($3, retrieval), ocr_languages = COALESCE($4, ocr_languages) WHERE id = $5",
         )
         .bind(description)
         .bind(system_prompt)
         .bind(retrieval)
+        .bind(ocr_languages)
         .bind(id))?;
         Ok(())
     }

@@ -6,7 +6,7 @@ use crate::store::db::{exec, fetch, Tx};
 use crate::store::{Document, NewReindexRow, Reindex, ReindexStatus, Result, StoreError, Switch};
 
 /// A re-index with its progress: counted live while it runs, as stored once it ended.
-const REINDEX_SELECT: &str = "SELECT r.id, r.kb_id, r.generation, r.chunk_size, r.chunk_overlap,
+const REINDEX_SELECT: &str = "SELECT r.id, r.kb_id, r.generation, r.chunk_size, r.chunk_overlap, r.chunk_template,
        r.embedding_preset, r.embedding_model, r.embedding_dim, r.embedding_provider, r.embedding_config,
        r.from_generation, r.from_model, r.from_dim, r.from_config, r.status,
        CASE WHEN r.status IN ('running', 'cancelling')
@@ -42,8 +42,9 @@ impl Store {
         let generation = used.max(row.kb.generation) + 1;
         let id: i64 = fetch!(tx tx, fetch_one, sqlx::query_scalar(
             "INSERT INTO reindexes (kb_id, generation, chunk_size, chunk_overlap, embedding_preset, embedding_model,
-                 embedding_dim, embedding_provider, embedding_config, from_generation, from_model, from_dim, from_config, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                 embedding_dim, embedding_provider, embedding_config, from_generation, from_model, from_dim, from_config, created_at,
+                 chunk_template)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(&row.kb.id)
         .bind(generation)
@@ -58,7 +59,8 @@ impl Store {
         .bind(&row.kb.embedding_model)
         .bind(row.kb.embedding_dim)
         .bind(&row.kb.embedding_config)
-        .bind(&now))?;
+        .bind(&now)
+        .bind(row.chunk_template))?;
         exec!(tx tx, sqlx::query("INSERT INTO jobs (kind, reindex_id, created_at) VALUES ('reindex', $1, $2)")
             .bind(id)
             .bind(&now))?;
@@ -245,7 +247,8 @@ impl Store {
         .bind(reindex_id))?;
         exec!(tx tx, sqlx::query(
             "UPDATE knowledge_bases SET chunk_size = $1, chunk_overlap = $2, embedding_preset = $3, embedding_model = $4,
-                    embedding_dim = $5, embedding_provider = $6, embedding_config = $7, generation = $8
+                    embedding_dim = $5, embedding_provider = $6, embedding_config = $7, generation = $8,
+                    chunk_template = $10
               WHERE id = $9",
         )
         .bind(r.chunk_size)
@@ -256,7 +259,8 @@ impl Store {
         .bind(&r.embedding_provider)
         .bind(&r.embedding_config)
         .bind(r.generation)
-        .bind(&r.kb_id))?;
+        .bind(&r.kb_id)
+        .bind(&r.chunk_template))?;
         drop_staged(&mut tx, reindex_id).await?;
         exec!(tx tx, sqlx::query(
             "UPDATE reindexes SET status = 'done', total = $1, done = $2, note = NULL, finished_at = $3 WHERE id = $4",

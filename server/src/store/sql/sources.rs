@@ -700,6 +700,8 @@ mod tests {
             description: "",
             chunk_size: 256,
             chunk_overlap: 32,
+            chunk_template: "general",
+            ocr_languages: "",
             embedding: crate::store::KbEmbedding {
                 preset: Some("default"),
                 model: "hash-test",
