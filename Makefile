@@ -34,6 +34,9 @@ test: setup test-deps
 	@if [ -w /sys/fs/cgroup/memory ] || grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then \
 	  echo "$(CARGO) test --test attacks -- --ignored memory_limit"; $(CARGO) test --test attacks -- --ignored memory_limit; \
 	else echo "note: no writable memory cgroup here: the attack suite's memory-limit test was skipped (it needs root or a delegated cgroup v2 subtree)"; fi
+	@if command -v tesseract >/dev/null && command -v pdftoppm >/dev/null && command -v hb-view >/dev/null; then \
+	  echo "$(CARGO) test --workspace -- --ignored ocr"; $(CARGO) test --workspace -- --ignored ocr; \
+	else echo "note: tesseract, pdftoppm or hb-view is missing: the OCR tests were skipped (make test-deps installs them)"; fi
 	[ -z "$$RAGD_TEST_LLM_URL" ] || $(CARGO) test --workspace --test answers -- --ignored real_llm
 	@[ -n "$$RAGD_TEST_LLM_URL" ] || echo "note: RAGD_TEST_LLM_URL is not set: the answer tests ran against the in-test LLM server only (real-backend check skipped)"
 	[ -z "$$QDRANT_URL" ] || $(CARGO) test --workspace -- --ignored qdrant

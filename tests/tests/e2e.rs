@@ -479,7 +479,7 @@ async fn office_formats_and_csv_are_ingested() -> anyhow::Result<()> {
     assert!(hits[0]["text"]
         .as_str()
         .unwrap()
-        .contains("model: deepseek-r1; parameters: 14b; bits: 4"));
+        .contains("| model | parameters | bits |\n| --- | --- | --- |\n| deepseek-r1 | 14b | 4 |"));
     // A zip that is no office document is refused at upload.
     let (s, b) = server
         .upload(

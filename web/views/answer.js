@@ -1,9 +1,10 @@
 // One chat message as DOM: the answer's safe Markdown subset, citations as buttons that open
 // the cited passage, reasoning, notices and errors.
 
-import { t } from '../i18n.js';
+import { getLang, t } from '../i18n.js';
 import { markdownBlocks } from '../markdown.js';
 import { h } from '../lib/dom.js';
+import { pageView } from '../lib/pageview.js';
 
 function errorText(err) {
   const key = { llm_unavailable: 'chat.llmUnavailable', llm_timeout: 'chat.llmTimeout', llm_error: 'chat.llmError' }[err.code];
@@ -69,6 +70,13 @@ function toggleCite(msg, n) {
   if (panel) panel.scrollIntoView({ block: 'nearest' });
 }
 
+/** The open citation's page view, kept across repaints (streaming repaints often). */
+function citedPage(msg, c) {
+  const key = `${c.n} ${getLang()}`;
+  if (msg.page?.key !== key) msg.page = { key, el: pageView(c.knowledge_base_id || c.knowledge_base, c) };
+  return msg.page.el;
+}
+
 /** A new element for `msg`, kept as `msg.el` for repainting. */
 export function messageEl(msg) {
   const el = h('article', { class: `msg ${msg.role}` });
@@ -122,7 +130,8 @@ export function paintMessage(msg) {
             open.page != null ? h('span', { class: 'badge page', text: t('chunk.page', { n: open.page }) }) : null),
           h('button', { type: 'button', class: 'link small', 'data-n': 'close', text: t('common.close'), onclick: () => toggleCite(msg, open.n) })),
         open.heading ? h('p', { class: 'heading-path', text: open.heading.split(' > ').join(' › ') }) : null,
-        h('blockquote', { class: 'chunk-text', text: open.text })));
+        h('blockquote', { class: 'chunk-text', text: open.text }),
+        citedPage(msg, open)));
     }
     parts.push(h('details', { class: 'sources', open: msg.sourcesOpen },
       h('summary', { text: `${t('chat.sources')} (${cites.length})` }),

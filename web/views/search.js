@@ -7,6 +7,7 @@ import { errorBox, h } from '../lib/dom.js';
 import { fmtScore } from '../lib/format.js';
 import { kbChecklist, optionFields } from '../lib/forms.js';
 import { highlighted, queryTerms, termsRe } from '../lib/highlight.js';
+import { pageView } from '../lib/pageview.js';
 
 const searchState = {
   query: '', kbs: null, topK: 5, options: {}, advancedOpen: false, hits: null, error: null, lastQuery: '',
@@ -49,7 +50,8 @@ function hitItem(hit, query) {
       score('fused', ex ? ex.fused_score : s.fused),
       rerank != null ? score('rerank', rerank) : null),
     matched,
-    h('div', { class: 'chunk-text' }, highlighted(hit.text, terms, stems)));
+    h('div', { class: 'chunk-text' }, highlighted(hit.text, terms, stems)),
+    pageView(hit.knowledge_base_id, hit));
 }
 
 export async function searchView(view, isCurrent) {

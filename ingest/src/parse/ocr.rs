@@ -102,7 +102,7 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
                 pages.len()
             )));
         }
-        let png = render(&pdf, page, options.dpi, &dir.0, deadline)?;
+        let png = render(&pdf, page, options.dpi, true, &dir.0, deadline)?;
         let text = recognise(&png, options, deadline)?;
         let _ = std::fs::remove_file(&png);
         let section = section(page, &text);
@@ -118,12 +118,33 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
     Ok(sections)
 }
 
-/// Renders one page to a grayscale PNG in `dir`.
-pub fn render(pdf: &Path, page: u32, dpi: u32, dir: &Path, deadline: Instant) -> Result<PathBuf> {
+/// One page of a PDF as a PNG at `dpi`, in colour, to be shown (a citation's page).
+pub fn page_png(pdf: &[u8], page: u32, dpi: u32, timeout: Duration) -> Result<Vec<u8>> {
+    let deadline = Instant::now() + timeout;
+    let dir = TempDir::new()?;
+    let path = dir.0.join("document.pdf");
+    std::fs::write(&path, pdf).map_err(|e| Error::Ocr(format!("cannot write the pdf: {e}")))?;
+    let png = render(&path, page, dpi, false, &dir.0, deadline)?;
+    std::fs::read(png).map_err(|e| Error::Ocr(format!("cannot read the page image: {e}")))
+}
+
+/// Renders one page to a PNG (grayscale with `gray`) in `dir`.
+fn render(
+    pdf: &Path,
+    page: u32,
+    dpi: u32,
+    gray: bool,
+    dir: &Path,
+    deadline: Instant,
+) -> Result<PathBuf> {
     let root = dir.join(format!("page-{page}"));
     let mut command = low_priority("pdftoppm");
+    command.args(["-r", &dpi.to_string()]);
+    if gray {
+        command.arg("-gray");
+    }
     command
-        .args(["-r", &dpi.to_string(), "-gray", "-png", "-singlefile"])
+        .args(["-png", "-singlefile"])
         .args(["-f", &page.to_string(), "-l", &page.to_string()])
         .arg(pdf)
         .arg(&root);

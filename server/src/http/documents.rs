@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, update, delete))
         .routes(routes!(chunks))
         .routes(routes!(download))
+        .routes(routes!(page_image))
         .routes(routes!(reparse))
 }
 
@@ -201,6 +202,7 @@ async fn download(
         Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         Some("epub") => "application/epub+zip",
         Some("csv") => "text/csv; charset=utf-8",
+        Some("image") => "application/octet-stream",
         _ => "text/plain; charset=utf-8",
     };
     // RFC 5987 encoding keeps non-ASCII names intact and quotes out of the header.
@@ -217,6 +219,25 @@ async fn download(
             header::CONTENT_SECURITY_POLICY,
             "sandbox; default-src 'none'",
         )
+        .body(Body::from(bytes))
+        .map_err(|e| Error::internal(e).into())
+}
+
+#[utoipa::path(get, path = "/knowledge-bases/{kb}/documents/{id}/pages/{page}/image", tag = "documents", params(("kb" = String, Path, description = "knowledge base id or name"), ("id" = String, Path, description = "document id"), ("page" = u32, Path, description = "page number, from 1")),
+    responses((status = 200, description = "the page as an image (PDF pages rendered as PNG; an image document is its own page)", content_type = "image/png", body = Vec<u8>), (status = "4XX", description = "bad request, not found or conflict", body = ErrorBody), (status = "5XX", description = "unavailable or internal", body = ErrorBody)))]
+async fn page_image(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kb, id, page)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let page: u32 = page
+        .parse()
+        .map_err(|_| Error::bad_request("the page must be a number from 1"))?;
+    let (media, bytes) = documents::page_image(&state, &caller, &kb, &id, page).await?;
+    Response::builder()
+        .header(header::CONTENT_TYPE, media)
+        .header(header::CACHE_CONTROL, "private, max-age=3600")
+        .header("x-content-type-options", "nosniff")
         .body(Body::from(bytes))
         .map_err(|e| Error::internal(e).into())
 }

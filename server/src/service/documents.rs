@@ -245,6 +245,81 @@ pub async fn file(
     Ok((doc, bytes))
 }
 
+/// Resolution of the page images shown with citations.
+pub const PAGE_DPI: u32 = 110;
+
+/// A page of a PDF or image document as an image to show (the citation view): its media
+/// type and bytes. PDF pages are rendered by poppler on first use and kept under
+/// `data_dir/cache/pages`; an image is its own page.
+pub async fn page_image(
+    state: &State,
+    caller: &Caller,
+    kb: &str,
+    id: &str,
+    page: u32,
+) -> Result<(&'static str, Vec<u8>)> {
+    let (_, doc) = find(state, caller, kb, id).await?;
+    let pages = u32::try_from(doc.page_count.unwrap_or(0)).unwrap_or(0);
+    if page == 0 || page > pages.max(1) {
+        return Err(Error::not_found("page", page.to_string()));
+    }
+    match doc.format.as_deref() {
+        Some("pdf") => {}
+        Some("image") => {
+            let bytes = state.files.get(&doc.content_hash).await?;
+            let media = if bytes.starts_with(b"\x89PNG") {
+                "image/png"
+            } else if bytes.starts_with(b"\xFF\xD8") {
+                "image/jpeg"
+            } else if bytes.get(8..12) == Some(b"WEBP") {
+                "image/webp"
+            } else {
+                return Err(Error::UnsupportedFormat(
+                    "a tiff image cannot be shown in a browser; download the file".into(),
+                ));
+            };
+            return Ok((media, bytes));
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "only pdf and image documents have page images",
+            ))
+        }
+    }
+    let cache = state
+        .config
+        .data_dir
+        .join("cache")
+        .join("pages")
+        .join(format!("{}-{page}-{PAGE_DPI}.png", doc.content_hash));
+    if let Ok(png) = tokio::fs::read(&cache).await {
+        return Ok(("image/png", png));
+    }
+    let bytes = state.files.get(&doc.content_hash).await?;
+    let png = tokio::task::spawn_blocking(move || {
+        ingest::parse::ocr::page_png(&bytes, page, PAGE_DPI, std::time::Duration::from_secs(60))
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(|e| match e {
+        ingest::Error::OcrUnavailable(m) => Error::Unavailable(m),
+        other => Error::internal(other),
+    })?;
+    // A cache: a failed write costs a render next time, nothing else.
+    if let Some(dir) = cache.parent() {
+        let partial = cache.with_extension("part");
+        let written = async {
+            tokio::fs::create_dir_all(dir).await?;
+            tokio::fs::write(&partial, &png).await?;
+            tokio::fs::rename(&partial, &cache).await
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(error = %e, "cannot cache a page image");
+        }
+    }
+    Ok(("image/png", png))
+}
+
 pub async fn chunks(
     state: &State,
     caller: &Caller,
