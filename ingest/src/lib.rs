@@ -1,9 +1,12 @@
 //! The ragd ingest pipeline. One module per stage, in order:
 //!
 //! 1. [`load`]: detect the format from magic bytes, then the extension;
-//! 2. [`parse`]: PDF (lopdf, per page), Markdown and HTML (heading paths), plain text
-//!    (encoding detection) into sections;
-//! 3. [`chunk`]: sections into token-sized chunks (text-splitter, the model's tokenizer);
+//! 2. [`parse`]: PDF (lopdf, per page), Office, EPUB, Markdown and HTML (heading paths),
+//!    CSV, plain text (encoding detection) into sections, tables kept as tables; scanned
+//!    pages and images through OCR ([`parse::ocr`]), with the boxes of their words;
+//! 3. [`chunk`]: sections into token-sized chunks (text-splitter, the model's tokenizer) by
+//!    the knowledge base's template (general, qa, table, parent_child), each with its line
+//!    boxes;
 //! 4. [`embed`]: dense vectors (the pipeline's [`retrieval::Embed`]: fastembed when serving)
 //!    in length-sorted batches, shared by the documents in flight ([`batch`]), and BM25
 //!    sparse vectors;

@@ -230,6 +230,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_EMBEDDING_INGEST_NICE", "embedding.ingest_nice"),
     ("RAGD_CHUNK_SIZE", "chunking.size"),
     ("RAGD_CHUNK_OVERLAP", "chunking.overlap"),
+    ("RAGD_CHUNK_TEMPLATE", "chunking.template"),
+    ("RAGD_OCR_LANGUAGES", "ocr.languages"),
+    ("RAGD_OCR_DPI", "ocr.dpi"),
+    ("RAGD_OCR_TIMEOUT_SECS", "ocr.timeout_secs"),
     ("RAGD_SEARCH_TOP_K", "search.top_k"),
     ("RAGD_RRF_K", "search.rrf_k"),
     ("RAGD_FUSION", "search.fusion"),
@@ -279,6 +283,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 
 /// Keys whose environment value is a list, split on `:` like `PATH`.
 const LIST_KEYS: &[&str] = &[
+    "ocr.languages",
     "sources.folder_roots",
     "auth.reader_keys",
     "auth.allowed_hosts",

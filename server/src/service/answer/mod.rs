@@ -518,6 +518,51 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_prompt_shows_a_section_once_and_keeps_the_numbers() {
+        let hit = |text: &str, context: Option<&str>| SearchHit {
+            chunk_id: String::new(),
+            document_id: String::new(),
+            document_name: "mill.md".into(),
+            knowledge_base: "kb".into(),
+            knowledge_base_id: "kb".into(),
+            page: None,
+            heading: String::new(),
+            ordinal: 0,
+            text: text.into(),
+            boxes: Vec::new(),
+            context: context.map(str::to_string),
+            score: 1.0,
+            scores: crate::service::search::HitScoresView {
+                dense: None,
+                sparse: None,
+                fused: 1.0,
+                rerank: None,
+            },
+            explain: None,
+        };
+        let hits = [
+            hit(
+                "cat named Pepper",
+                Some("The mill. The cat named Pepper. The river."),
+            ),
+            hit("plain chunk", None),
+            hit(
+                "The river.",
+                Some("The mill. The cat named Pepper. The river."),
+            ),
+        ];
+        let shown: Vec<String> = context_chunks(&hits).into_iter().map(|c| c.text).collect();
+        assert_eq!(
+            shown,
+            [
+                "The mill. The cat named Pepper. The river.",
+                "plain chunk",
+                "The river."
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn without_an_llm_the_best_passages_answer_with_citations() {
         let dir = tempfile::tempdir().unwrap();
