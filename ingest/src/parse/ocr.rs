@@ -102,7 +102,7 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
                 pages.len()
             )));
         }
-        let png = render(&pdf, page, options.dpi, true, &dir.0, deadline)?;
+        let png = render(&pdf, page, options.dpi, true, None, &dir.0, deadline)?;
         let text = recognise(&png, options, deadline)?;
         let _ = std::fs::remove_file(&png);
         let section = section(page, &text);
@@ -118,27 +118,46 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
     Ok(sections)
 }
 
-/// One page of a PDF as a PNG at `dpi`, in colour, to be shown (a citation's page).
+/// Address space of a page render outside the parser process.
+const RENDER_MEMORY: u64 = 2 << 30;
+
+/// One page of a PDF as a PNG at `dpi`, in colour, to be shown (a citation's page). Runs
+/// outside the parser process, so `pdftoppm` gets limits of its own (`prlimit`: 2 GiB of
+/// address space, the timeout in CPU seconds).
 pub fn page_png(pdf: &[u8], page: u32, dpi: u32, timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
     let dir = TempDir::new()?;
     let path = dir.0.join("document.pdf");
     std::fs::write(&path, pdf).map_err(|e| Error::Ocr(format!("cannot write the pdf: {e}")))?;
-    let png = render(&path, page, dpi, false, &dir.0, deadline)?;
+    let limits = Some((RENDER_MEMORY, timeout.as_secs().max(1)));
+    let png = render(&path, page, dpi, false, limits, &dir.0, deadline)?;
     std::fs::read(png).map_err(|e| Error::Ocr(format!("cannot read the page image: {e}")))
 }
 
-/// Renders one page to a PNG (grayscale with `gray`) in `dir`.
+/// Renders one page to a PNG (grayscale with `gray`) in `dir`, under `limits` (address
+/// space in bytes, CPU seconds) when given.
 fn render(
     pdf: &Path,
     page: u32,
     dpi: u32,
     gray: bool,
+    limits: Option<(u64, u64)>,
     dir: &Path,
     deadline: Instant,
 ) -> Result<PathBuf> {
     let root = dir.join(format!("page-{page}"));
-    let mut command = low_priority("pdftoppm");
+    let mut command = match limits {
+        Some((memory, cpu)) => {
+            let mut command = low_priority("prlimit");
+            command.args([
+                format!("--as={memory}"),
+                format!("--cpu={cpu}"),
+                "pdftoppm".to_string(),
+            ]);
+            command
+        }
+        None => low_priority("pdftoppm"),
+    };
     command.args(["-r", &dpi.to_string()]);
     if gray {
         command.arg("-gray");
