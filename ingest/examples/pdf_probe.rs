@@ -1,5 +1,7 @@
 //! Parses one PDF with the service's parser and prints one JSON line about the outcome:
-//! `{"file", "outcome": "text"|"error", "pages", "chars", "error", "ms"}`.
+//! `{"file", "outcome": "text"|"error", "pages", "chars", "alnum", "boxes", "error", "ms"}`
+//! (`alnum`: letters and digits of the text). With `PDF_PROBE_TEXT=1` the text follows,
+//! one page a section, after a line `--- page N`.
 //!
 //! `cargo run -p ingest --example pdf_probe -- FILE [TIMEOUT_SECS]` (default 20 seconds).
 //! `scripts/pdf_corpus.py` runs it on every file of a corpus, each in its own process.
@@ -35,16 +37,30 @@ fn main() -> ExitCode {
     let line = match result {
         Ok(doc) => {
             let chars: usize = doc.sections.iter().map(|s| s.text.chars().count()).sum();
+            let alnum: usize = doc
+                .sections
+                .iter()
+                .map(|s| s.text.chars().filter(|c| c.is_alphanumeric()).count())
+                .sum();
+            let boxes: usize = doc.sections.iter().map(|s| s.boxes.len()).sum();
+            if std::env::var_os("PDF_PROBE_TEXT").is_some() {
+                for section in &doc.sections {
+                    eprintln!("--- page {}", section.page.unwrap_or(0));
+                    eprintln!("{}", section.text);
+                }
+            }
             format!(
-                r#"{{"file":{},"outcome":"text","pages":{},"chars":{},"error":null,"ms":{}}}"#,
+                r#"{{"file":{},"outcome":"text","pages":{},"chars":{},"alnum":{},"boxes":{},"error":null,"ms":{}}}"#,
                 json_string(&path),
                 doc.pages,
                 chars,
+                alnum,
+                boxes,
                 ms
             )
         }
         Err(e) => format!(
-            r#"{{"file":{},"outcome":"error","pages":null,"chars":null,"error":{},"ms":{}}}"#,
+            r#"{{"file":{},"outcome":"error","pages":null,"chars":null,"alnum":null,"boxes":null,"error":{},"ms":{}}}"#,
             json_string(&path),
             json_string(&e.to_string()),
             ms
