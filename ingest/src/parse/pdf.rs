@@ -11,6 +11,7 @@
 //! The parser runs on its own thread with a large stack, panics are caught, and a parse that
 //! outlives its time budget is abandoned; it stops by itself at its next look at the clock.
 
+mod cmap;
 mod content;
 mod font;
 mod layout;
@@ -487,6 +488,122 @@ fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<
     None
 }
 
+/// Annotations read on one page at most.
+const MAX_ANNOTATIONS: usize = 1024;
+
+/// The normal appearance streams of a page's visible annotations, each with the matrix that
+/// maps its form space onto the annotation's rectangle (without the form's own matrix).
+fn annotation_appearances<'a>(
+    doc: &'a Document,
+    page: Option<&'a Dictionary>,
+) -> Vec<(&'a lopdf::Stream, content::Matrix)> {
+    let mut out = Vec::new();
+    let Some(annots) = page
+        .and_then(|p| p.get_deref(b"Annots", doc).ok())
+        .and_then(|a| a.as_array().ok())
+    else {
+        return out;
+    };
+    let numbers = |o: &Object| -> Option<Vec<f64>> {
+        let array = doc.dereference(o).ok()?.1.as_array().ok()?;
+        array
+            .iter()
+            .map(|v| match doc.dereference(v).ok()?.1 {
+                Object::Integer(i) => Some(*i as f64),
+                Object::Real(f) => Some(f64::from(*f)),
+                _ => None,
+            })
+            .filter(|v| v.is_none_or(f64::is_finite))
+            .collect()
+    };
+    for annot in annots.iter().take(MAX_ANNOTATIONS) {
+        let Some(annot) = doc
+            .dereference(annot)
+            .ok()
+            .and_then(|(_, o)| o.as_dict().ok())
+        else {
+            continue;
+        };
+        let flags = annot.get(b"F").and_then(Object::as_i64).unwrap_or(0);
+        let subtype = annot
+            .get(b"Subtype")
+            .and_then(Object::as_name)
+            .unwrap_or(b"");
+        // Hidden or not viewed; popups and links show no text of their own.
+        if flags & (2 | 32) != 0 || matches!(subtype, b"Popup" | b"Link") {
+            continue;
+        }
+        let Some(normal) = annot
+            .get_deref(b"AP", doc)
+            .and_then(Object::as_dict)
+            .ok()
+            .and_then(|ap| ap.get_deref(b"N", doc).ok())
+        else {
+            continue;
+        };
+        let stream = match normal {
+            Object::Stream(stream) => stream,
+            Object::Dictionary(states) => {
+                let state = annot.get(b"AS").and_then(Object::as_name);
+                match state.ok().and_then(|s| states.get_deref(s, doc).ok()) {
+                    Some(Object::Stream(stream)) => stream,
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        let (Some(rect), Some(bbox)) = (
+            annot.get(b"Rect").ok().and_then(numbers),
+            stream.dict.get(b"BBox").ok().and_then(numbers),
+        ) else {
+            continue;
+        };
+        if rect.len() != 4 || bbox.len() != 4 {
+            continue;
+        }
+        let form_matrix = stream
+            .dict
+            .get(b"Matrix")
+            .ok()
+            .and_then(numbers)
+            .and_then(|m| <[f64; 6]>::try_from(m).ok())
+            .unwrap_or(content::IDENTITY);
+        // The box the form's matrix makes of its bounding box, fitted onto the rectangle.
+        let corners = [
+            (bbox[0], bbox[1]),
+            (bbox[2], bbox[1]),
+            (bbox[0], bbox[3]),
+            (bbox[2], bbox[3]),
+        ]
+        .map(|(x, y)| content::apply(&form_matrix, x, y));
+        let (bx0, bx1) = corners
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (by0, by1) = corners
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let (rx0, ry0) = (rect[0].min(rect[2]), rect[1].min(rect[3]));
+        let (rw, rh) = ((rect[2] - rect[0]).abs(), (rect[3] - rect[1]).abs());
+        let (sx, sy) = (
+            if bx1 - bx0 > 1e-6 {
+                rw / (bx1 - bx0)
+            } else {
+                1.0
+            },
+            if by1 - by0 > 1e-6 {
+                rh / (by1 - by0)
+            } else {
+                1.0
+            },
+        );
+        let matrix = [sx, 0.0, 0.0, sy, rx0 - bx0 * sx, ry0 - by0 * sy];
+        if matrix.iter().all(|v| v.is_finite()) {
+            out.push((stream, matrix));
+        }
+    }
+    out
+}
+
 /// The resources a page's content and its forms refer to.
 struct PageResources<'r, 'a> {
     reader: &'r mut PageReader<'a>,
@@ -494,7 +611,7 @@ struct PageResources<'r, 'a> {
     scopes: Vec<Vec<&'a Dictionary>>,
 }
 
-impl content::Resources for PageResources<'_, '_> {
+impl<'a> content::Resources for PageResources<'_, 'a> {
     fn form(&mut self, scope: usize, name: &[u8]) -> Result<Option<content::Form>> {
         let doc = self.reader.doc;
         let Some(dicts) = self.scopes.get(scope) else {
@@ -516,20 +633,27 @@ impl content::Resources for PageResources<'_, '_> {
         ) {
             return Ok(None);
         }
+        self.form_of(id, stream, scope)
+    }
+}
+
+impl<'a> PageResources<'_, 'a> {
+    /// A form XObject's content, matrix and fonts; its own resources become a new scope, and
+    /// without them it uses those of `scope`.
+    fn form_of(
+        &mut self,
+        id: Option<ObjectId>,
+        stream: &'a lopdf::Stream,
+        scope: usize,
+    ) -> Result<Option<content::Form>> {
+        let doc = self.reader.doc;
         let cached = id.and_then(|id| self.reader.forms.get(&id).cloned());
         let content = match cached {
             Some(content) => content,
             None => {
-                let Some(data) = self.reader.decompress(|limit| {
-                    stream
-                        .get_plain_content_with_limit(limit)
-                        .or_else(|e| match e {
-                            // An uncompressed stream is its content.
-                            lopdf::Error::Decompress(_) => Err(e),
-                            _ if stream.dict.get(b"Filter").is_err() => Ok(stream.content.clone()),
-                            _ => Err(e),
-                        })
-                })?
+                let Some(data) = self
+                    .reader
+                    .decompress(|limit| stream.get_plain_content_with_limit(limit))?
                 else {
                     return Ok(None);
                 };
@@ -716,6 +840,7 @@ impl<'a> PageReader<'a> {
             &data,
             &page_fonts,
             content::IDENTITY,
+            0,
             &mut page,
             &mut resources,
             &mut |len| {
@@ -729,6 +854,33 @@ impl<'a> PageReader<'a> {
                 Ok(())
             },
         )?;
+        // The appearances of the page's annotations (form fields, free text, stamps), as
+        // viewers draw them over the page.
+        for (stream, matrix) in annotation_appearances(doc, page_dict) {
+            deadline.check()?;
+            let Some(form) = resources.form_of(None, stream, 0)? else {
+                continue;
+            };
+            let matrix = content::mul(&form.matrix, &matrix);
+            content::extract(
+                &form.content,
+                &form.fonts,
+                matrix,
+                form.scope,
+                &mut page,
+                &mut resources,
+                &mut |len| {
+                    deadline.check()?;
+                    if text_before + len > max_text {
+                        return Err(Error::PdfLimit(format!(
+                            "more than {} MiB of text",
+                            max_text / MIB
+                        )));
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         let (text, words) = page.finish();
         self.boxes += words.len();
         let page_box = page_box.unwrap_or(PageBox {

@@ -63,7 +63,7 @@ pub(super) type Matrix = [f64; 6];
 pub(super) const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
 
 /// `a` then `b`.
-fn mul(a: &Matrix, b: &Matrix) -> Matrix {
+pub(super) fn mul(a: &Matrix, b: &Matrix) -> Matrix {
     [
         a[0] * b[0] + a[1] * b[2],
         a[0] * b[1] + a[1] * b[3],
@@ -74,7 +74,7 @@ fn mul(a: &Matrix, b: &Matrix) -> Matrix {
     ]
 }
 
-fn apply(m: &Matrix, x: f64, y: f64) -> (f64, f64) {
+pub(super) fn apply(m: &Matrix, x: f64, y: f64) -> (f64, f64) {
     (x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5])
 }
 
@@ -132,6 +132,7 @@ pub(super) fn extract(
     content: &[u8],
     fonts: &Fonts,
     ctm: Matrix,
+    scope: usize,
     page: &mut PageText,
     resources: &mut dyn Resources,
     check: &mut dyn FnMut(usize) -> Result<()>,
@@ -144,7 +145,7 @@ pub(super) fn extract(
         glyphs: 0,
         buf: String::new(),
     };
-    run.content(content, fonts, 0, State::new(ctm), 0)
+    run.content(content, fonts, scope, State::new(ctm), 0)
 }
 
 struct Run<'r> {
@@ -542,6 +543,7 @@ mod tests {
             content,
             &fonts(),
             IDENTITY,
+            0,
             &mut page,
             &mut NoForms,
             &mut |_| Ok(()),
@@ -622,6 +624,7 @@ mod tests {
             content,
             &fonts(),
             IDENTITY,
+            0,
             &mut page,
             &mut OneForm(fonts()),
             &mut |_| Ok(()),
@@ -675,6 +678,7 @@ mod tests {
             &content,
             &fonts(),
             IDENTITY,
+            0,
             &mut page,
             &mut NoForms,
             &mut |len| {

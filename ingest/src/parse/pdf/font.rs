@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use lopdf::{dictionary, DecompressError, Dictionary, Document, Encoding, Object};
 
+use super::cmap::ToUnicode;
 use super::lex::{Lexer, Token};
 
 /// Entries of a `/W` array or `/Widths` read at most; past them widths are the default.
@@ -23,8 +24,7 @@ const MAX_WIDTHS: usize = 65_536;
 /// A font as the text layer needs it.
 pub(super) struct Font {
     codes: CodeSpace,
-    /// The ToUnicode CMap, as lopdf's `UnicodeMapEncoding`.
-    to_unicode: Option<Encoding<'static>>,
+    to_unicode: Option<ToUnicode>,
     /// Simple fonts: the text of each one-byte code by the font's encoding.
     simple: Option<Vec<Option<Box<str>>>>,
     /// Composite fonts without a ToUnicode entry for a code: how the code reads as text.
@@ -233,19 +233,14 @@ impl Font {
         cmap_limit: usize,
     ) -> std::result::Result<Font, FontError> {
         let subtype = name_of(font.get(b"Subtype").ok(), doc).unwrap_or_default();
-        let to_unicode = match font.get(b"ToUnicode") {
-            Ok(object) if !matches!(object, Object::Name(_)) => {
-                let wrapper = dictionary! { "Type" => "Font", "ToUnicode" => object.clone() };
-                match wrapper.get_font_encoding_with_limit(doc, cmap_limit) {
-                    Ok(Encoding::UnicodeMapEncoding(cmap)) => {
-                        Some(Encoding::UnicodeMapEncoding(cmap))
-                    }
-                    Err(lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded {
-                        ..
-                    })) => return Err(FontError::OverLimit),
-                    _ => None,
+        let to_unicode = match font.get_deref(b"ToUnicode", doc) {
+            Ok(Object::Stream(stream)) => match stream.get_plain_content_with_limit(cmap_limit) {
+                Ok(data) => Some(ToUnicode::parse(&data)).filter(|c| !c.is_empty()),
+                Err(lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                    return Err(FontError::OverLimit)
                 }
-            }
+                Err(_) => None,
+            },
             _ => None,
         };
         if subtype == b"Type0" {
@@ -350,7 +345,7 @@ impl Font {
     fn composite(
         doc: &Document,
         font: &Dictionary,
-        to_unicode: Option<Encoding<'static>>,
+        to_unicode: Option<ToUnicode>,
         cmap_limit: usize,
     ) -> Font {
         let (mut codes, mut legacy, mut vertical) = (CodeSpace::Two, Legacy::None, false);
@@ -368,8 +363,10 @@ impl Font {
                 }
                 if let Ok(name) = stream.dict.get(b"CMapName").and_then(Object::as_name) {
                     vertical = name.ends_with(b"-V");
+                    let (named_codes, named_legacy) = predefined_cmap(name);
+                    legacy = named_legacy;
                     if matches!(codes, CodeSpace::Two) {
-                        (codes, legacy) = predefined_cmap(name);
+                        codes = named_codes;
                     }
                 }
             }
@@ -476,14 +473,10 @@ impl Font {
     /// Appends the text of one code to `out`.
     pub(super) fn text(&self, code: &[u8], out: &mut String) {
         let value = code.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b));
-        if let Some(Encoding::UnicodeMapEncoding(cmap)) = &self.to_unicode {
+        if let Some(cmap) = &self.to_unicode {
             let len = u8::try_from(code.len()).unwrap_or(4);
-            if let Some(units) = cmap.get(value, len) {
-                let before = out.len();
-                out.extend(char::decode_utf16(units).filter_map(|c| c.ok()));
-                if out.len() > before {
-                    return;
-                }
+            if cmap.get(value, len, out) {
+                return;
             }
         }
         if let Some(simple) = &self.simple {
@@ -570,6 +563,7 @@ impl Font {
 
 /// Code lengths and text of a predefined CMap, by its name.
 fn predefined_cmap(name: &[u8]) -> (CodeSpace, Legacy) {
+    let name = &name.to_ascii_uppercase()[..];
     let has = |part: &[u8]| name.windows(part.len()).any(|w| w == part);
     if has(b"UCS2") {
         (CodeSpace::Two, Legacy::Utf16)
