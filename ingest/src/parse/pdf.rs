@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lopdf::xref::XrefRecovery;
-use lopdf::{DecompressError, Dictionary, Document, LoadOptions, Object, ObjectId};
+use lopdf::{dictionary, DecompressError, Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use super::{ParsedDocument, Section, TextBox};
 use crate::error::{Error, Result};
@@ -372,6 +372,8 @@ struct PageReader<'a> {
     /// is read once (`None`: one without a usable decoder).
     fonts: HashMap<*const Dictionary, Option<Rc<font::Font>>>,
     tables: font::Tables,
+    /// The font for text whose font is missing.
+    fallback: Option<Rc<font::Font>>,
     /// Decompressed content of form XObjects, by object, while they fit [`FORM_CACHE`].
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
     forms_size: usize,
@@ -693,14 +695,16 @@ impl<'a> PageResources<'_, 'a> {
         {
             Ok(resources) => {
                 let mut fonts = content::Fonts::new();
+                if let Some(fallback) = &self.reader.fallback {
+                    fonts.insert(content::FALLBACK.to_vec(), Some(fallback.clone()));
+                }
                 if let Ok(dict) = resources.get_deref(b"Font", doc).and_then(Object::as_dict) {
                     for (name, font) in dict.iter() {
                         let Ok(font) = doc.dereference(font).and_then(|(_, o)| o.as_dict()) else {
                             continue;
                         };
-                        if let Some(font) = self.reader.font(font)? {
-                            fonts.insert(name.clone(), font);
-                        }
+                        let font = self.reader.font(font)?;
+                        fonts.insert(name.clone(), font);
                     }
                 }
                 if self.scopes.len() >= 4096 {
@@ -723,12 +727,21 @@ impl<'a> PageResources<'_, 'a> {
 
 impl<'a> PageReader<'a> {
     fn new(doc: &'a Document, limits: Limits, deadline: Deadline) -> Self {
+        let mut tables = font::Tables::new();
+        let standard = dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+            "Encoding" => "WinAnsiEncoding",
+        };
+        let fallback = font::Font::read(doc, &standard, &mut tables, limits.font_cmap)
+            .ok()
+            .map(Rc::new);
         Self {
             doc,
             limits,
             deadline,
             fonts: HashMap::new(),
-            tables: font::Tables::new(),
+            tables,
+            fallback,
             forms: HashMap::new(),
             forms_size: 0,
             page_fonts: content::Fonts::new(),
@@ -796,10 +809,12 @@ impl<'a> PageReader<'a> {
             self.kept_codes = 0;
         }
         let mut page_fonts = content::Fonts::new();
+        if let Some(fallback) = &self.fallback {
+            page_fonts.insert(content::FALLBACK.to_vec(), Some(fallback.clone()));
+        }
         for (name, &font) in &fonts {
-            if let Some(font) = self.font(font)? {
-                page_fonts.insert(name.clone(), font);
-            }
+            let font = self.font(font)?;
+            page_fonts.insert(name.clone(), font);
         }
         let limit = self
             .limits
@@ -1273,6 +1288,73 @@ mod tests {
             assert!(section.text.is_char_boundary(b.end as usize));
             assert!(b.start < b.end);
         }
+    }
+
+    #[test]
+    fn missing_fonts_fall_back_to_a_standard_font() {
+        let content = b"BT /F9 12 Tf 72 700 Td (Shown anyway) Tj ET";
+        let parsed = parse(&page_pdf(content, [0, 0, 612, 792], 0)).unwrap();
+        assert_eq!(parsed.sections[0].text, "Shown anyway");
+    }
+
+    #[test]
+    fn annotation_appearances_are_read_in_their_rectangle() {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let appearance = doc.add_object(Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 200.into(), 50.into()],
+                "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+            },
+            b"BT /F1 12 Tf 0 20 Td (Filled in value) Tj ET".to_vec(),
+        ));
+        let hidden = doc.add_object(Stream::new(
+            dictionary! { "BBox" => vec![0.into(), 0.into(), 200.into(), 50.into()] },
+            b"BT /F1 12 Tf (Hidden) Tj ET".to_vec(),
+        ));
+        let content_id = doc.add_object(Stream::new(
+            dictionary! {},
+            b"BT /F1 12 Tf 72 700 Td (Page text first) Tj ET".to_vec(),
+        ));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            "Annots" => vec![
+                Object::Dictionary(dictionary! {
+                    "Type" => "Annot", "Subtype" => "Widget",
+                    "Rect" => vec![306.into(), 396.into(), 506.into(), 446.into()],
+                    "AP" => dictionary! { "N" => appearance },
+                }),
+                Object::Dictionary(dictionary! {
+                    "Type" => "Annot", "Subtype" => "Widget", "F" => 2,
+                    "Rect" => vec![0.into(), 0.into(), 200.into(), 50.into()],
+                    "AP" => dictionary! { "N" => hidden },
+                }),
+            ],
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        let parsed = parse(&bytes).unwrap();
+        let section = &parsed.sections[0];
+        assert_eq!(section.text, "Page text first\nFilled in value");
+        let filled = section.boxes[3].rect;
+        assert!(
+            (filled.x0 - 0.5).abs() < 0.02 && (filled.y1 - (792.0 - 414.0) / 792.0).abs() < 0.02,
+            "{filled:?}"
+        );
     }
 
     #[test]

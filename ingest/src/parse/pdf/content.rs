@@ -30,8 +30,13 @@ const MAX_STACK: usize = 256;
 const MAX_FORM_DEPTH: usize = 8;
 const MAX_FORMS: usize = 4096;
 
-/// Fonts of a resource dictionary by name.
-pub(super) type Fonts = HashMap<Vec<u8>, Rc<Font>>;
+/// Fonts of a resource dictionary by name (`None`: one that shows no text, as its ToUnicode
+/// map is over a limit).
+pub(super) type Fonts = HashMap<Vec<u8>, Option<Rc<Font>>>;
+
+/// The key of the font that shows text whose font is missing (as viewers do, with a
+/// standard font), when there is one.
+pub(super) const FALLBACK: &[u8] = b"";
 
 /// A form XObject to draw: its content, matrix, fonts, and the resources its own `Do`s name.
 pub(super) struct Form {
@@ -308,7 +313,10 @@ impl Run<'_> {
                                     _ => None,
                                 });
                                 state.font = font
-                                    .and_then(|r| fonts.get(&decode_name(&content[r])).cloned());
+                                    .and_then(|r| fonts.get(&decode_name(&content[r])))
+                                    .or_else(|| fonts.get(FALLBACK))
+                                    .cloned()
+                                    .flatten();
                                 if let Some([size]) = numbers::<1>(&operands) {
                                     state.size = size;
                                 }
@@ -534,7 +542,9 @@ mod tests {
             "Encoding" => "WinAnsiEncoding",
         };
         let font = Font::read(&doc, &font, &mut tables, 1 << 20).ok().unwrap();
-        [(b"F1".to_vec(), Rc::new(font))].into_iter().collect()
+        [(b"F1".to_vec(), Some(Rc::new(font)))]
+            .into_iter()
+            .collect()
     }
 
     fn page(content: &[u8]) -> (String, Vec<super::super::layout::Word>) {

@@ -122,8 +122,8 @@ impl Tables {
     /// The text of a glyph name: the Adobe glyph list (through lopdf), `uniXXXX`, `uXXXX`,
     /// names with a suffix (`a.sc`) and ligatures (`f_i`); with `numeric`, names such as
     /// `a65` or `g33` (Type 3 fonts of TeX) as the code they number.
-    fn glyph(&mut self, name: &[u8], numeric: bool) -> Option<Box<str>> {
-        let mut key = vec![u8::from(numeric)];
+    fn glyph(&mut self, name: &[u8], numeric: Numeric) -> Option<Box<str>> {
+        let mut key = vec![numeric as u8];
         key.extend_from_slice(name);
         if let Some(found) = self.glyph_names.get(&key) {
             return found.clone();
@@ -135,7 +135,7 @@ impl Tables {
         found
     }
 
-    fn glyph_uncached(&self, name: &[u8], numeric: bool) -> Option<Box<str>> {
+    fn glyph_uncached(&self, name: &[u8], numeric: Numeric) -> Option<Box<str>> {
         if let Some(text) = self.agl(name) {
             return Some(text);
         }
@@ -153,7 +153,7 @@ impl Tables {
         self.single(base, numeric)
     }
 
-    fn single(&self, name: &[u8], numeric: bool) -> Option<Box<str>> {
+    fn single(&self, name: &[u8], numeric: Numeric) -> Option<Box<str>> {
         if let Some(text) = self.agl(name) {
             return Some(text);
         }
@@ -179,18 +179,24 @@ impl Tables {
                 }
             }
         }
-        if numeric {
-            let letters = name.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-            let digits = &name[letters..];
-            if (1..=2).contains(&letters)
-                && (2..=3).contains(&digits.len())
-                && digits.iter().all(u8::is_ascii_digit)
-            {
-                let value: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-                if (33..=126).contains(&value) {
-                    return char::from_u32(value).map(|c| c.to_string().into_boxed_str());
+        let value = match numeric {
+            Numeric::No => None,
+            Numeric::Hex if hex_name(name) => hex(&name[name.len() - 2..]),
+            _ => {
+                let letters = name.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+                let digits = &name[letters..];
+                if (1..=2).contains(&letters)
+                    && (2..=3).contains(&digits.len())
+                    && digits.iter().all(u8::is_ascii_digit)
+                {
+                    std::str::from_utf8(digits).ok()?.parse().ok()
+                } else {
+                    None
                 }
             }
+        }?;
+        if (33..=126).contains(&value) || (0xA1..=0xFF).contains(&value) {
+            return char::from_u32(value).map(|c| c.to_string().into_boxed_str());
         }
         None
     }
@@ -216,6 +222,23 @@ impl Tables {
             _ => None,
         }
     }
+}
+
+/// How glyph names that are not in the glyph list may still be read: names of Type 3 fonts
+/// such as `a65` or `g33` (TeX) number their code in decimal, and `C41` or `G2c` in hex.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Numeric {
+    No = 0,
+    Decimal = 1,
+    Hex = 2,
+}
+
+/// One or two letters and two hex digits.
+fn hex_name(name: &[u8]) -> bool {
+    let letters = name.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    (1..=2).contains(&letters)
+        && name.len() == letters + 2
+        && name[letters..].iter().all(u8::is_ascii_hexdigit)
 }
 
 /// Why a font has no usable decoder.
@@ -266,6 +289,17 @@ impl Font {
             &tables.standard
         };
         let mut simple = default_base.clone();
+        // An embedded Type 1 font's own encoding is the base of one that names none.
+        if matches!(subtype.as_slice(), b"Type1" | b"MMType1") {
+            if let Some(builtin) = descriptor
+                .and_then(|d| d.get_deref(b"FontFile", doc).ok())
+                .and_then(|o| o.as_stream().ok())
+                .and_then(|s| s.get_plain_content_with_limit(cmap_limit).ok())
+                .and_then(|data| type1_encoding(&data, tables))
+            {
+                simple = builtin;
+            }
+        }
         match font.get_deref(b"Encoding", doc) {
             Ok(Object::Name(name)) => {
                 if let Some(table) = tables.base(name) {
@@ -284,6 +318,26 @@ impl Font {
                     .get_deref(b"Differences", doc)
                     .and_then(Object::as_array)
                 {
+                    // Hex when every name outside the glyph list is a hex name and some
+                    // have hex letters.
+                    let names = || {
+                        differences.iter().filter_map(|o| match o {
+                            Object::Name(name) => Some(name),
+                            _ => None,
+                        })
+                    };
+                    let hex_letters = names().any(|n| {
+                        hex_name(n) && n[n.len() - 2..].iter().any(u8::is_ascii_alphabetic)
+                    });
+                    let numeric = if hex_letters
+                        && names()
+                            .take(256)
+                            .all(|n| hex_name(n) || tables.glyph(n, Numeric::No).is_some())
+                    {
+                        Numeric::Hex
+                    } else {
+                        Numeric::Decimal
+                    };
                     let mut code = 0usize;
                     for item in differences.iter().take(MAX_WIDTHS) {
                         match item {
@@ -291,7 +345,7 @@ impl Font {
                             Object::Real(r) => code = *r as usize,
                             Object::Name(name) => {
                                 if code < 256 {
-                                    simple[code] = tables.glyph(name, true);
+                                    simple[code] = tables.glyph(name, numeric);
                                 }
                                 code = code.saturating_add(1);
                             }
@@ -610,6 +664,48 @@ fn predefined_cmap(name: &[u8]) -> (CodeSpace, Legacy) {
     }
 }
 
+/// The encoding in the clear text of a Type 1 font program (`dup 65 /A put` entries), when
+/// it is not the standard encoding.
+fn type1_encoding(data: &[u8], tables: &mut Tables) -> Option<Vec<Option<Box<str>>>> {
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let clear = &data[..find(data, b"eexec").unwrap_or(data.len())];
+    let start = find(clear, b"/Encoding")? + b"/Encoding".len();
+    let rest = &clear[start..];
+    if rest.trim_ascii_start().starts_with(b"StandardEncoding") {
+        return None;
+    }
+    let mut lexer = Lexer::new(rest);
+    let mut table = vec![None; 256];
+    let mut recent: [Option<Token>; 3] = [None, None, None];
+    let mut any = false;
+    while let Some(token) = lexer.next_token() {
+        if let Token::Word(r) = &token {
+            let word = &rest[r.clone()];
+            if word == b"readonly" || word == b"def" {
+                break;
+            }
+            if word == b"put" {
+                if let [Some(Token::Word(dup)), Some(Token::Word(code)), Some(Token::Name(name))] =
+                    &recent
+                {
+                    let code = std::str::from_utf8(&rest[code.clone()])
+                        .ok()
+                        .and_then(|c| c.parse::<usize>().ok());
+                    if let (b"dup", Some(code)) = (&rest[dup.clone()], code) {
+                        if code < 256 {
+                            table[code] = tables.glyph(&rest[name.clone()], Numeric::No);
+                            any = true;
+                        }
+                    }
+                }
+            }
+        }
+        recent.rotate_left(1);
+        recent[2] = Some(token);
+    }
+    any.then_some(table)
+}
+
 /// The `begincodespacerange` entries of a CMap.
 fn codespace_ranges(data: &[u8]) -> Vec<(u32, u32, usize)> {
     let mut lexer = Lexer::new(data);
@@ -722,14 +818,16 @@ mod tests {
     #[test]
     fn glyph_names() {
         let mut tables = Tables::new();
-        assert_eq!(tables.glyph(b"A", false).as_deref(), Some("A"));
-        assert_eq!(tables.glyph(b"uni0041", false).as_deref(), Some("A"));
-        assert_eq!(tables.glyph(b"u1F600", false).as_deref(), Some("😀"));
-        assert_eq!(tables.glyph(b"a_b", false).as_deref(), Some("ab"));
-        assert_eq!(tables.glyph(b"a.sc", false).as_deref(), Some("a"));
-        assert_eq!(tables.glyph(b"g65", true).as_deref(), Some("A"));
-        assert_eq!(tables.glyph(b"g65", false), None);
-        assert_eq!(tables.glyph(b"nonsense", false), None);
+        let no = Numeric::No;
+        assert_eq!(tables.glyph(b"A", no).as_deref(), Some("A"));
+        assert_eq!(tables.glyph(b"uni0041", no).as_deref(), Some("A"));
+        assert_eq!(tables.glyph(b"u1F600", no).as_deref(), Some("😀"));
+        assert_eq!(tables.glyph(b"a_b", no).as_deref(), Some("ab"));
+        assert_eq!(tables.glyph(b"a.sc", no).as_deref(), Some("a"));
+        assert_eq!(tables.glyph(b"g65", Numeric::Decimal).as_deref(), Some("A"));
+        assert_eq!(tables.glyph(b"C41", Numeric::Hex).as_deref(), Some("A"));
+        assert_eq!(tables.glyph(b"g65", no), None);
+        assert_eq!(tables.glyph(b"nonsense", no), None);
         assert_eq!(tables.win_ansi[0x41].as_deref(), Some("A"));
         assert_eq!(tables.win_ansi[0x93].as_deref(), Some("\u{201c}"));
     }

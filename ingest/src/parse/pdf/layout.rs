@@ -101,7 +101,11 @@ impl PageText {
         });
         let bounds = glyph_bounds(glyph);
         for c in glyph.text.chars() {
-            if c.is_whitespace() {
+            if let Some(letters) = ligature(c) {
+                for c in letters.chars() {
+                    self.push(c, bounds);
+                }
+            } else if c.is_whitespace() {
                 self.end_word();
                 self.space = true;
             } else if !c.is_control() {
@@ -184,6 +188,19 @@ pub(super) fn union(a: Bounds, b: Bounds) -> Bounds {
     ]
 }
 
+/// The letters of a Latin ligature, which search and readers want spelled out.
+fn ligature(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{FB00}' => "ff",
+        '\u{FB01}' => "fi",
+        '\u{FB02}' => "fl",
+        '\u{FB03}' => "ffi",
+        '\u{FB04}' => "ffl",
+        '\u{FB05}' | '\u{FB06}' => "st",
+        _ => return None,
+    })
+}
+
 /// Han, kana, hangul and their punctuation: scripts written without spaces.
 pub(super) fn is_cjk(c: char) -> bool {
     matches!(u32::from(c),
@@ -213,12 +230,12 @@ mod tests {
         let mut page = PageText::new(100);
         page.glyph(&at("He", 10.0, 100.0, 10.0));
         page.glyph(&at("llo", 20.0, 100.0, 12.0));
-        page.glyph(&at("world", 35.0, 100.0, 20.0));
+        page.glyph(&at("wor\u{FB02}d", 35.0, 100.0, 20.0));
         page.glyph(&at("next", 10.0, 86.0, 16.0));
         page.glyph(&at(" ", 26.0, 86.0, 3.0));
         page.glyph(&at("\u{1}x", 29.0, 86.0, 5.0));
         let (text, words) = page.finish();
-        assert_eq!(text, "Hello world\nnext x");
+        assert_eq!(text, "Hello worfld\nnext x");
         assert_eq!(words.len(), 4);
         assert_eq!(&text[words[0].start..words[0].end], "Hello");
         assert_eq!(words[0].bounds, [10.0, 98.0, 32.0, 108.0]);
