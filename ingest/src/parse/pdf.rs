@@ -16,6 +16,7 @@ mod content;
 mod font;
 mod layout;
 mod lex;
+mod table;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -192,7 +193,7 @@ fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<PdfT
     for (&number, &page_id) in &pages {
         deadline.check()?;
         // A page that cannot be read is skipped, not fatal: the rest still counts.
-        let (text, boxes) = match reader.page_text(number, page_id)? {
+        let page_sections = match reader.page_text(number, page_id)? {
             Ok(page) => page,
             Err(failure) => {
                 first_failure.get_or_insert(failure);
@@ -200,15 +201,12 @@ fn parse_within(bytes: &[u8], limits: Limits, deadline: Deadline) -> Result<PdfT
             }
         };
         any_read = true;
+        let text: String = page_sections.iter().map(|s| s.text.as_str()).collect();
         reader.text += text.len();
         if !usable(&text) {
             without_text.push(number);
         }
-        if !text.is_empty() {
-            let mut section = Section::text(Some(number), Vec::new(), text);
-            section.boxes = boxes;
-            sections.push(section);
-        }
+        sections.extend(page_sections);
     }
     if sections.is_empty() {
         match first_failure {
@@ -791,13 +789,10 @@ impl<'a> PageReader<'a> {
         ))
     }
 
-    /// The text of one page and its boxes; `Ok(Err(_))` when this page cannot be read,
-    /// `Err(_)` when the document has to stop (a budget is spent).
-    fn page_text(
-        &mut self,
-        number: u32,
-        page_id: ObjectId,
-    ) -> Result<Result<(String, Vec<TextBox>)>> {
+    /// The sections of one page (its text, and its tables), with their boxes; `Ok(Err(_))`
+    /// when this page cannot be read, `Err(_)` when the document has to stop (a budget is
+    /// spent).
+    fn page_text(&mut self, number: u32, page_id: ObjectId) -> Result<Result<Vec<Section>>> {
         let doc = self.doc;
         let fonts = match doc.get_page_fonts(page_id) {
             Ok(fonts) => fonts,
@@ -905,15 +900,37 @@ impl<'a> PageReader<'a> {
             y1: 792.0,
             rotate: 0,
         });
-        let boxes = words
-            .iter()
-            .map(|w| TextBox {
-                start: u32::try_from(w.start).unwrap_or(u32::MAX),
-                end: u32::try_from(w.end).unwrap_or(u32::MAX),
-                rect: page_box.rect(w.bounds),
+        let boxes = |words: Vec<layout::Word>| -> Vec<TextBox> {
+            words
+                .iter()
+                .map(|w| TextBox {
+                    start: u32::try_from(w.start).unwrap_or(u32::MAX),
+                    end: u32::try_from(w.end).unwrap_or(u32::MAX),
+                    rect: page_box.rect(w.bounds),
+                })
+                .collect()
+        };
+        let sections = table::split(text, words)
+            .into_iter()
+            .filter_map(|block| {
+                let mut section = match block {
+                    table::Block::Text(text, words) if !text.is_empty() => {
+                        let mut section = Section::text(Some(number), Vec::new(), text);
+                        section.boxes = boxes(words);
+                        section
+                    }
+                    table::Block::Text(..) => return None,
+                    table::Block::Table(table, words) => {
+                        let mut section = Section::table(Some(number), Vec::new(), table);
+                        section.boxes = boxes(words);
+                        section
+                    }
+                };
+                section.page = Some(number);
+                Some(section)
             })
             .collect();
-        Ok(Ok((text, boxes)))
+        Ok(Ok(sections))
     }
 
     /// A font, read once per document while there is room to keep it. lopdf bounds the size
@@ -1291,6 +1308,35 @@ mod tests {
     }
 
     #[test]
+    fn aligned_columns_become_a_table_section() {
+        let content = b"BT /F1 10 Tf 72 720 Td (Quarterly results) Tj ET \
+            BT /F1 10 Tf 72 700 Td (Region) Tj 120 0 Td (Revenue) Tj 100 0 Td (Growth) Tj ET \
+            BT /F1 10 Tf 72 686 Td (North) Tj 120 0 Td (1,200) Tj 100 0 Td (4%) Tj ET \
+            BT /F1 10 Tf 72 672 Td (South) Tj 120 0 Td (980) Tj 100 0 Td (-2%) Tj ET \
+            BT /F1 10 Tf 72 640 Td (A closing remark about the numbers above.) Tj ET";
+        let parsed = parse(&page_pdf(content, [0, 0, 612, 792], 0)).unwrap();
+        let kinds: Vec<bool> = parsed.sections.iter().map(|s| s.table.is_some()).collect();
+        assert_eq!(kinds, [false, true, false]);
+        let table = &parsed.sections[1];
+        assert_eq!(table.page, Some(1));
+        let cells = table.table.as_ref().unwrap();
+        assert_eq!(cells.header, ["Region", "Revenue", "Growth"]);
+        assert_eq!(
+            cells.rows,
+            [["North", "1,200", "4%"], ["South", "980", "-2%"]]
+        );
+        assert_eq!(table.text, cells.markdown());
+        let first = table.boxes[0];
+        assert_eq!(
+            &table.text[first.start as usize..first.end as usize],
+            "Region"
+        );
+        assert!((first.rect.x0 - 72.0 / 612.0).abs() < 0.02, "{first:?}");
+        let last = table.boxes.last().unwrap();
+        assert_eq!(&table.text[last.start as usize..last.end as usize], "-2%");
+    }
+
+    #[test]
     fn missing_fonts_fall_back_to_a_standard_font() {
         let content = b"BT /F9 12 Tf 72 700 Td (Shown anyway) Tj ET";
         let parsed = parse(&page_pdf(content, [0, 0, 612, 792], 0)).unwrap();
@@ -1363,7 +1409,7 @@ mod tests {
         let doc = Document::load_mem(&bytes).unwrap();
         let mut reader = PageReader::new(&doc, Limits::DEFAULT, Deadline::NONE);
         for (number, id) in doc.get_pages() {
-            assert_eq!(reader.page_text(number, id).unwrap().unwrap().0, "x");
+            assert_eq!(reader.page_text(number, id).unwrap().unwrap()[0].text, "x");
         }
         assert_eq!(reader.fonts.len(), 1);
     }
