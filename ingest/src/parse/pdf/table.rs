@@ -50,8 +50,12 @@ pub(super) fn split(text: String, words: Vec<Word>) -> Vec<Block> {
     let mut i = 0;
     while i < lines.len() {
         let end = table_end(&lines, i);
-        if end - i >= MIN_LINES && short_cells(&text, &words, &lines[i..end]) {
-            tables.push((i, end));
+        if end - i >= MIN_LINES {
+            if short_cells(&text, &words, &lines[i..end]) {
+                tables.push((i, end));
+            }
+            // Lines inside a run that is not a table do not start one either: each line is
+            // looked at a bounded number of times.
             i = end;
         } else {
             i += 1;
@@ -180,9 +184,12 @@ fn text_block(text: &str, words: &[Word], lines: &[Line]) -> Block {
         return Block::Text(String::new(), Vec::new());
     };
     let (start, end) = (first.start, last.end);
-    let block_words = words
+    // Words are in text order.
+    let from = words.partition_point(|w| w.start < start);
+    let to = words.partition_point(|w| w.start < end);
+    let block_words = words[from..to]
         .iter()
-        .filter(|w| w.start >= start && w.end <= end)
+        .filter(|w| w.end <= end)
         .map(|w| Word {
             start: w.start - start,
             end: w.end - start,
@@ -331,6 +338,25 @@ mod tests {
         };
         assert!(after.starts_with("And text"));
         assert_eq!(&after[words[0].start..words[0].end], "And");
+    }
+
+    #[test]
+    fn many_lines_are_split_in_linear_time() {
+        let long = "a line of prose that goes on and on for a while";
+        let row: &[(f64, &str)] = &[(72.0, long), (350.0, long)];
+        let lines = vec![row; 20_000];
+        let (text, words) = page(&lines);
+        let started = std::time::Instant::now();
+        assert!(matches!(&split(text, words)[..], [Block::Text(..)]));
+        let short: &[(f64, &str)] = &[(72.0, "a"), (350.0, "b")];
+        let ragged: &[(f64, &str)] = &[(72.0, "a"), (200.0, "b"), (350.0, "c")];
+        let lines: Vec<_> = (0..20_000)
+            .map(|i| if i % 4 == 3 { ragged } else { short })
+            .collect();
+        let (text, words) = page(&lines);
+        let blocks = split(text, words);
+        assert_eq!(blocks.len(), 10_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]
