@@ -208,6 +208,8 @@ def run_one(exe, path, args):
         "rss_mib": round(rss_mib, 1),
         "pages": result.get("pages") if result else None,
         "chars": result.get("chars") if result else None,
+        "alnum": result.get("alnum") if result else None,
+        "tables": result.get("tables") if result else None,
         "detail": detail,
     }
 

@@ -1,5 +1,7 @@
 //! Parses one PDF with the service's parser and prints one JSON line about the outcome:
-//! `{"file", "outcome": "text"|"error", "pages", "chars", "error", "ms"}`.
+//! `{"file", "outcome": "text"|"error", "pages", "chars", "alnum", "boxes", "tables", "error", "ms"}`
+//! (`alnum`: letters and digits of the text). With `PDF_PROBE_TEXT=1` the text follows,
+//! one page a section, after a line `--- page N`.
 //!
 //! `cargo run -p ingest --example pdf_probe -- FILE [TIMEOUT_SECS]` (default 20 seconds).
 //! `scripts/pdf_corpus.py` runs it on every file of a corpus, each in its own process.
@@ -35,16 +37,37 @@ fn main() -> ExitCode {
     let line = match result {
         Ok(doc) => {
             let chars: usize = doc.sections.iter().map(|s| s.text.chars().count()).sum();
+            let alnum: usize = doc
+                .sections
+                .iter()
+                .map(|s| s.text.chars().filter(|c| c.is_alphanumeric()).count())
+                .sum();
+            let boxes: usize = doc.sections.iter().map(|s| s.boxes.len()).sum();
+            let tables = doc.sections.iter().filter(|s| s.table.is_some()).count();
+            if std::env::var_os("PDF_PROBE_TEXT").is_some() {
+                for section in &doc.sections {
+                    let kind = if section.table.is_some() {
+                        " table"
+                    } else {
+                        ""
+                    };
+                    eprintln!("--- page {}{kind}", section.page.unwrap_or(0));
+                    eprintln!("{}", section.text);
+                }
+            }
             format!(
-                r#"{{"file":{},"outcome":"text","pages":{},"chars":{},"error":null,"ms":{}}}"#,
+                r#"{{"file":{},"outcome":"text","pages":{},"chars":{},"alnum":{},"boxes":{},"tables":{},"error":null,"ms":{}}}"#,
                 json_string(&path),
                 doc.pages,
                 chars,
+                alnum,
+                boxes,
+                tables,
                 ms
             )
         }
         Err(e) => format!(
-            r#"{{"file":{},"outcome":"error","pages":null,"chars":null,"error":{},"ms":{}}}"#,
+            r#"{{"file":{},"outcome":"error","pages":null,"chars":null,"alnum":null,"boxes":null,"tables":null,"error":{},"ms":{}}}"#,
             json_string(&path),
             json_string(&e.to_string()),
             ms

@@ -294,6 +294,7 @@ pub(super) fn decode_name(raw: &[u8]) -> Vec<u8> {
 }
 
 /// An integer (optional sign, digits only); `None` for reals and anything else.
+#[cfg(test)]
 pub(super) fn parse_integer(raw: &[u8]) -> Option<i64> {
     let digits = raw
         .strip_prefix(b"+")
