@@ -31,8 +31,9 @@ then twenty more minutes without the lid until the crust is deep brown.
 
 const SYSTEM_PROMPT = 'You are a botany tutor. Answer only from the numbered sources and cite them as [n].';
 
-// An 8-byte PNG signature and a little more: a file type ragd does not accept.
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+// A GIF signature and a little more: a file type ragd does not accept (PNG, JPEG, TIFF and
+// WebP images are read by OCR).
+const GIF = Buffer.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0]);
 
 let llm;
 let ragd;
@@ -101,15 +102,15 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
   await t.test('drag-and-drop of an unsupported file shows the server reason', async () => {
     const dataTransfer = await page.evaluateHandle((bytes) => {
       const dt = new DataTransfer();
-      dt.items.add(new File([new Uint8Array(bytes)], 'diagram.png', { type: 'image/png' }));
+      dt.items.add(new File([new Uint8Array(bytes)], 'diagram.gif', { type: 'image/gif' }));
       return dt;
-    }, [...PNG]);
+    }, [...GIF]);
     await page.dispatchEvent('#dropzone', 'dragenter', { dataTransfer });
     await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
     const rejected = page.locator('.upload[data-status="error"]');
     await rejected.waitFor();
-    assert.match(await rejected.textContent(), /diagram\.png.*unsupported file format/i);
-    await shot(page, '04-rejected-png');
+    assert.match(await rejected.textContent(), /diagram\.gif.*unsupported file format/i);
+    await shot(page, '04-rejected-gif');
   });
 
   await t.test('re-parse and download a document', async () => {

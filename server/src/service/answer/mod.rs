@@ -53,6 +53,9 @@ pub struct Citation {
     pub document_id: String,
     pub document_name: String,
     pub knowledge_base: String,
+    /// The knowledge base's id (answers saved before it was kept have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub knowledge_base_id: String,
     pub page: Option<u32>,
     pub heading: String,
     pub text: String,
@@ -144,6 +147,7 @@ fn citation(n: usize, h: &SearchHit) -> Citation {
         document_id: h.document_id.clone(),
         document_name: h.document_name.clone(),
         knowledge_base: h.knowledge_base.clone(),
+        knowledge_base_id: h.knowledge_base_id.clone(),
         page: h.page,
         heading: h.heading.clone(),
         text: h.text.clone(),
