@@ -106,6 +106,7 @@ export async function kbView(view, kbId, isCurrent) {
   const meta = h('p', { class: 'meta kb-meta' });
   function paintMeta() {
     meta.replaceChildren(t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }),
+      ` · ${t('kb.template')}: ${t(`kb.template.${kb.chunk_template || 'general'}`).split(/[:：]/)[0]}`,
       kb.embedding_model ? ` · ${t('kb.model')}: ${kb.embedding_model} (${kb.embedding_dim})` : '');
   }
   paintMeta();

@@ -44,13 +44,21 @@ export async function kbListView(view, isCurrent) {
       h('p', { class: 'meta' },
         h('span', { class: 'count', text: t('kb.docs', { n: kb.document_count }) }), ' · ',
         h('span', { class: 'count', text: t('kb.chunks', { n: kb.chunk_count }) }), ' · ',
-        h('span', { text: t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }) })),
+        h('span', { text: t('kb.chunking', { size: kb.chunk_size, overlap: kb.chunk_overlap }) }), ' · ',
+        h('span', { class: 'kb-template', text: t(`kb.template.${kb.chunk_template || 'general'}`).split(/[:：]/)[0] })),
       h('p', { class: 'meta' }, `${t('kb.model')}: `, h('code', { class: 'kb-model', text: kb.embedding_model })),
       h('p', { class: 'meta', text: fmtDate(kb.created_at) }),
       h('div', { class: 'row' },
         h('a', { class: 'button small', href: `#/kb/${enc(kb.id)}`, text: t('kb.open') }), del)));
   }
   listBox.replaceChildren(ul);
+}
+
+/** A select of the chunk templates, `value` chosen. */
+export function templateSelect(id, value) {
+  return h('select', { id, name: 'chunk_template' },
+    ...['general', 'qa', 'table', 'parent_child'].map((k) =>
+      h('option', { value: k, text: t(`kb.template.${k}`), selected: k === value })));
 }
 
 function kbForm() {
@@ -65,6 +73,8 @@ function kbForm() {
       field('kb-size', t('kb.chunkSize'), h('input', { id: 'kb-size', name: 'chunk_size', type: 'number', min: 16, max: 8192, inputmode: 'numeric' })),
       field('kb-overlap', t('kb.chunkOverlap'), h('input', { id: 'kb-overlap', name: 'chunk_overlap', type: 'number', min: 0, max: 4096, inputmode: 'numeric' }))),
     h('p', { class: 'hint', text: t('kb.defaultHint') }),
+    field('kb-template', t('kb.template'), templateSelect('kb-template', 'general')),
+    field('kb-ocr', t('kb.ocr'), h('input', { id: 'kb-ocr', name: 'ocr_languages', maxlength: 200, autocomplete: 'off', placeholder: 'eng, chi_sim' }), t('kb.ocrHint')),
     field('kb-embedding', t('kb.model'), h('select', { id: 'kb-embedding', name: 'embedding' },
       h('option', { value: 'default', text: kbCache.model })), t('kb.modelHint')),
     err,
@@ -78,6 +88,9 @@ function kbForm() {
       const v = String(fd.get(k) || '').trim();
       if (v !== '') body[k] = Number(v);
     }
+    body.chunk_template = String(fd.get('chunk_template') || 'general');
+    const ocr = String(fd.get('ocr_languages') || '').trim();
+    if (ocr) body.ocr_languages = ocr === 'none' ? [] : ocr.split(/[\s,，+]+/).filter(Boolean);
     const embedding = String(fd.get('embedding') || 'default');
     if (embedding !== 'default') body.embedding = embedding;
     const button = form.querySelector('button[type=submit]');

@@ -6,6 +6,7 @@ import { api, enc, loadKbs } from '../lib/api.js';
 import { confirmDialog, errorBox, h, toast } from '../lib/dom.js';
 import { poller } from '../lib/poll.js';
 import { onLeave } from '../lib/router.js';
+import { templateSelect } from './kbs.js';
 
 const ACTIVE = new Set(['running', 'cancelling']);
 
@@ -17,6 +18,7 @@ export function reindexSection(kb, onSwitched) {
     h('option', { value: '', text: t('reindex.keep', { model: kb.embedding_model }) }));
   const size = h('input', { id: 'ri-size', name: 'chunk_size', type: 'number', min: 16, max: 8192, inputmode: 'numeric', value: kb.chunk_size });
   const overlap = h('input', { id: 'ri-overlap', name: 'chunk_overlap', type: 'number', min: 0, max: 4096, inputmode: 'numeric', value: kb.chunk_overlap });
+  const template = templateSelect('ri-template', kb.chunk_template || 'general');
   const start = h('button', { type: 'submit', text: t('reindex.start') });
   const state = h('div', { class: 'reindex-state', 'aria-live': 'polite' });
   const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id, text: label }), input);
@@ -26,6 +28,7 @@ export function reindexSection(kb, onSwitched) {
     h('div', { class: 'row fields' },
       field('ri-size', t('kb.chunkSize'), size),
       field('ri-overlap', t('kb.chunkOverlap'), overlap)),
+    field('ri-template', t('kb.template'), template),
     err, state,
     h('div', { class: 'row end' }, start));
   const details = h('details', { class: 'card admin-only reindex' },
@@ -84,6 +87,7 @@ export function reindexSection(kb, onSwitched) {
     if (model.value) body.embedding = model.value;
     if (Number(size.value) !== kb.chunk_size) body.chunk_size = Number(size.value);
     if (Number(overlap.value) !== kb.chunk_overlap) body.chunk_overlap = Number(overlap.value);
+    if (template.value !== (kb.chunk_template || 'general')) body.chunk_template = template.value;
     if (!Object.keys(body).length) body.chunk_size = Number(size.value);
     if (!(await confirmDialog(t('reindex.confirm', { name: kb.name }), t('reindex.start')))) return;
     start.disabled = true;
