@@ -6,7 +6,7 @@ PYTHON ?= python3
 TARGET_DIR   := $(or $(CARGO_TARGET_DIR),target)
 RAGD_RELEASE := $(TARGET_DIR)/release/ragd
 
-.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse fuzz eval clean pdf-corpus
+.PHONY: setup build release run test test-deps browser-test lint fmt bench bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse bench-ocr fuzz eval clean pdf-corpus
 
 ## Fetch ONNX Runtime and the offline embedding model into the cache folder (sha256-checked).
 setup:
@@ -97,6 +97,11 @@ fmt:
 ## The cost of parsing in a child process per document (small Markdown, a 117-page PDF).
 bench-parse: setup release
 	$(PYTHON) scripts/bench_parse.py $(RAGD_RELEASE)
+
+## What OCR adds and costs on ../shared/pdf-corpus (each PDF with OCR off and on), and its
+## character error rate on rendered English and Chinese text (needs tesseract, pdftoppm, hb-view).
+bench-ocr: setup release
+	$(PYTHON) scripts/bench_ocr.py $(RAGD_RELEASE)
 
 ## Fuzz every parser and the chunker (nightly and `cargo install cargo-fuzz`; not part of
 ## `make test`, which replays fuzz/corpus). FUZZ_SECS per target.

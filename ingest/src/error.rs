@@ -19,6 +19,8 @@ pub enum Error {
     OcrUnavailable(String),
     #[error("ocr failed: {0}")]
     Ocr(String),
+    #[error("the pdf has no text layer and ocr read no text on its pages")]
+    OcrNoText,
     #[error("malformed pdf: {0}")]
     PdfMalformed(String),
     #[error("pdf exceeds a parsing limit: {0}")]

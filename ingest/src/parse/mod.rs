@@ -293,7 +293,18 @@ fn pdf_with_ocr(bytes: &[u8], limits: &ParseLimits) -> Result<ParsedDocument> {
         return text.into_document();
     }
     let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
-    for found in ocr::pdf_pages(bytes, &text.without_text, &limits.ocr)? {
+    let found = match ocr::pdf_pages(bytes, &text.without_text, &limits.ocr) {
+        Ok(found) => found,
+        // The pages with a text layer still count when OCR cannot run or fails.
+        Err(e @ (crate::error::Error::OcrUnavailable(_) | crate::error::Error::Ocr(_)))
+            if text.sections.iter().any(|s| pdf::usable(&s.text)) =>
+        {
+            tracing::warn!(error = %e, pages = text.without_text.len(), "pages without text were not read");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    for found in found {
         match text.sections.iter_mut().find(|s| s.page == found.page) {
             Some(old) if letters(&old.text) >= letters(&found.text) => {}
             Some(old) => *old = found,
@@ -302,7 +313,7 @@ fn pdf_with_ocr(bytes: &[u8], limits: &ParseLimits) -> Result<ParsedDocument> {
     }
     text.sections.sort_by_key(|s| s.page);
     if text.sections.is_empty() {
-        return Err(crate::error::Error::NoText);
+        return Err(crate::error::Error::OcrNoText);
     }
     text.into_document()
 }

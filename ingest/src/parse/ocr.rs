@@ -38,7 +38,7 @@ pub struct OcrOptions {
 impl Default for OcrOptions {
     fn default() -> Self {
         Self {
-            languages: "eng+chi_sim".into(),
+            languages: "chi_sim+eng".into(),
             dpi: 200,
             timeout: Duration::from_secs(600),
         }
@@ -86,7 +86,10 @@ pub fn image(bytes: &[u8], options: &OcrOptions) -> Result<Section> {
     Ok(section(1, &text))
 }
 
-/// Renders and recognises `pages` of a PDF: a section each for those with text.
+/// Renders and recognises `pages` of a PDF: a section each for those with text. A page the
+/// tools fail on is skipped (as the text layer skips a page it cannot read), unless no page
+/// gives text: then the first failure is the error. Missing tools and the time budget stop
+/// at once.
 pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Vec<Section>> {
     let started = Instant::now();
     let deadline = started + options.timeout;
@@ -94,6 +97,7 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
     let pdf = dir.0.join("document.pdf");
     std::fs::write(&pdf, bytes).map_err(|e| Error::Ocr(format!("cannot write the pdf: {e}")))?;
     let mut sections = Vec::new();
+    let mut failed = None;
     for (done, &page) in pages.iter().enumerate() {
         if Instant::now() >= deadline {
             return Err(Error::Ocr(format!(
@@ -102,12 +106,28 @@ pub fn pdf_pages(bytes: &[u8], pages: &[u32], options: &OcrOptions) -> Result<Ve
                 pages.len()
             )));
         }
-        let png = render(&pdf, page, options.dpi, true, None, &dir.0, deadline)?;
-        let text = recognise(&png, options, deadline)?;
-        let _ = std::fs::remove_file(&png);
-        let section = section(page, &text);
-        if !section.text.is_empty() {
-            sections.push(section);
+        let read = render(&pdf, page, options.dpi, true, None, &dir.0, deadline).and_then(|png| {
+            let text = recognise(&png, options, deadline);
+            let _ = std::fs::remove_file(&png);
+            text
+        });
+        match read {
+            Ok(text) => {
+                let section = section(page, &text);
+                if !section.text.is_empty() {
+                    sections.push(section);
+                }
+            }
+            Err(Error::Ocr(message)) if !message.contains("budget") => {
+                tracing::warn!(page, error = %message, "ocr skipped a page");
+                failed.get_or_insert(Error::Ocr(format!("page {page}: {message}")));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if sections.is_empty() {
+        if let Some(failure) = failed {
+            return Err(failure);
         }
     }
     tracing::debug!(
@@ -225,7 +245,7 @@ fn run(mut command: Command, tool: &str, deadline: Instant) -> Result<Vec<u8>> {
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(Error::Ocr(format!("{tool} ran past the ocr budget")));
+                return Err(Error::Ocr(format!("{tool} ran past the ocr time budget")));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(Error::Ocr(format!("{tool}: {e}"))),
@@ -235,17 +255,20 @@ fn run(mut command: Command, tool: &str, deadline: Instant) -> Result<Vec<u8>> {
     let err = errors.join().unwrap_or_default();
     if !status.success() {
         let err = String::from_utf8_lossy(&err);
-        let last = err
+        let first: String = err
             .lines()
-            .rev()
             .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
         if err.contains("Failed loading language") || err.contains("Error opening data file") {
             return Err(Error::OcrUnavailable(format!(
                 "tesseract has no data for a language of this knowledge base: {INSTALL}"
             )));
         }
-        return Err(Error::Ocr(format!("{tool} failed: {}", last.trim())));
+        return Err(Error::Ocr(format!("{tool} failed: {first}")));
     }
     Ok(out)
 }
@@ -412,6 +435,20 @@ mod tests {
         };
         let doc = crate::parse::parse(&pdf, crate::Format::Pdf, &off).unwrap();
         assert_eq!(doc.sections.len(), 1);
+        // OCR that cannot run (no data for the language) keeps the text layer's pages; a
+        // document with nothing else fails with the reason.
+        let unreadable = crate::ParseLimits {
+            ocr: OcrOptions {
+                languages: "xyz".into(),
+                ..OcrOptions::default()
+            },
+            ..limits()
+        };
+        let doc = crate::parse::parse(&pdf, crate::Format::Pdf, &unreadable).unwrap();
+        assert_eq!(doc.sections.len(), 1);
+        let scan_only = e2e::scanned_pdf(&[source], &[1]);
+        let err = crate::parse::parse(&scan_only, crate::Format::Pdf, &unreadable).unwrap_err();
+        assert!(matches!(err, Error::OcrUnavailable(_)), "{err}");
     }
 
     #[test]

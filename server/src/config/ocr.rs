@@ -18,7 +18,7 @@ pub struct OcrConfig {
 impl Default for OcrConfig {
     fn default() -> Self {
         Self {
-            languages: vec!["eng".into(), "chi_sim".into()],
+            languages: vec!["chi_sim".into(), "eng".into()],
             dpi: 200,
             timeout_secs: 600,
         }
@@ -92,7 +92,7 @@ mod tests {
         assert!(languages(&list(&["eng; rm -rf"])).is_err());
         assert!(languages(&list(&["-l"])).is_err());
         let config = OcrConfig::default();
-        assert_eq!(config.options("").languages, "eng+chi_sim");
+        assert_eq!(config.options("").languages, "chi_sim+eng");
         assert_eq!(config.options("none").languages, "");
         assert!(!config.options("none").enabled());
         assert_eq!(config.options("chi_sim").languages, "chi_sim");
