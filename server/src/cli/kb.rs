@@ -21,10 +21,11 @@ pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
             }
             for k in all.knowledge_bases {
                 println!(
-                    "{}\t{} documents\t{} chunks\t{} ({} dims)\t{}",
+                    "{}\t{} documents\t{} chunks ({})\t{} ({} dims)\t{}",
                     k.name,
                     k.document_count,
                     k.chunk_count,
+                    k.chunk_template,
                     k.embedding_model,
                     k.embedding_dim,
                     k.description
