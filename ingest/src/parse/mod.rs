@@ -295,9 +295,10 @@ fn pdf_with_ocr(bytes: &[u8], limits: &ParseLimits) -> Result<ParsedDocument> {
     let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
     let found = match ocr::pdf_pages(bytes, &text.without_text, &limits.ocr) {
         Ok(found) => found,
-        // The pages with a text layer still count when OCR cannot run or fails.
+        // The text layer still counts when OCR cannot run or fails: never less than with
+        // OCR off.
         Err(e @ (crate::error::Error::OcrUnavailable(_) | crate::error::Error::Ocr(_)))
-            if text.sections.iter().any(|s| pdf::usable(&s.text)) =>
+            if !text.sections.is_empty() =>
         {
             tracing::warn!(error = %e, pages = text.without_text.len(), "pages without text were not read");
             Vec::new()
