@@ -169,6 +169,49 @@ async fn ocr_scanned_pages_and_images_are_searchable_and_cited_where_they_are() 
     Ok(())
 }
 
+/// A PDF's text layer: hits carry the boxes of their lines, where make_pdf drew them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdf_text_layer_hits_carry_the_boxes_of_their_lines() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), &[])?;
+    server.create_kb("layout").await?;
+    let pdf = e2e::make_pdf(&[
+        "An unrelated first page about the weather in spring.",
+        "The lighthouse keeper climbs the tower at dusk.\nHe lights the lamp before the fog comes.",
+    ]);
+    let (_, up) = server.upload("layout", &[("keeper.pdf", pdf)]).await?;
+    let doc = server
+        .wait_done("layout", up["documents"][0]["id"].as_str().unwrap())
+        .await?;
+    assert_eq!(doc["status"], "ready", "{doc}");
+    let hits = server
+        .search(&["layout"], "lighthouse keeper lamp fog", 1)
+        .await?;
+    assert_eq!(hits[0]["page"], 2, "{}", hits[0]);
+    assert_eq!(
+        hits[0]["text"],
+        "The lighthouse keeper climbs the tower at dusk.\nHe lights the lamp before the fog comes."
+    );
+    let boxes = lines(&hits[0]["boxes"]);
+    assert_eq!(boxes.len(), 2, "{}", hits[0]);
+    // Lines on the baselines y = 800 and 787 of a 595 x 842 page, from x = 50, 11 points.
+    for (i, (x0, y0, x1, y1)) in boxes.into_iter().enumerate() {
+        let baseline = (842.0 - (800.0 - 13.0 * i as f64)) / 842.0;
+        assert!((x0 - 50.0 / 595.0).abs() < 0.01, "line {i}: x0 {x0}");
+        assert!(x1 > 0.3 && x1 < 0.8, "line {i}: x1 {x1}");
+        assert!(
+            y0 < baseline && y0 > baseline - 0.02,
+            "line {i}: y0 {y0} vs {baseline}"
+        );
+        assert!(
+            y1 >= baseline - 0.002 && y1 < baseline + 0.01,
+            "line {i}: y1 {y1} vs {baseline}"
+        );
+    }
+    server.stop()?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunk_templates_shape_what_is_searched_and_what_is_returned() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
