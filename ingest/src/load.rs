@@ -83,7 +83,19 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
     if head.windows(5).any(|w| w == b"%PDF-") {
         return Ok(Format::Pdf);
     }
-    if is_image(bytes) {
+    if let Some(kind) = image_kind(bytes) {
+        // The header the decoder reads first must be there: a truncated image is refused
+        // at upload rather than failing in OCR later.
+        let whole = match kind {
+            "png" => bytes.len() >= 33 && &bytes[12..16] == b"IHDR",
+            "webp" => bytes.len() >= 30 && &bytes[12..15] == b"VP8",
+            _ => bytes.len() >= 64,
+        };
+        if !whole {
+            return Err(Error::UnsupportedFormat(format!(
+                "a truncated {kind} image"
+            )));
+        }
         return Ok(Format::Image);
     }
     if bytes.starts_with(b"PK\x03\x04") {
@@ -121,12 +133,18 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
 }
 
 /// PNG, JPEG, TIFF (either byte order) or WebP, by signature.
-fn is_image(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
-        || bytes.starts_with(b"\xFF\xD8\xFF")
-        || bytes.starts_with(b"II*\0")
-        || bytes.starts_with(b"MM\0*")
-        || (bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
+fn image_kind(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if bytes.starts_with(b"\xFF\xD8\xFF") {
+        Some("jpeg")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some("tiff")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("webp")
+    } else {
+        None
+    }
 }
 
 /// Which zip-based format, from the archive's own entries (never the extension).
@@ -181,7 +199,13 @@ mod tests {
             detect(b"<!DOCTYPE html><p>x</p>", "page").unwrap(),
             Format::Html
         );
-        assert_eq!(detect(b"\x89PNG\r\n\x1a\n", "a.md").unwrap(), Format::Image);
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.resize(33, 0);
+        assert_eq!(detect(&png, "a.md").unwrap(), Format::Image);
+        assert!(matches!(
+            detect(b"\x89PNG\r\n\x1a\nxxxx", "a.png"),
+            Err(Error::UnsupportedFormat(m)) if m.contains("truncated png")
+        ));
         assert!(matches!(
             detect(b"GIF89a", "a.md"),
             Err(Error::UnsupportedFormat(_))
@@ -190,13 +214,15 @@ mod tests {
 
     #[test]
     fn images_are_known_by_their_signature() {
-        for bytes in [
+        for head in [
             &b"\xFF\xD8\xFF\xE0jfif"[..],
             b"II*\0tiff",
             b"MM\0*tiff",
             b"RIFF\x10\0\0\0WEBPVP8 ",
         ] {
-            assert_eq!(detect(bytes, "scan").unwrap(), Format::Image, "{bytes:?}");
+            let mut bytes = head.to_vec();
+            bytes.resize(64, 0);
+            assert_eq!(detect(&bytes, "scan").unwrap(), Format::Image, "{head:?}");
         }
         assert!(detect(b"RIFF\x10\0\0\0WAVEfmt ", "a.wav").is_err());
     }
