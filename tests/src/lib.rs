@@ -601,3 +601,27 @@ pub fn char_error_rate(expected: &str, got: &str) -> f64 {
     }
     row[b.len()] as f64 / a.len().max(1) as f64
 }
+
+/// The first page of [`make_pdf`]`(&[text])` rendered by `pdftoppm` at 150 dpi in gray, as
+/// `format`: `png`, `jpeg` or `tiff` (a scanner's or a camera's image of a page).
+pub fn page_image(text: &str, format: &str) -> Vec<u8> {
+    let dir = tempfile_dir();
+    let source = dir.join("page.pdf");
+    std::fs::write(&source, make_pdf(&[text])).unwrap();
+    let root = dir.join("page");
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-singlefile", &format!("-{format}")])
+        .arg(&source)
+        .arg(&root)
+        .status()
+        .expect("pdftoppm runs");
+    assert!(status.success(), "pdftoppm failed");
+    let ext = match format {
+        "jpeg" => "jpg",
+        "tiff" => "tif",
+        other => other,
+    };
+    let bytes = std::fs::read(root.with_extension(ext)).expect("pdftoppm wrote the image");
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}

@@ -451,6 +451,29 @@ mod tests {
         assert!(matches!(err, Error::OcrUnavailable(_)), "{err}");
     }
 
+    /// A photo or scan of a page in each image format tesseract is given.
+    #[test]
+    #[ignore = "needs pdftoppm, tesseract and hb-view (make test-deps installs them)"]
+    fn ocr_reads_png_jpeg_and_tiff_pages() {
+        assert!(e2e::ocr_tools(), "make test-deps installs the ocr tools");
+        let source = "Invoices are paid within thirty days of receipt.";
+        for format in ["png", "jpeg", "tiff"] {
+            let image = e2e::page_image(source, format);
+            assert_eq!(
+                crate::load::detect(&image, "scan").unwrap(),
+                crate::Format::Image,
+                "{format}"
+            );
+            let doc = crate::parse::parse(&image, crate::Format::Image, &limits()).unwrap();
+            let cer = e2e::char_error_rate(source, &doc.sections[0].text);
+            assert!(
+                cer < 0.05,
+                "{format}: cer {cer}: {:?}",
+                doc.sections[0].text
+            );
+        }
+    }
+
     #[test]
     #[ignore = "needs pdftoppm, tesseract and hb-view (make test-deps installs them)"]
     fn ocr_reads_chinese_from_an_image() {

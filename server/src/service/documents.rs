@@ -247,6 +247,9 @@ pub async fn file(
 
 /// Resolution of the page images shown with citations.
 pub const PAGE_DPI: u32 = 110;
+/// Page images kept in the cache; past this the older half is removed (pages of deleted
+/// documents go that way too).
+const PAGE_CACHE_FILES: usize = 2048;
 
 /// A page of a PDF or image document as an image to show (the citation view): its media
 /// type and bytes. PDF pages are rendered by poppler on first use and kept under
@@ -316,8 +319,31 @@ pub async fn page_image(
         if let Err(e) = written.await {
             tracing::warn!(error = %e, "cannot cache a page image");
         }
+        let dir = dir.to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || trim_cache(&dir, PAGE_CACHE_FILES)).await;
     }
     Ok(("image/png", png))
+}
+
+/// Removes the older half of the files in `dir` when it holds more than `max`.
+fn trim_cache(dir: &std::path::Path, max: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    if files.len() <= max {
+        return;
+    }
+    files.sort();
+    for (_, path) in &files[..files.len() - max / 2] {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 pub async fn chunks(
@@ -473,6 +499,29 @@ pub async fn remove_files_if_unused(store: &Store, files: &Files, hashes: Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_cache_keeps_the_newer_half_past_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..10 {
+            std::fs::write(dir.path().join(format!("p{i}.png")), b"x").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i);
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(format!("p{i}.png")))
+                .unwrap();
+            f.set_modified(t).unwrap();
+        }
+        trim_cache(dir.path(), 10);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 10);
+        trim_cache(dir.path(), 8);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["p6.png", "p7.png", "p8.png", "p9.png"]);
+    }
 
     #[test]
     fn file_names_are_cleaned() {
