@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ingest::parse::child::{self, Ended};
 use ingest::parse::{ParsedDocument, Parser};
 use ingest::{Format, ParseLimits};
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,7 @@ impl Parser for ChildParser {
         limits: &ParseLimits,
     ) -> ingest::Result<ParsedDocument> {
         let failed = |m: String| ingest::Error::Parser(m);
-        let mut child = Command::new(&self.exe)
+        let child = Command::new(&self.exe)
             .arg("parse-child")
             .args(["--format", &format_name(format)])
             .args([
@@ -67,31 +68,6 @@ impl Parser for ChildParser {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| failed(format!("cannot start the parser process: {e}")))?;
-        // Writing and reading at once: a large document fills the pipe before the child
-        // answers.
-        let mut stdin = child.stdin.take();
-        let input = bytes.to_vec();
-        let writer = std::thread::spawn(move || {
-            if let Some(mut s) = stdin.take() {
-                let _ = s.write_all(&input);
-            }
-        });
-        let mut stdout = child.stdout.take();
-        let reader = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            if let Some(s) = stdout.as_mut() {
-                let _ = s.read_to_end(&mut out);
-            }
-            out
-        });
-        let mut stderr = child.stderr.take();
-        let errors = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            if let Some(s) = stderr.as_mut() {
-                let _ = s.take(4096).read_to_end(&mut out);
-            }
-            out
-        });
         let started = Instant::now();
         // OCR has a budget of its own, after the text layer's.
         let ocr = if limits.ocr.enabled() && matches!(format, Format::Pdf | Format::Image) {
@@ -100,23 +76,16 @@ impl Parser for ChildParser {
             Duration::ZERO
         };
         let budget = limits.pdf_timeout + ocr + MARGIN;
-        let deadline = started + budget;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let _ = writer.join();
-                    return Err(ingest::Error::Timeout(budget.as_secs()));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(failed(format!("the parser process: {e}"))),
-            }
+        // Written and read at once: a large document fills the pipe before the child answers.
+        let (status, out, err) = match child::wait(child, Some(bytes.to_vec()), started + budget) {
+            Ok(Ended::Exited {
+                status,
+                stdout,
+                stderr,
+            }) => (status, stdout, stderr),
+            Ok(Ended::TimedOut) => return Err(ingest::Error::Timeout(budget.as_secs())),
+            Err(e) => return Err(failed(format!("the parser process: {e}"))),
         };
-        let _ = writer.join();
-        let out = reader.join().unwrap_or_default();
-        let err = errors.join().unwrap_or_default();
         if let Ok(reply) = serde_json::from_slice::<Reply>(&out) {
             return match reply {
                 Reply::Parsed { doc, .. } => Ok(doc),

@@ -1,6 +1,7 @@
 //! Stage 2, parse: bytes of a known [`Format`] become sections of text, each with the page it
 //! came from and the path of headings above it.
 
+pub mod child;
 mod csv;
 mod html;
 mod markdown;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use retrieval::Rect;
 
+use super::child::Ended;
 use super::{Section, TextBox};
 use crate::error::{Error, Result};
 
@@ -220,39 +221,20 @@ fn low_priority(tool: &str) -> Command {
 
 /// Runs a tool to its end or the deadline; its stdout.
 fn run(mut command: Command, tool: &str, deadline: Instant) -> Result<Vec<u8>> {
-    let mut child = command
+    let child = command
         .spawn()
         .map_err(|e| Error::OcrUnavailable(format!("cannot run {tool} ({e}): {INSTALL}")))?;
-    let mut stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = std::io::Read::read_to_end(s, &mut out);
+    let (status, out, err) = match super::child::wait(child, None, deadline) {
+        Ok(Ended::Exited {
+            status,
+            stdout,
+            stderr,
+        }) => (status, stdout, stderr),
+        Ok(Ended::TimedOut) => {
+            return Err(Error::Ocr(format!("{tool} ran past the ocr time budget")))
         }
-        out
-    });
-    let mut stderr = child.stderr.take();
-    let errors = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = std::io::Read::read_to_end(&mut std::io::Read::take(s, 4096), &mut out);
-        }
-        out
-    });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::Ocr(format!("{tool} ran past the ocr time budget")));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(Error::Ocr(format!("{tool}: {e}"))),
-        }
+        Err(e) => return Err(Error::Ocr(format!("{tool}: {e}"))),
     };
-    let out = reader.join().unwrap_or_default();
-    let err = errors.join().unwrap_or_default();
     if !status.success() {
         let err = String::from_utf8_lossy(&err);
         let first: String = err

@@ -841,6 +841,17 @@ impl<'a> PageReader<'a> {
         }
         self.page_fonts = page_fonts.clone();
         let (deadline, text_before, max_text) = (self.deadline, self.text, self.limits.text);
+        // The page's text so far against the document's budget, and the clock.
+        let mut check = |len: usize| {
+            deadline.check()?;
+            if text_before + len > max_text {
+                return Err(Error::PdfLimit(format!(
+                    "more than {} MiB of text",
+                    max_text / MIB
+                )));
+            }
+            Ok(())
+        };
         let mut page = layout::PageText::new(self.limits.boxes.saturating_sub(self.boxes));
         let mut resources = PageResources {
             reader: self,
@@ -853,16 +864,7 @@ impl<'a> PageReader<'a> {
             0,
             &mut page,
             &mut resources,
-            &mut |len| {
-                deadline.check()?;
-                if text_before + len > max_text {
-                    return Err(Error::PdfLimit(format!(
-                        "more than {} MiB of text",
-                        max_text / MIB
-                    )));
-                }
-                Ok(())
-            },
+            &mut check,
         )?;
         // The appearances of the page's annotations (form fields, free text, stamps), as
         // viewers draw them over the page.
@@ -879,16 +881,7 @@ impl<'a> PageReader<'a> {
                 form.scope,
                 &mut page,
                 &mut resources,
-                &mut |len| {
-                    deadline.check()?;
-                    if text_before + len > max_text {
-                        return Err(Error::PdfLimit(format!(
-                            "more than {} MiB of text",
-                            max_text / MIB
-                        )));
-                    }
-                    Ok(())
-                },
+                &mut check,
             )?;
         }
         let (text, words) = page.finish();

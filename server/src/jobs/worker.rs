@@ -193,8 +193,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let handle = tokio::runtime::Handle::current();
     let st = state.clone();
     let id = doc_id.to_string();
-    let mut pipeline = state.pipeline(&space);
-    pipeline.limits.ocr = state.config.ocr.options(&kb.ocr_languages);
+    let mut pipeline = state.pipeline(&space, &kb.ocr_languages);
     pipeline.cancel = Some(state.ingest_started(doc_id));
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;

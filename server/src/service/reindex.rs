@@ -355,10 +355,11 @@ async fn step(state: &State, job: &Job, r: &Reindex) -> Result<Turned> {
         };
     }
     let space = target_space(state, r).await?;
-    let mut pipeline = state.pipeline(&space);
-    if let Some(kb) = state.store.get_kb(&r.kb_id).await? {
-        pipeline.limits.ocr = state.config.ocr.options(&kb.ocr_languages);
-    }
+    let ocr_languages = match state.store.get_kb(&r.kb_id).await? {
+        Some(kb) => kb.ocr_languages,
+        None => String::new(),
+    };
+    let pipeline = state.pipeline(&space, &ocr_languages);
     let key = r.index_key();
     let chunking = r.chunking();
     for doc in todo {

@@ -313,8 +313,9 @@ impl State {
         }
     }
 
-    /// Ingests into one space.
-    pub fn pipeline(&self, space: &Space) -> Pipeline {
+    /// Ingests into one space, OCR reading in `ocr_languages` (a knowledge base's, as
+    /// stored: `""` for the server's default).
+    pub fn pipeline(&self, space: &Space, ocr_languages: &str) -> Pipeline {
         Pipeline {
             embedder: space.embedder.clone(),
             bm25: self.bm25.clone(),
@@ -323,7 +324,7 @@ impl State {
                 pdf_timeout: Duration::from_secs(self.config.pdf_timeout_secs),
                 max_text_bytes: self.config.max_parsed_text_bytes,
                 max_sections: self.config.max_parsed_sections,
-                ocr: self.config.ocr.options(""),
+                ocr: self.config.ocr.options(ocr_languages),
             },
             cache: self
                 .config

@@ -209,21 +209,23 @@ pub(super) fn is_cjk(c: char) -> bool {
         | 0xFF00..=0xFFEF | 0x20000..=0x3FFFF)
 }
 
+/// A glyph run of 10-point text at (`x`, `y`), `w` wide, left to right (for tests).
+#[cfg(test)]
+pub(super) fn at(text: &str, x: f64, y: f64, w: f64) -> Glyph<'_> {
+    Glyph {
+        text,
+        start: (x, y),
+        end: (x + w, y),
+        up: (0.0, 10.0),
+        dir: (1.0, 0.0),
+        below: 0.2,
+        above: 0.8,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at<'t>(text: &'t str, x: f64, y: f64, w: f64) -> Glyph<'t> {
-        Glyph {
-            text,
-            start: (x, y),
-            end: (x + w, y),
-            up: (0.0, 10.0),
-            dir: (1.0, 0.0),
-            below: 0.2,
-            above: 0.8,
-        }
-    }
 
     #[test]
     fn words_lines_and_boxes() {

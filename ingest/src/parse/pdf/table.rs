@@ -278,7 +278,7 @@ fn table_block(text: &str, words: &[Word], lines: &[Line]) -> Option<Block> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::layout::{Glyph, PageText};
+    use super::super::layout::{at, PageText};
     use super::*;
 
     /// A page of lines of cells: each cell's words at its x, lines 14 apart.
@@ -290,15 +290,7 @@ mod tests {
                 let mut x = x;
                 for word in cell.split(' ') {
                     let w = 5.0 * word.chars().count() as f64;
-                    page.glyph(&Glyph {
-                        text: word,
-                        start: (x, y),
-                        end: (x + w, y),
-                        up: (0.0, 10.0),
-                        dir: (1.0, 0.0),
-                        below: 0.2,
-                        above: 0.8,
-                    });
+                    page.glyph(&at(word, x, y, w));
                     x += w + 3.0;
                 }
             }
