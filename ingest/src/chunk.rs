@@ -339,8 +339,7 @@ pub fn row_groups<S: ChunkSizer>(
     let mut tokens = header_tokens;
     let mut at = header.len();
     let mut start = at;
-    for row in &table.rows {
-        let line = table.markdown_row(row);
+    for line in table.markdown_rows() {
         let line_tokens = sizer.size(&line);
         if !group.is_empty() && (one_row || tokens + line_tokens > capacity) {
             groups.push((format!("{header}{group}"), start..at));

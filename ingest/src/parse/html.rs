@@ -65,12 +65,11 @@ pub fn parse(source: &str) -> Vec<Section> {
     let flush = |sections: &mut Vec<Section>, path: &[(usize, String)], body: &mut String| {
         let text = normalize(body);
         if !text.is_empty() {
-            sections.push(Section {
-                page: None,
-                headings: path.iter().map(|(_, h)| h.clone()).collect(),
+            sections.push(Section::text(
+                None,
+                path.iter().map(|(_, h)| h.clone()).collect(),
                 text,
-                ..Section::default()
-            });
+            ));
         }
         body.clear();
     };

@@ -17,12 +17,11 @@ pub fn parse(source: &str) -> Vec<Section> {
 
     let push = |sections: &mut Vec<Section>, path: &[(HeadingLevel, String)], body: &str| {
         if !body.trim().is_empty() {
-            sections.push(Section {
-                page: None,
-                headings: path.iter().map(|(_, h)| h.clone()).collect(),
-                text: body.trim().to_string(),
-                ..Section::default()
-            });
+            sections.push(Section::text(
+                None,
+                path.iter().map(|(_, h)| h.clone()).collect(),
+                body.trim().to_string(),
+            ));
         }
     };
 

@@ -98,17 +98,16 @@ impl Table {
         out
     }
 
-    /// One row of the Markdown form, with its newline.
-    pub fn markdown_row(&self, row: &[String]) -> String {
-        markdown_row(row, self.width())
+    /// The rows of the Markdown form, each with its newline.
+    pub fn markdown_rows(&self) -> impl Iterator<Item = String> + '_ {
+        let width = self.width();
+        self.rows.iter().map(move |row| markdown_row(row, width))
     }
 
     /// The whole table in Markdown.
     pub fn markdown(&self) -> String {
         let mut out = self.markdown_header();
-        for row in &self.rows {
-            out.push_str(&self.markdown_row(row));
-        }
+        out.extend(self.markdown_rows());
         out
     }
 
@@ -222,12 +221,7 @@ pub fn parse(bytes: &[u8], format: Format, limits: &ParseLimits) -> Result<Parse
         }
         Format::Markdown => markdown::parse(&text::decode(bytes)?),
         Format::Html => html::parse(&text::decode(bytes)?),
-        Format::Text => vec![Section {
-            page: None,
-            headings: Vec::new(),
-            text: text::decode(bytes)?,
-            ..Section::default()
-        }],
+        Format::Text => vec![Section::text(None, Vec::new(), text::decode(bytes)?)],
         Format::Csv => csv::parse(
             &text::decode(bytes)?,
             if bytes.contains(&b'\t') && !bytes.contains(&b',') {
@@ -255,12 +249,7 @@ pub fn parse(bytes: &[u8], format: Format, limits: &ParseLimits) -> Result<Parse
         // Headings and nothing else: the headings are the text.
         let source = text::decode(bytes)?;
         if !source.trim().is_empty() {
-            sections.push(Section {
-                page: None,
-                headings: Vec::new(),
-                text: source.trim().to_string(),
-                ..Section::default()
-            });
+            sections.push(Section::text(None, Vec::new(), source.trim().to_string()));
         }
     }
     if sections.is_empty() {

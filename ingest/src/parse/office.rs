@@ -272,12 +272,11 @@ fn push_section(
     let text = body.trim().to_string();
     body.clear();
     if !text.is_empty() {
-        sections.push(Section {
+        sections.push(Section::text(
             page,
-            headings: path.iter().map(|(_, h)| h.clone()).collect(),
+            path.iter().map(|(_, h)| h.clone()).collect(),
             text,
-            ..Section::default()
-        });
+        ));
     }
 }
 
