@@ -132,8 +132,9 @@ pub fn detect(bytes: &[u8], name: &str) -> Result<Format> {
     Err(Error::UnsupportedFormat(format!(".{ext} files")))
 }
 
-/// PNG, JPEG, TIFF (either byte order) or WebP, by signature.
-fn image_kind(bytes: &[u8]) -> Option<&'static str> {
+/// PNG, JPEG, TIFF (either byte order) or WebP, by signature: `png`, `jpeg`, `tiff`,
+/// `webp`.
+pub fn image_kind(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("png")
     } else if bytes.starts_with(b"\xFF\xD8\xFF") {

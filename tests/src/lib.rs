@@ -506,16 +506,7 @@ pub fn scanned_pdf(pages: &[&str], scanned: &[u32]) -> Vec<u8> {
     std::fs::write(&source, &text).unwrap();
     let mut doc = Document::load_mem(&text).expect("our own pdf loads");
     for &number in scanned {
-        let root = dir.join(format!("page{number}"));
-        let status = std::process::Command::new("pdftoppm")
-            .args(["-r", "150", "-gray", "-singlefile"])
-            .args(["-f", &number.to_string(), "-l", &number.to_string()])
-            .arg(&source)
-            .arg(&root)
-            .status()
-            .expect("pdftoppm runs");
-        assert!(status.success(), "pdftoppm failed");
-        let pgm = std::fs::read(root.with_extension("pgm")).expect("pdftoppm wrote a pgm");
+        let pgm = render_page(&source, number, "pgm");
         let (width, height, pixels) = parse_pgm(&pgm);
         let mut image = Stream::new(
             dictionary! {
@@ -608,10 +599,23 @@ pub fn page_image(text: &str, format: &str) -> Vec<u8> {
     let dir = tempfile_dir();
     let source = dir.join("page.pdf");
     std::fs::write(&source, make_pdf(&[text])).unwrap();
-    let root = dir.join("page");
-    let status = std::process::Command::new("pdftoppm")
-        .args(["-r", "150", "-gray", "-singlefile", &format!("-{format}")])
-        .arg(&source)
+    let bytes = render_page(&source, 1, format);
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes
+}
+
+/// Page `page` of the PDF at `source` rendered by `pdftoppm` at 150 dpi in gray, as `format`
+/// (`pgm`, `png`, `jpeg` or `tiff`), from a file beside the PDF.
+fn render_page(source: &std::path::Path, page: u32, format: &str) -> Vec<u8> {
+    let root = source.with_file_name(format!("page{page}"));
+    let mut command = std::process::Command::new("pdftoppm");
+    command.args(["-r", "150", "-gray", "-singlefile"]);
+    if format != "pgm" {
+        command.arg(format!("-{format}"));
+    }
+    let status = command
+        .args(["-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(source)
         .arg(&root)
         .status()
         .expect("pdftoppm runs");
@@ -621,7 +625,5 @@ pub fn page_image(text: &str, format: &str) -> Vec<u8> {
         "tiff" => "tif",
         other => other,
     };
-    let bytes = std::fs::read(root.with_extension(ext)).expect("pdftoppm wrote the image");
-    let _ = std::fs::remove_dir_all(&dir);
-    bytes
+    std::fs::read(root.with_extension(ext)).expect("pdftoppm wrote the image")
 }

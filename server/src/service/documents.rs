@@ -270,16 +270,15 @@ pub async fn page_image(
         Some("pdf") => {}
         Some("image") => {
             let bytes = state.files.get(&doc.content_hash).await?;
-            let media = if bytes.starts_with(b"\x89PNG") {
-                "image/png"
-            } else if bytes.starts_with(b"\xFF\xD8") {
-                "image/jpeg"
-            } else if bytes.get(8..12) == Some(b"WEBP") {
-                "image/webp"
-            } else {
-                return Err(Error::UnsupportedFormat(
-                    "a tiff image cannot be shown in a browser; download the file".into(),
-                ));
+            let media = match ingest::load::image_kind(&bytes) {
+                Some("png") => "image/png",
+                Some("jpeg") => "image/jpeg",
+                Some("webp") => "image/webp",
+                _ => {
+                    return Err(Error::UnsupportedFormat(
+                        "a tiff image cannot be shown in a browser; download the file".into(),
+                    ))
+                }
             };
             return Ok((media, bytes));
         }
