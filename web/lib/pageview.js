@@ -12,9 +12,8 @@ const pct = (v) => `${(Math.min(1, Math.max(0, Number(v) || 0)) * 100).toFixed(3
 /**
  * The button and the (lazily built) page for `item` (a hit or a citation with `document_id`,
  * `page`, `boxes`) of knowledge base `kb` (id or name); null when it has no page.
- * `open`: shown at once; `onToggle(open)`: told when the reader opens or closes it.
  */
-export function pageView(kb, item, { open = false, onToggle } = {}) {
+export function pageView(kb, item) {
   if (item.page == null || !item.document_id || !kb) return null;
   const panel = h('div', { class: 'page-view', id: `page-view-${++seq}` });
   const button = h('button', { type: 'button', class: 'link small page-toggle', 'data-n': 'page', 'aria-controls': panel.id });
@@ -24,8 +23,8 @@ export function pageView(kb, item, { open = false, onToggle } = {}) {
     panel.hidden = !on;
     if (on && !panel.firstChild) panel.append(pageFigure(kb, item));
   };
-  button.addEventListener('click', () => { set(panel.hidden); onToggle?.(!panel.hidden); });
-  set(open);
+  button.addEventListener('click', () => set(panel.hidden));
+  set(false);
   return h('div', { class: 'page-ref' }, button, panel);
 }
 
