@@ -111,7 +111,7 @@ fuzz:
 	  cargo +nightly fuzz run $$t -O --sanitizer none -- -max_total_time=$(FUZZ_SECS) -timeout=20 -rss_limit_mb=2048 || exit 1; done
 
 ## Every benchmark; figures go to BENCHMARKS.md by hand, with the command that made them.
-bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse
+bench: bench-pipeline bench-sync bench-index bench-maintenance bench-embed bench-cache bench-cluster bench-parse bench-ocr
 
 ## Ingest and search benchmark.
 bench-pipeline: setup release
