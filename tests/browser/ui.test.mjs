@@ -83,7 +83,7 @@ test('web UI: knowledge base, uploads, chunks, retrieval, chat, languages', asyn
     const made = await (await page.request.get(`${ragd.url}/api/v1/knowledge-bases/botany`)).json();
     assert.equal(made.chunk_template, 'general');
     assert.equal(made.ocr_languages, 'eng+chi_sim');
-    assert.match(await page.locator('.page-head .meta').textContent(), /Embedding model: local:all-minilm-l6-v2-int8 \(384\)/);
+    assert.match(await page.locator('.page-head .meta').textContent(), /Embedding model: local:all-minilm-l6-v2-int8-dynamic \(384\)/);
     assert.match(page.url(), /#\/kb\//);
   });
 

@@ -158,7 +158,7 @@ impl Default for EmbeddingConfig {
             model: LOCAL_MODEL.into(),
             base_url: String::new(),
             api_key: None,
-            model_dir: PathBuf::from("models/all-minilm-l6-v2-int8"),
+            model_dir: PathBuf::from("models/all-minilm-l6-v2-int8-dynamic"),
             ort_library: PathBuf::from("onnxruntime/libonnxruntime.so"),
             cache_dir: PathBuf::from("fastembed"),
             max_length: 256,
@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn model_names() {
         let mut cfg = EmbeddingConfig::default();
-        assert_eq!(cfg.model_name(), "local:all-minilm-l6-v2-int8");
+        assert_eq!(cfg.model_name(), "local:all-minilm-l6-v2-int8-dynamic");
         cfg.provider = Provider::Openai;
         cfg.model = "multilingual-e5-small".into();
         assert_eq!(cfg.model_name(), "openai:multilingual-e5-small");

@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(c.cache_dir, PathBuf::from("/home/u/.cache/ragd"));
         assert_eq!(
             c.embedding.model_dir,
-            PathBuf::from("/home/u/.cache/ragd/models/all-minilm-l6-v2-int8")
+            PathBuf::from("/home/u/.cache/ragd/models/all-minilm-l6-v2-int8-dynamic")
         );
         assert_eq!(c.max_upload_bytes, 100 * 1024 * 1024);
     }

@@ -207,7 +207,7 @@ pub struct KnowledgeBase {
     pub created_at: String,
     /// How the embedding model was chosen: `default`, a preset's name, or `None` (inline).
     pub embedding_preset: Option<String>,
-    /// The model's name (`local:all-minilm-l6-v2-int8`, `openai:bge-m3`), which names the
+    /// The model's name (`local:all-minilm-l6-v2-int8-dynamic`, `openai:bge-m3`), which names the
     /// vector space its chunks live in.
     pub embedding_model: String,
     pub embedding_dim: i64,
