@@ -63,7 +63,10 @@ async fn router_in_process() {
     let (s, list) = call(&app, "GET", "/api/v1/knowledge-bases", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["knowledge_bases"].as_array().unwrap().len(), 1);
-    assert_eq!(list["embedding_model"], "local:all-minilm-l6-v2-int8-dynamic");
+    assert_eq!(
+        list["embedding_model"],
+        "local:all-minilm-l6-v2-int8-dynamic"
+    );
 
     // by id and by (percent-encoded) name
     let id = kb["id"].as_str().unwrap();

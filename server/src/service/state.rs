@@ -115,11 +115,11 @@ fn parser(config: &Config) -> anyhow::Result<Option<Arc<dyn ingest::parse::Parse
         tracing::warn!(exe = %exe.display(), "not the ragd binary: documents are parsed in this process");
         return Ok(None);
     }
-    Ok(Some(Arc::new(crate::isolate::ChildParser {
+    Ok(Some(Arc::new(crate::isolate::ChildParser::new(
         exe,
-        memory_bytes: config.parse_memory_bytes,
-        cpu_secs: config.parse_cpu_secs,
-    })))
+        config.parse_memory_bytes,
+        config.parse_cpu_secs,
+    ))))
 }
 
 /// The file store the configuration names (`data_dir/files` by default).
