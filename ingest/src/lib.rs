@@ -69,6 +69,9 @@ pub struct Outcome {
     pub parse_time: Duration,
     pub embed_time: Duration,
     pub store_time: Duration,
+    /// With [`Pipeline::defer_flush`]: the write to wait for
+    /// ([`retrieval::Index::wait_durable`]) before the document counts as stored.
+    pub unflushed: Option<retrieval::index::Ticket>,
 }
 
 /// The models and index one pipeline writes to.
@@ -89,6 +92,9 @@ pub struct Pipeline {
     /// The model's shared batches, across the documents in flight; `None`: each document
     /// embeds in batches of its own.
     pub batcher: Option<Arc<Batcher>>,
+    /// Leave the index flush to the caller ([`Outcome::unflushed`]), which can share it with
+    /// other documents; otherwise a run returns once its points are durable.
+    pub defer_flush: bool,
 }
 
 impl Pipeline {
@@ -140,7 +146,12 @@ impl Pipeline {
         let embed_time = started.elapsed();
 
         let started = Instant::now();
-        let ids = store::store(&self.index, doc, &chunks, vectors)?;
+        let (ids, unflushed) = if self.defer_flush {
+            let (ids, ticket) = store::store_unflushed(&self.index, doc, &chunks, vectors)?;
+            (ids, Some(ticket))
+        } else {
+            (store::store(&self.index, doc, &chunks, vectors)?, None)
+        };
         let store_time = started.elapsed();
 
         let tokens = chunks.iter().map(|c| c.tokens).sum();
@@ -157,6 +168,7 @@ impl Pipeline {
             parse_time,
             embed_time,
             store_time,
+            unflushed,
         })
     }
 }
@@ -179,6 +191,7 @@ mod tests {
         let pipeline = Pipeline {
             parser: None,
             batcher: None,
+            defer_flush: false,
             cancel: Some(flag.clone()),
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),
@@ -221,6 +234,7 @@ mod tests {
         let pipeline = Pipeline {
             parser: None,
             batcher: None,
+            defer_flush: false,
             cancel: None,
             embedder,
             bm25: Arc::new(Bm25::new().unwrap()),

@@ -1,9 +1,10 @@
 //! Stage 5, store: the document's previous points are swapped for the new ones in one step
 //! (searches see the old version or the new one, never both or neither) and the index is
-//! flushed, so that a document reported `ready` is on disk. Re-running the stage for the same
+//! flushed, so that a document reported `ready` is on disk ([`store`]; with [`store_unflushed`]
+//! the caller waits for the flush, which documents finished together share). Re-running the stage for the same
 //! document (a retried job) leaves exactly one copy of its chunks.
 
-use retrieval::index::ChunkPoint;
+use retrieval::index::{ChunkPoint, Ticket};
 use retrieval::Index;
 use uuid::Uuid;
 
@@ -28,6 +29,19 @@ pub fn store(
     chunks: &[Chunk],
     vectors: Vec<ChunkVectors>,
 ) -> Result<Vec<Uuid>> {
+    let (ids, ticket) = store_unflushed(index, doc, chunks, vectors)?;
+    index.wait_durable(ticket, std::time::Duration::ZERO)?;
+    Ok(ids)
+}
+
+/// [`store`] without the flush: the points are searchable at once and durable once
+/// [`Index::wait_durable`] returns for the ticket (a bulk ingest shares flushes that way).
+pub fn store_unflushed(
+    index: &Index,
+    doc: &DocumentRef,
+    chunks: &[Chunk],
+    vectors: Vec<ChunkVectors>,
+) -> Result<(Vec<Uuid>, Ticket)> {
     let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
     let mut points = Vec::with_capacity(chunks.len());
     for ((chunk, v), id) in chunks.iter().zip(vectors).zip(&ids) {
@@ -46,6 +60,6 @@ pub fn store(
             sparse: v.sparse,
         });
     }
-    index.replace_document(&doc.kb_id, &doc.doc_id, points)?;
-    Ok(ids)
+    let ticket = index.replace_document_unflushed(&doc.kb_id, &doc.doc_id, points)?;
+    Ok((ids, ticket))
 }

@@ -27,7 +27,8 @@ mod server;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 use qdrant_edge::SparseVector;
 use serde::{Deserialize, Serialize};
@@ -56,15 +57,36 @@ struct IndexMeta {
     dim: usize,
 }
 
+/// A write not yet durable: pass it to [`Index::wait_durable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a write is not durable until waited for"]
+pub struct Ticket(u64);
+
+/// Documents one flush covers at most before it runs without waiting out its window.
+const FLUSH_GROUP: u64 = 64;
+
+/// The group commit's state.
+#[derive(Debug, Default)]
+struct Flushes {
+    /// How many of the writes the last flush made durable.
+    flushed: u64,
+    /// A flush is running.
+    flushing: bool,
+    /// When the oldest write not yet flushed was made.
+    oldest: Option<Instant>,
+}
+
 /// The vector store plus its single writer.
 pub struct Index {
     backend: Box<dyn Backend>,
     writer: Mutex<()>,
     /// Writes made so far (each document replaced counts one), counted under `writer`.
     written: AtomicU64,
-    /// Held while flushing: how many of the writes the last flush made durable. Documents
-    /// replaced at about the same time share one flush ([`Index::flush_through`]).
-    flushed: Mutex<u64>,
+    /// Which writes are durable, and whether a flush runs: documents replaced at about the
+    /// same time share one flush ([`Index::flush_through`]).
+    flushes: Mutex<Flushes>,
+    /// Signalled when a flush ends.
+    flushed_cv: Condvar,
     visibility: RwLock<()>,
     dim: usize,
     /// The index folder (`IndexConfig::path`).
@@ -134,7 +156,8 @@ impl Index {
             backend,
             writer: Mutex::new(()),
             written: AtomicU64::new(0),
-            flushed: Mutex::new(0),
+            flushes: Mutex::new(Flushes::default()),
+            flushed_cv: Condvar::new(),
             visibility: RwLock::new(()),
             dim,
             path: path.clone(),
@@ -171,35 +194,99 @@ impl Index {
         doc_id: &str,
         points: Vec<ChunkPoint>,
     ) -> Result<()> {
+        let ticket = self.replace_document_unflushed(kb_id, doc_id, points)?;
+        self.wait_durable(ticket, Duration::ZERO)
+    }
+
+    /// [`Index::replace_document`] without the flush: searches see the new version at once,
+    /// and it is durable once [`Index::wait_durable`] returns for the ticket.
+    pub fn replace_document_unflushed(
+        &self,
+        kb_id: &str,
+        doc_id: &str,
+        points: Vec<ChunkPoint>,
+    ) -> Result<Ticket> {
         let selection = filter::document_of(kb_id, doc_id);
         let operations = points.len().div_ceil(UPSERT_BATCH);
         let upsert = self.prepare(points)?;
-        let mine = self.write(|backend| {
+        self.write(|backend| {
             let _swap = self.visibility.write().unwrap_or_else(|p| p.into_inner());
             self.changed(1 + operations);
             backend.delete(&selection)?;
             upsert()?;
-            Ok(self.written.fetch_add(1, Ordering::SeqCst) + 1)
-        })?;
-        self.flush_through(mine)
+            let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut flushes = self.flushes.lock().unwrap_or_else(|p| p.into_inner());
+            flushes.oldest.get_or_insert_with(Instant::now);
+            Ok(Ticket(mine))
+        })
+    }
+
+    /// Returns once the write of `ticket` is durable. Group commit: a flush covers every
+    /// write made before it started, and waits, before it starts, until the oldest write it
+    /// would cover is `window` old (or [`FLUSH_GROUP`] writes wait), so that documents
+    /// finished within a window share one flush. `Duration::ZERO`: flush now.
+    pub fn wait_durable(&self, ticket: Ticket, window: Duration) -> Result<()> {
+        // A server has applied each write before answering: nothing to wait for.
+        let window = if self.is_remote() {
+            Duration::ZERO
+        } else {
+            window
+        };
+        self.flush_through(ticket.0, window)
     }
 
     /// Returns once write number `mine` is durable: a flush that started after it was made
     /// (another document's) covers it; otherwise this call flushes, for every write made so
-    /// far. Group commit: documents finished together pay for one flush.
-    fn flush_through(&self, mine: u64) -> Result<()> {
-        let mut covered = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
-        if *covered >= mine {
-            return Ok(());
+    /// far, once the oldest unflushed write is `window` old.
+    fn flush_through(&self, mine: u64, window: Duration) -> Result<()> {
+        let lock = || self.flushes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flushes = lock();
+        loop {
+            if flushes.flushed >= mine {
+                return Ok(());
+            }
+            if flushes.flushing {
+                flushes = self
+                    .flushed_cv
+                    .wait(flushes)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let waiting = self.written.load(Ordering::SeqCst) - flushes.flushed;
+            let due = flushes.oldest.map_or_else(Instant::now, |t| t + window);
+            let now = Instant::now();
+            if waiting < FLUSH_GROUP && now < due {
+                flushes = self
+                    .flushed_cv
+                    .wait_timeout(flushes, due - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
+            flushes.flushing = true;
+            drop(flushes);
+            let before = Instant::now();
+            let flushed = self.write(|backend| {
+                let upto = self.written.load(Ordering::SeqCst);
+                backend.flush()?;
+                Ok(upto)
+            });
+            flushes = lock();
+            flushes.flushing = false;
+            if let Ok(upto) = flushed {
+                tracing::debug!(
+                    documents = upto - flushes.flushed,
+                    ms = before.elapsed().as_millis() as u64,
+                    "index flushed"
+                );
+                flushes.flushed = upto;
+                // Writes made while it ran are the oldest unflushed ones now.
+                flushes.oldest = (self.written.load(Ordering::SeqCst) > upto).then_some(before);
+            }
+            drop(flushes);
+            self.flushed_cv.notify_all();
+            return flushed.map(drop);
         }
-        let before = *covered;
-        *covered = self.write(|backend| {
-            let upto = self.written.load(Ordering::SeqCst);
-            backend.flush()?;
-            Ok(upto)
-        })?;
-        tracing::debug!(documents = *covered - before, "index flushed");
-        Ok(())
     }
 
     /// Inserts or replaces points. Not durable until [`Index::flush`].
@@ -250,7 +337,7 @@ impl Index {
 
     /// Makes every write so far durable (a server has applied each write before answering).
     pub fn flush(&self) -> Result<()> {
-        self.flush_through(u64::MAX)
+        self.flush_through(u64::MAX, Duration::ZERO)
     }
 
     /// Runs Qdrant Edge's optimizers until they have nothing left to do: merges small
@@ -542,7 +629,11 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(index.written.load(Ordering::SeqCst), 80);
-        assert_eq!(*index.flushed.lock().unwrap(), 80, "every write is covered");
+        assert_eq!(
+            index.flushes.lock().unwrap().flushed,
+            80,
+            "every write is covered"
+        );
         drop(index);
         let index = Index::open(&cfg, "test-model", 3).unwrap();
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 80);

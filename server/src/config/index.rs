@@ -13,6 +13,10 @@ pub struct IndexSettings {
     pub optimize_idle_secs: u64,
     /// Nice value of the optimizing thread (0 to 19; 0: normal priority).
     pub optimize_nice: i32,
+    /// Group commit of the embedded index: a document the worker stored waits up to this
+    /// long for others to share its flush (it is `ready` only after that flush). 0: each
+    /// document flushes at once.
+    pub flush_window_ms: u64,
     /// A Qdrant server or cluster (gRPC URL, e.g. `http://qdrant:6334`) that holds the points
     /// instead of the embedded Qdrant Edge; empty: embedded.
     pub qdrant_url: String,
@@ -27,6 +31,10 @@ pub struct IndexSettings {
 }
 
 impl IndexSettings {
+    pub fn flush_window(&self) -> Duration {
+        Duration::from_millis(self.flush_window_ms)
+    }
+
     /// The server backend's settings, when one is configured.
     pub fn server(&self) -> Option<retrieval::QdrantServerConfig> {
         (!self.qdrant_url.is_empty()).then(|| retrieval::QdrantServerConfig {
@@ -43,6 +51,7 @@ impl Default for IndexSettings {
         Self {
             optimize_idle_secs: 60,
             optimize_nice: 10,
+            flush_window_ms: 100,
             qdrant_url: String::new(),
             qdrant_api_key: Default::default(),
             qdrant_collection: "ragd".into(),

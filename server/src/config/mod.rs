@@ -275,6 +275,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RAGD_AUTH_SESSION_HOURS", "auth.session_hours"),
     ("RAGD_INDEX_OPTIMIZE_IDLE_SECS", "index.optimize_idle_secs"),
     ("RAGD_INDEX_OPTIMIZE_NICE", "index.optimize_nice"),
+    ("RAGD_INDEX_FLUSH_WINDOW_MS", "index.flush_window_ms"),
     ("RAGD_QDRANT_URL", "index.qdrant_url"),
     ("RAGD_INDEX_SPLIT_FOR_TESTS", "index.split_for_tests"),
     ("RAGD_QDRANT_API_KEY", "index.qdrant_api_key"),

@@ -4,10 +4,11 @@
 //! ([`crate::store::Store::recover`]), with PostgreSQL by another replica once the lease ran
 //! out. One that keeps killing the process is given up after [`MAX_ATTEMPTS`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ingest::{DocumentRef, Event};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::service::AppState;
 use crate::service::{documents, knowledge_bases, reindex};
@@ -19,22 +20,37 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How much of a Markdown file is searched for front matter.
 const FRONT_MATTER_BYTES: usize = 64 * 1024;
 
-/// Runs `state.config.workers` worker loops until `shutdown` turns true.
+/// Documents stored but waiting for the index flush that makes them durable, at most (each
+/// holds its job's claim meanwhile).
+const STORED_WAITING: usize = 64;
+
+/// Runs `state.config.workers` worker loops until `shutdown` turns true, then waits for the
+/// documents they stored to be durable and recorded.
 pub async fn run(state: AppState, shutdown: watch::Receiver<bool>) {
+    let waiting = Arc::new(Semaphore::new(STORED_WAITING));
     let mut handles = Vec::new();
     for n in 0..state.config.workers {
         handles.push(tokio::spawn(worker_loop(
             state.clone(),
             n,
             shutdown.clone(),
+            waiting.clone(),
         )));
     }
     for h in handles {
         let _ = h.await;
     }
+    let _ = waiting.acquire_many(STORED_WAITING as u32).await;
 }
 
-async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bool>) {
+/// A worker: claims a job and runs it; a document it stored waits for its flush in a task of
+/// its own (so the flush can be shared), while the worker takes the next job.
+async fn worker_loop(
+    state: AppState,
+    n: usize,
+    mut shutdown: watch::Receiver<bool>,
+    waiting: Arc<Semaphore>,
+) {
     tracing::debug!(worker = n, "worker started");
     loop {
         if *shutdown.borrow() {
@@ -43,8 +59,17 @@ async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bo
         match state.store.claim_job().await {
             Ok(Some(job)) => {
                 let claim = super::leases::keep_claim(&state, job.id);
-                process(&state, job).await;
-                claim.abort();
+                match start(&state, job, true).await {
+                    Some(rest) => {
+                        let permit = waiting.clone().acquire_owned().await;
+                        tokio::spawn(async move {
+                            rest.await;
+                            claim.abort();
+                            drop(permit);
+                        });
+                    }
+                    None => claim.abort(),
+                }
             }
             Ok(None) => {
                 tokio::select! {
@@ -64,12 +89,33 @@ async fn worker_loop(state: AppState, n: usize, mut shutdown: watch::Receiver<bo
 
 /// Processes one claimed job to its end (done or failed).
 pub async fn process(state: &AppState, job: Job) {
+    if let Some(rest) = start(state, job, false).await {
+        rest.await;
+    }
+}
+
+/// What is left of an ingest job once its document is stored: wait for the flush, record.
+type Rest = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs a claimed job. With `share_flush`, an ingest job returns once its document is stored,
+/// with the rest to run ([`Rest`]); otherwise it runs to its end.
+async fn start(state: &AppState, job: Job, share_flush: bool) -> Option<Rest> {
     match (job.kind, job.document_id.clone()) {
         (JobKind::Ingest, Some(doc_id)) => {
-            ingest(state, &job, &doc_id).await;
-            if let Some(run_id) = job.run_id {
-                crate::service::sources::sync::after_ingest(state, run_id, &doc_id).await;
+            let rest = ingest(state, &job, &doc_id, share_flush).await;
+            let state = state.clone();
+            let rest = async move {
+                if let Some(rest) = rest {
+                    rest.await;
+                }
+                if let Some(run_id) = job.run_id {
+                    crate::service::sources::sync::after_ingest(&state, run_id, &doc_id).await;
+                }
+            };
+            if share_flush {
+                return Some(Box::pin(rest));
             }
+            rest.await;
         }
         (JobKind::Sync, _) => sync(state, &job).await,
         (JobKind::Reindex, _) => crate::service::reindex::run(state, &job).await,
@@ -81,6 +127,7 @@ pub async fn process(state: &AppState, job: Job) {
                 .await;
         }
     }
+    None
 }
 
 async fn sync(state: &AppState, job: &Job) {
@@ -108,18 +155,21 @@ async fn sync(state: &AppState, job: &Job) {
         .await;
 }
 
-async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
+/// Ingests a claimed document. With `share_flush` it returns once the document is stored,
+/// with the rest (wait for the flush that makes it durable, then record it `ready`) to run;
+/// otherwise it runs to its end.
+async fn ingest(state: &AppState, job: &Job, doc_id: &str, share_flush: bool) -> Option<Rest> {
     let db = &state.store;
     let doc = match db.get_document(doc_id).await {
         Ok(Some(doc)) => doc,
         Ok(None) => {
             let _ = db.finish_job(job.id, None).await;
-            return;
+            return None;
         }
         Err(e) => {
             tracing::error!(job = job.id, error = %e, "cannot load document");
             let _ = db.finish_job(job.id, Some("database error")).await;
-            return;
+            return None;
         }
     };
     if job.attempts > MAX_ATTEMPTS {
@@ -127,13 +177,13 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             "gave up after {MAX_ATTEMPTS} attempts: the process stopped while ingesting this file"
         );
         let _ = db.fail_ingest(job.id, doc_id, &msg).await;
-        return;
+        return None;
     }
     let kb = match db.get_kb(&doc.kb_id).await {
         Ok(Some(kb)) => kb,
         _ => {
             let _ = db.finish_job(job.id, Some("knowledge base is gone")).await;
-            return;
+            return None;
         }
     };
     let space = match knowledge_bases::space(state, &kb).await {
@@ -142,7 +192,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             let message = format!("cannot use the embedding model: {e}");
             tracing::error!(doc = doc_id, error = %e, "cannot open the knowledge base's embedding model");
             let _ = db.fail_ingest(job.id, doc_id, &message).await;
-            return;
+            return None;
         }
     };
     let bytes = match state.files.get(&doc.content_hash).await {
@@ -161,14 +211,14 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
             {
                 tracing::error!(doc = doc_id, error = %e, "cannot put the job back");
             }
-            return;
+            return None;
         }
         Err(e) => {
             tracing::error!(doc = doc_id, error = %e, "original file is missing");
             let _ = db
                 .fail_ingest(job.id, doc_id, "the original file is missing")
                 .await;
-            return;
+            return None;
         }
     };
     if let Err(e) = db.set_status(doc_id, DocStatus::Parsing).await {
@@ -195,6 +245,7 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     let id = doc_id.to_string();
     let mut pipeline = state.pipeline(&space, &kb.ocr_languages);
     pipeline.cancel = Some(state.ingest_started(doc_id));
+    pipeline.defer_flush = true;
     let result = tokio::task::spawn_blocking(move || {
         let mut total = 0;
         pipeline.run(&docref, &bytes, chunking, |event| match event {
@@ -213,6 +264,45 @@ async fn ingest(state: &AppState, job: &Job, doc_id: &str) {
     state.set_progress(doc_id, None);
     state.ingest_ended(doc_id);
 
+    let unflushed = match &result {
+        Ok(Ok(outcome)) => outcome.unflushed,
+        _ => None,
+    };
+    let (state, job, doc_id) = (state.clone(), job.clone(), doc_id.to_string());
+    let window = state.config.index.flush_window();
+    let rest = async move {
+        let mut result = result;
+        if let Some(ticket) = unflushed {
+            let index = space.index.clone();
+            let durable =
+                tokio::task::spawn_blocking(move || index.wait_durable(ticket, window)).await;
+            match durable {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Ok(Err(ingest::Error::Retrieval(e))),
+                Err(e) => result = Err(e),
+            }
+        }
+        record(&state, &job, &doc_id, doc, kb, front, result).await;
+    };
+    if share_flush && unflushed.is_some() {
+        return Some(Box::pin(rest));
+    }
+    rest.await;
+    None
+}
+
+/// Records how an ingest ended: `ready` with its chunks, failed, waiting for the embedding
+/// server, or nothing at all for a document deleted meanwhile.
+async fn record(
+    state: &AppState,
+    job: &Job,
+    doc_id: &str,
+    doc: crate::store::Document,
+    kb: KnowledgeBase,
+    front: Option<crate::service::metadata::Metadata>,
+    result: Result<ingest::Result<ingest::Outcome>, tokio::task::JoinError>,
+) {
+    let db = &state.store;
     match result {
         Ok(Ok(outcome)) => {
             tracing::info!(

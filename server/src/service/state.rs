@@ -333,6 +333,7 @@ impl State {
             cancel: None,
             parser: self.parser.clone(),
             batcher: Some(space.batcher.clone()),
+            defer_flush: false,
         }
     }
 
