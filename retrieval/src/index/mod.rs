@@ -74,6 +74,8 @@ struct Flushes {
     flushing: bool,
     /// When the oldest write not yet flushed was made.
     oldest: Option<Instant>,
+    /// Flushes made.
+    count: u64,
 }
 
 /// The vector store plus its single writer.
@@ -280,6 +282,7 @@ impl Index {
                     "index flushed"
                 );
                 flushes.flushed = upto;
+                flushes.count += 1;
                 // Writes made while it ran are the oldest unflushed ones now.
                 flushes.oldest = (self.written.load(Ordering::SeqCst) > upto).then_some(before);
             }
@@ -637,5 +640,49 @@ mod tests {
         drop(index);
         let index = Index::open(&cfg, "test-model", 3).unwrap();
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 80);
+    }
+    /// Documents stored within a window share a flush: many threads' writes, few flushes, and
+    /// each waiter returns only once its write is durable (all there after a reopen).
+    #[test]
+    fn writes_within_the_window_share_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = IndexConfig {
+            path: dir.path().join("vectors"),
+            server: None,
+        };
+        let bm25 = std::sync::Arc::new(Bm25::new().unwrap());
+        let index = std::sync::Arc::new(Index::open(&cfg, "test-model", 3).unwrap());
+        let window = Duration::from_millis(300);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (index, bm25) = (index.clone(), bm25.clone());
+                std::thread::spawn(move || {
+                    for d in 0..5 {
+                        let doc = format!("t{t}d{d}");
+                        let p = point(&bm25, "kb", &doc, 0, "text", vec![1.0, 0.0, 0.0]);
+                        let ticket = index
+                            .replace_document_unflushed("kb", &doc, vec![p])
+                            .unwrap();
+                        index.wait_durable(ticket, window).unwrap();
+                        assert!(index.flushes.lock().unwrap().flushed >= ticket.0);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let flushes = index.flushes.lock().unwrap().count;
+        assert!(
+            flushes <= 10,
+            "40 documents in 8 threads took {flushes} flushes"
+        );
+        // Without a window each waiter flushes unless a flush already covers it.
+        let p = point(&bm25, "kb", "alone", 0, "text", vec![1.0, 0.0, 0.0]);
+        index.replace_document("kb", "alone", vec![p]).unwrap();
+        assert_eq!(index.flushes.lock().unwrap().count, flushes + 1);
+        drop(index);
+        let index = Index::open(&cfg, "test-model", 3).unwrap();
+        assert_eq!(index.count(&scope(&["kb"])).unwrap(), 41);
     }
 }

@@ -60,14 +60,7 @@ async fn worker_loop(
             Ok(Some(job)) => {
                 let claim = super::leases::keep_claim(&state, job.id);
                 match start(&state, job, true).await {
-                    Some(rest) => {
-                        let permit = waiting.clone().acquire_owned().await;
-                        tokio::spawn(async move {
-                            rest.await;
-                            claim.abort();
-                            drop(permit);
-                        });
-                    }
+                    Some(rest) => in_background(rest, &waiting, move || claim.abort()).await,
                     None => claim.abort(),
                 }
             }
@@ -85,6 +78,21 @@ async fn worker_loop(
         }
     }
     tracing::debug!(worker = n, "worker stopped");
+}
+
+/// Runs what is left of a stored document's job in a task of its own, which holds one of the
+/// `waiting` permits (waits for one first), then `after`.
+async fn in_background(
+    rest: Rest,
+    waiting: &Arc<Semaphore>,
+    after: impl FnOnce() + Send + 'static,
+) {
+    let permit = waiting.clone().acquire_owned().await;
+    tokio::spawn(async move {
+        rest.await;
+        after();
+        drop(permit);
+    });
 }
 
 /// Processes one claimed job to its end (done or failed).
@@ -441,24 +449,30 @@ async fn indexes(state: &AppState, kb: &KnowledgeBase) -> Vec<std::sync::Arc<ret
 }
 
 /// Processes queued jobs in this task until none is left (embedded CLI mode).
+/// Stored documents share flushes as in [`run`].
 pub async fn drain(state: &AppState) -> Result<(), crate::store::StoreError> {
+    let waiting = Arc::new(Semaphore::new(STORED_WAITING));
     let mut handles = Vec::new();
     for _ in 0..state.config.workers {
-        let state = state.clone();
+        let (state, waiting) = (state.clone(), waiting.clone());
         handles.push(tokio::spawn(async move {
             while let Some(job) = state.store.claim_job().await? {
-                process(&state, job).await;
+                if let Some(rest) = start(&state, job, true).await {
+                    in_background(rest, &waiting, || {}).await;
+                }
             }
             Ok::<_, crate::store::StoreError>(())
         }));
     }
+    let mut outcome = Ok(());
     for h in handles {
         match h.await {
-            Ok(r) => r?,
+            Ok(r) => outcome = outcome.and(r),
             Err(e) => tracing::error!(error = %e, "worker task failed"),
         }
     }
-    Ok(())
+    let _ = waiting.acquire_many(STORED_WAITING as u32).await;
+    outcome
 }
 
 #[cfg(test)]
@@ -523,6 +537,48 @@ mod tests {
             .unwrap();
         drain(&state).await.unwrap();
         assert_eq!(points_of(&state, &kb.id, &id), chunks as usize);
+    }
+
+    /// The worker loops store documents and go on while the documents wait for the flush they
+    /// share; each ends `ready` with its points, and the loops end only after them.
+    #[tokio::test]
+    async fn workers_go_on_while_stored_documents_wait_for_their_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state_with(dir.path(), |c| {
+            c.workers = 2;
+            c.index.flush_window_ms = 200;
+        })
+        .await;
+        let kb = testing::kb(&state, "kb").await;
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let text = format!("# Note {i}\n\nThe lantern {i} guides the schooner.");
+            ids.push(upload(&state, &kb.id, &format!("n{i}.md"), &text).await);
+        }
+        let (stop, shutdown) = watch::channel(false);
+        let workers = tokio::spawn(run(state.clone(), shutdown));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut ready = 0;
+            for id in &ids {
+                if status(&state, id).await.0 == DocStatus::Ready {
+                    ready += 1;
+                }
+            }
+            if ready == ids.len() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{ready} of 6 ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send(true).unwrap();
+        workers.await.unwrap();
+        for id in &ids {
+            let (s, error, chunks) = status(&state, id).await;
+            assert_eq!((s, error), (DocStatus::Ready, None));
+            assert_eq!(points_of(&state, &kb.id, id), chunks as usize);
+        }
+        assert!(state.store.claim_job().await.unwrap().is_none());
     }
 
     #[tokio::test]
