@@ -69,6 +69,9 @@ pub struct ChildParser {
     memory_bytes: u64,
     /// A child's CPU-time limit (`RLIMIT_CPU`) per document, in seconds.
     cpu_secs: u64,
+    /// A child's nice value: it parses at the embedding's ingest priority, so searches get
+    /// the CPU first.
+    nice: i32,
     /// Children waiting for a document.
     idle: Mutex<Vec<Serving>>,
 }
@@ -217,11 +220,12 @@ impl Parser for ChildParser {
 }
 
 impl ChildParser {
-    pub fn new(exe: PathBuf, memory_bytes: u64, cpu_secs: u64) -> Self {
+    pub fn new(exe: PathBuf, memory_bytes: u64, cpu_secs: u64, nice: i32) -> Self {
         Self {
             exe,
             memory_bytes,
             cpu_secs,
+            nice,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -250,6 +254,7 @@ impl ChildParser {
             .arg("--serve")
             .args(["--memory-bytes", &self.memory_bytes.to_string()])
             .args(["--cpu-secs", &self.cpu_secs.to_string()])
+            .args(["--nice", &self.nice.to_string()])
             .env("RAGD_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -369,6 +374,9 @@ pub struct ChildArgs {
     /// CPU time per document.
     #[arg(long)]
     pub cpu_secs: u64,
+    /// Lower its priority to this nice value (0 to 19; 0: unchanged).
+    #[arg(long, default_value_t = 0)]
+    pub nice: i32,
 }
 
 /// `ragd parse-child`: limits itself, parses stdin, answers on stdout. Returns the exit code.
@@ -388,6 +396,9 @@ pub fn child_main(args: &ChildArgs) -> i32 {
     // When memory runs out (the machine's, or a cgroup's the server shares), the kernel
     // kills this process rather than the server. Raising one's own score needs no privilege.
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+    if let Err(e) = retrieval::priority::lower_current_thread(args.nice) {
+        eprintln!("cannot lower the parser's priority: {e}");
+    }
     if args.serve {
         return serve(args.cpu_secs);
     }
@@ -516,7 +527,7 @@ mod tests {
 
     #[test]
     fn a_child_s_end_is_told_by_how_and_when_it_ended() {
-        let p = ChildParser::new(PathBuf::from("ragd"), 256 << 20, 60);
+        let p = ChildParser::new(PathBuf::from("ragd"), 256 << 20, 60, 0);
         let status = std::process::ExitStatus::from_raw;
         let secs = Duration::from_secs;
         // SIGKILL early: the out-of-memory killer; late: the hard cpu limit.

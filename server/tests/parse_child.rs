@@ -18,6 +18,13 @@ fn note(i: usize) -> Vec<u8> {
     format!("# Note {i}\n\nThe harbor {i} supplies the village.\n").into_bytes()
 }
 
+/// A process's nice value (field 19 of `/proc/PID/stat`, after the parenthesised name).
+fn nice_of(pid: u32) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+}
+
 fn parsed_text(parser: &ChildParser, bytes: &[u8], format: Format) -> ingest::Result<String> {
     let doc = parser.parse(bytes, format, &ParseLimits::default())?;
     Ok(doc
@@ -30,7 +37,7 @@ fn parsed_text(parser: &ChildParser, bytes: &[u8], format: Format) -> ingest::Re
 
 #[test]
 fn one_child_parses_many_documents_and_a_failure_costs_one() {
-    let parser = ChildParser::new(exe(), 128 << 20, 60);
+    let parser = ChildParser::new(exe(), 128 << 20, 60, 10);
     let mut children = HashSet::new();
     for i in 0..20 {
         let text = parsed_text(&parser, &note(i), Format::Markdown).unwrap();
@@ -41,6 +48,11 @@ fn one_child_parses_many_documents_and_a_failure_costs_one() {
     }
     assert_eq!(children.len(), 1, "documents in turn share one child");
     let first = children.into_iter().next().unwrap();
+    assert_eq!(
+        nice_of(first),
+        10,
+        "the child parses at the ingest priority"
+    );
 
     // Text that outgrows the child's 128 MiB: that document fails naming the limit, and the
     // child that died is not used again.
@@ -61,7 +73,7 @@ fn one_child_parses_many_documents_and_a_failure_costs_one() {
 
 #[test]
 fn a_child_that_died_while_idle_is_replaced() {
-    let parser = ChildParser::new(exe(), 128 << 20, 60);
+    let parser = ChildParser::new(exe(), 128 << 20, 60, 10);
     parsed_text(&parser, &note(1), Format::Markdown).unwrap();
     let idle = parser.idle_pids();
     assert_eq!(idle.len(), 1);
@@ -81,7 +93,7 @@ fn a_child_that_died_while_idle_is_replaced() {
 
 #[test]
 fn a_child_serves_a_bounded_number_of_documents() {
-    let parser = ChildParser::new(exe(), 128 << 20, 60);
+    let parser = ChildParser::new(exe(), 128 << 20, 60, 10);
     let mut children = HashSet::new();
     for i in 0..=MAX_SERVED as usize {
         parsed_text(&parser, &note(i), Format::Markdown).unwrap();

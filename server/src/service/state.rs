@@ -119,6 +119,7 @@ fn parser(config: &Config) -> anyhow::Result<Option<Arc<dyn ingest::parse::Parse
         exe,
         config.parse_memory_bytes,
         config.parse_cpu_secs,
+        config.embedding.ingest_nice,
     ))))
 }
 
