@@ -304,6 +304,64 @@ async fn a_job_cut_off_by_a_crash_resumes_after_restart() -> anyhow::Result<()> 
     Ok(())
 }
 
+/// A document stored but not yet covered by a flush (it waits to share one) is searchable but
+/// not `ready`; a `kill -9` then loses nothing reported ready, and the job is redone after the
+/// restart: the document ends ready with one copy of each chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_a_stored_document_waits_for_its_flush_redoes_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // A flush window far longer than the test waits: the document stays unflushed.
+    let server = Server::start(dir.path(), &[("RAGD_INDEX_FLUSH_WINDOW_MS", "600000")])?;
+    server.create_kb("kb").await?;
+    let (_, body) = server
+        .upload("kb", &[("harbor.md", MARKDOWN.as_bytes().to_vec())])
+        .await?;
+    let id = body["documents"][0]["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, res) = server
+            .post(
+                "/search",
+                json!({"knowledge_bases": ["kb"], "query": "ownership borrowing", "top_k": 100}),
+            )
+            .await?;
+        if res["hits"].as_array().is_some_and(|h| !h.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, doc) = server
+        .get(&format!("/knowledge-bases/kb/documents/{id}"))
+        .await?;
+    assert_ne!(doc["status"], "ready", "ready before its flush: {doc}");
+    server.kill();
+
+    let server = Server::start(dir.path(), &[])?;
+    let doc = server.wait_done("kb", &id).await?;
+    assert_eq!(doc["status"], "ready", "{doc}");
+    let chunk_count = doc["chunk_count"].as_u64().unwrap();
+    let (_, res) = server
+        .post(
+            "/search",
+            json!({"knowledge_bases": ["kb"], "query": "ownership borrowing", "top_k": 100}),
+        )
+        .await?;
+    let mut ordinals: Vec<u64> = res["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["ordinal"].as_u64().unwrap())
+        .collect();
+    let n = ordinals.len();
+    ordinals.sort_unstable();
+    ordinals.dedup();
+    assert_eq!(ordinals.len(), n, "duplicated chunks after the crash");
+    assert!(n > 0 && ordinals.iter().all(|o| *o < chunk_count));
+    server.stop()?;
+    Ok(())
+}
+
 #[test]
 fn cli_works_embedded_and_defers_to_a_running_server() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
