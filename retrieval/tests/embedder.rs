@@ -48,6 +48,14 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 const TEXTS: [&str; 2] = ["rust ownership and borrowing", "the moon pulls the tides"];
 
+/// The cosine between a text's vector as a query (alone) and in an ingest batch of two.
+fn query_against_batch(embedder: &Embedder) -> f32 {
+    let batch = embedder.embed_batch(&TEXTS).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch[0].len(), embedder.dim());
+    cosine(&embedder.embed_query(TEXTS[1]).unwrap(), &batch[1])
+}
+
 /// The float-compute model gives a text the same vector in any batch. The default computes in
 /// int8 with activations quantized per batch (ONNX Runtime's `DynamicQuantizeLinear` takes one
 /// scale for the whole input), so a vector moves a little with its batch companions.
@@ -58,21 +66,18 @@ fn a_text_s_vector_hardly_depends_on_its_batch() {
         ..config()
     })
     .expect("run `make setup` first");
-    let batch = float.embed_batch(&TEXTS).unwrap();
-    let query = float.embed_query(TEXTS[1]).unwrap();
-    let same = cosine(&query, &batch[1]);
+    let same = query_against_batch(&float);
     assert!(
         same > 0.999,
         "float compute, same text, same vector: {same}"
     );
     let int8 = Embedder::load(&config()).unwrap();
-    let batch = int8.embed_batch(&TEXTS).unwrap();
-    let query = int8.embed_query(TEXTS[1]).unwrap();
-    let close = cosine(&query, &batch[1]);
+    let close = query_against_batch(&int8);
     assert!(
         close > 0.99,
         "int8 compute, same text in another batch: {close}"
     );
+    let query = int8.embed_query(TEXTS[1]).unwrap();
     let to_float = cosine(&query, &float.embed_query(TEXTS[1]).unwrap());
     assert!(to_float > 0.98, "int8 against float compute: {to_float}");
 }
@@ -80,11 +85,7 @@ fn a_text_s_vector_hardly_depends_on_its_batch() {
 #[test]
 fn ingest_batches_run_on_a_lower_priority_thread_and_match_queries() {
     let embedder = Embedder::load(&config()).expect("run `make setup` first");
-    let batch = embedder.embed_batch(&TEXTS).unwrap();
-    assert_eq!(batch.len(), 2);
-    assert_eq!(batch[0].len(), embedder.dim());
-    let query = embedder.embed_query(TEXTS[1]).unwrap();
-    let close = cosine(&query, &batch[1]);
+    let close = query_against_batch(&embedder);
     assert!(close > 0.99, "same text, nearly the same vector: {close}");
     // The ingest thread and the ONNX Runtime threads it started (they inherit its name).
     let nices = nice_of_threads("ragd-ingest");

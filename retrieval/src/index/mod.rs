@@ -604,14 +604,15 @@ mod tests {
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 3);
     }
 
-    /// Documents replaced from several threads at once share flushes, and each call returns
-    /// only once a flush made after its write is done: all are there after a reopen. (The
-    /// backend panics if a flush meets a write: none does.)
-    #[test]
-    fn documents_replaced_together_share_flushes() {
-        let dir = tempfile::tempdir().unwrap();
+    /// 8 threads store `docs` documents each (`t{t}d{d}`, one point) with `store`, on a new
+    /// index under `dir`; returns the index, and its settings to reopen it.
+    fn stored_from_threads(
+        dir: &Path,
+        docs: usize,
+        store: fn(&Index, &str, ChunkPoint),
+    ) -> (IndexConfig, std::sync::Arc<Index>) {
         let cfg = IndexConfig {
-            path: dir.path().join("vectors"),
+            path: dir.join("vectors"),
             server: None,
         };
         let bm25 = std::sync::Arc::new(Bm25::new().unwrap());
@@ -620,10 +621,13 @@ mod tests {
             .map(|t| {
                 let (index, bm25) = (index.clone(), bm25.clone());
                 std::thread::spawn(move || {
-                    for d in 0..10 {
+                    for d in 0..docs {
                         let doc = format!("t{t}d{d}");
-                        let p = point(&bm25, "kb", &doc, 0, "text", vec![1.0, 0.0, 0.0]);
-                        index.replace_document("kb", &doc, vec![p]).unwrap();
+                        store(
+                            &index,
+                            &doc,
+                            point(&bm25, "kb", &doc, 0, "text", vec![1.0, 0.0, 0.0]),
+                        );
                     }
                 })
             })
@@ -631,6 +635,18 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+        (cfg, index)
+    }
+
+    /// Documents replaced from several threads at once share flushes, and each call returns
+    /// only once a flush made after its write is done: all are there after a reopen. (The
+    /// backend panics if a flush meets a write: none does.)
+    #[test]
+    fn documents_replaced_together_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, index) = stored_from_threads(dir.path(), 10, |index, doc, p| {
+            index.replace_document("kb", doc, vec![p]).unwrap();
+        });
         assert_eq!(index.written.load(Ordering::SeqCst), 80);
         assert_eq!(
             index.flushes.lock().unwrap().flushed,
@@ -641,43 +657,28 @@ mod tests {
         let index = Index::open(&cfg, "test-model", 3).unwrap();
         assert_eq!(index.count(&scope(&["kb"])).unwrap(), 80);
     }
+
     /// Documents stored within a window share a flush: many threads' writes, few flushes, and
     /// each waiter returns only once its write is durable (all there after a reopen).
     #[test]
     fn writes_within_the_window_share_one_flush() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = IndexConfig {
-            path: dir.path().join("vectors"),
-            server: None,
-        };
-        let bm25 = std::sync::Arc::new(Bm25::new().unwrap());
-        let index = std::sync::Arc::new(Index::open(&cfg, "test-model", 3).unwrap());
-        let window = Duration::from_millis(300);
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let (index, bm25) = (index.clone(), bm25.clone());
-                std::thread::spawn(move || {
-                    for d in 0..5 {
-                        let doc = format!("t{t}d{d}");
-                        let p = point(&bm25, "kb", &doc, 0, "text", vec![1.0, 0.0, 0.0]);
-                        let ticket = index
-                            .replace_document_unflushed("kb", &doc, vec![p])
-                            .unwrap();
-                        index.wait_durable(ticket, window).unwrap();
-                        assert!(index.flushes.lock().unwrap().flushed >= ticket.0);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        let (cfg, index) = stored_from_threads(dir.path(), 5, |index, doc, p| {
+            let ticket = index
+                .replace_document_unflushed("kb", doc, vec![p])
+                .unwrap();
+            index
+                .wait_durable(ticket, Duration::from_millis(300))
+                .unwrap();
+            assert!(index.flushes.lock().unwrap().flushed >= ticket.0);
+        });
         let flushes = index.flushes.lock().unwrap().count;
         assert!(
             flushes <= 10,
             "40 documents in 8 threads took {flushes} flushes"
         );
         // Without a window each waiter flushes unless a flush already covers it.
+        let bm25 = Bm25::new().unwrap();
         let p = point(&bm25, "kb", "alone", 0, "text", vec![1.0, 0.0, 0.0]);
         index.replace_document("kb", "alone", vec![p]).unwrap();
         assert_eq!(index.flushes.lock().unwrap().count, flushes + 1);
