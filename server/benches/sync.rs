@@ -255,6 +255,49 @@ impl Api {
         Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
 
+    /// The server's search time so far, per stage and in all (`/metrics`): stage → (seconds,
+    /// count).
+    async fn search_time(&self) -> anyhow::Result<std::collections::BTreeMap<String, (f64, f64)>> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let mut out = std::collections::BTreeMap::<String, (f64, f64)>::new();
+        for line in text.lines() {
+            let Some((key, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let (stage, sum) = if let Some(rest) = key.strip_prefix("ragd_search_stage_seconds_") {
+                let Some((what, label)) = rest.split_once("{stage=\"") else {
+                    continue;
+                };
+                (label.trim_end_matches("\"}").to_string(), what == "sum")
+            } else if let Some(what) = key.strip_prefix("ragd_search_seconds_") {
+                ("search total".to_string(), what == "sum")
+            } else if let Some(what) = key.strip_prefix("ragd_http_request_duration_seconds_") {
+                if !what.contains("route=\"/api/v1/search\"") {
+                    continue;
+                }
+                ("http handler".to_string(), what.starts_with("sum"))
+            } else {
+                continue;
+            };
+            let entry = out.entry(stage).or_default();
+            if sum {
+                entry.0 = value;
+            } else if key.contains("_count") {
+                entry.1 = value;
+            }
+        }
+        Ok(out)
+    }
+
     /// `n` sequential searches, sorted latencies.
     async fn searches(&self, queries: &[String], n: usize) -> anyhow::Result<Vec<f64>> {
         let mut lat = Vec::with_capacity(n);
@@ -264,6 +307,32 @@ impl Api {
         lat.sort_by(f64::total_cmp);
         Ok(lat)
     }
+}
+
+/// Mean milliseconds per search of each stage between two `/metrics` readings.
+fn stage_means(
+    before: &std::collections::BTreeMap<String, (f64, f64)>,
+    after: &std::collections::BTreeMap<String, (f64, f64)>,
+) -> String {
+    let order = [
+        "embed",
+        "dense",
+        "sparse",
+        "fusion",
+        "rerank",
+        "search total",
+        "http handler",
+    ];
+    order
+        .iter()
+        .filter_map(|stage| {
+            let (s1, c1) = after.get(*stage)?;
+            let (s0, c0) = before.get(*stage).copied().unwrap_or_default();
+            let n = c1 - c0;
+            (n > 0.0).then(|| format!("{stage} {:.2}", (s1 - s0) / n * 1000.0))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// CPU ticks since boot from `/proc/stat`: (busy, all).
@@ -514,7 +583,9 @@ async fn measure(
         ),
     ));
     api.searches(&queries, 20).await?; // warm-up
+    let t0 = api.search_time().await?;
     let idle_before = api.searches(&queries, IDLE_SEARCHES).await?;
+    let t1 = api.search_time().await?;
     eprintln!("idle before: {}", latency(&idle_before));
     let rss_before = proc_status_kb(pid, "VmRSS:");
 
@@ -641,8 +712,18 @@ async fn measure(
         ),
     ));
 
+    let t2 = api.search_time().await?;
     let idle_after = api.searches(&queries, IDLE_SEARCHES).await?;
+    let t3 = api.search_time().await?;
     eprintln!("idle after: {}", latency(&idle_after));
+    let stages = [
+        ("idle before", stage_means(&t0, &t1)),
+        ("during", stage_means(&t1, &t2)),
+        ("idle after", stage_means(&t2, &t3)),
+    ];
+    for (when, means) in &stages {
+        eprintln!("search stages, mean ms, {when}: {means}");
+    }
     let sorted = |keep: &dyn Fn(&Sample) -> bool| {
         let mut v: Vec<f64> = during.iter().filter(|s| keep(s)).map(|s| s.ms).collect();
         v.sort_by(f64::total_cmp);
@@ -713,6 +794,14 @@ async fn measure(
             p95(&early) / p95(&idle_before),
             p95(&late) / p95(&idle_after),
         ),
+    ));
+    rows.push((
+        "Where a search's time went in the server, mean ms (`ragd_search_stage_seconds`)".into(),
+        stages
+            .iter()
+            .map(|(when, means)| format!("{when}: {means}"))
+            .collect::<Vec<_>>()
+            .join("<br>"),
     ));
     rows.push((
         "RSS of `ragd serve`: before the sync · highest sampled during it · peak (VmHWM) after it"

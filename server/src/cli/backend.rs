@@ -209,7 +209,7 @@ impl Backend {
 
     pub async fn get_kb(&self, kb: &str) -> anyhow::Result<KnowledgeBase> {
         match self {
-            Backend::Local(s) => Ok(knowledge_bases::find(s, &Caller::ADMIN, kb).await?),
+            Backend::Local(s) => Ok(knowledge_bases::get(s, &Caller::ADMIN, kb).await?),
             Backend::Remote(r) => r.get(&kb_path(kb)).await,
         }
     }

@@ -23,8 +23,8 @@ pub async fn run(backend: &Backend, command: KbCommand) -> anyhow::Result<()> {
                 println!(
                     "{}\t{} documents\t{} chunks ({})\t{} ({} dims)\t{}",
                     k.name,
-                    k.document_count,
-                    k.chunk_count,
+                    k.document_count.unwrap_or_default(),
+                    k.chunk_count.unwrap_or_default(),
                     k.chunk_template,
                     k.embedding_model,
                     k.embedding_dim,

@@ -99,7 +99,7 @@ async fn get_one(
     caller: Caller,
     Path(kb): Path<String>,
 ) -> ApiResult<Json<KnowledgeBase>> {
-    Ok(Json(knowledge_bases::find(&state, &caller, &kb).await?))
+    Ok(Json(knowledge_bases::get(&state, &caller, &kb).await?))
 }
 
 #[utoipa::path(get, path = "/knowledge-bases/{kb}/stats", tag = "knowledge bases", params(("kb" = String, Path, description = "knowledge base id or name")),

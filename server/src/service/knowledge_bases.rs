@@ -449,12 +449,19 @@ pub fn presets(state: &State) -> Vec<EmbeddingPreset> {
 }
 
 /// Finds a knowledge base by id or name, among those the caller may touch: one outside its
-/// scope is not found, as if it did not exist.
+/// scope is not found, as if it did not exist. Without its counts (see [`get`]): every
+/// request that names a knowledge base, and every document the worker ingests, looks one up.
 pub async fn find(state: &State, caller: &Caller, kb: &str) -> Result<KnowledgeBase> {
-    state
-        .store
-        .get_kb(kb)
-        .await?
+    visible(caller, kb, state.store.get_kb(kb).await?)
+}
+
+/// [`find`] with the document and chunk counts, for what shows one knowledge base.
+pub async fn get(state: &State, caller: &Caller, kb: &str) -> Result<KnowledgeBase> {
+    visible(caller, kb, state.store.get_kb_counted(kb).await?)
+}
+
+fn visible(caller: &Caller, kb: &str, found: Option<KnowledgeBase>) -> Result<KnowledgeBase> {
+    found
         .filter(|found| caller.may_touch(&found.id))
         .ok_or_else(|| Error::not_found("knowledge base", kb))
 }
@@ -560,7 +567,7 @@ pub async fn update(
             ocr_languages.as_deref(),
         )
         .await?;
-    find(state, caller, &kb.id).await
+    get(state, caller, &kb.id).await
 }
 
 /// Deletes a knowledge base the one way things are deleted: its points (flushed), then its

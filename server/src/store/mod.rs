@@ -218,8 +218,14 @@ pub struct KnowledgeBase {
     pub embedding_config: String,
     /// Re-indexes it went through; its points carry [`KnowledgeBase::index_key`].
     pub generation: i64,
-    pub document_count: i64,
-    pub chunk_count: i64,
+    /// Its documents and their chunks: counted only where shown (the list, one knowledge
+    /// base's page), since counting reads every document row; a lookup leaves them `None`.
+    #[sqlx(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_count: Option<i64>,
+    #[sqlx(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_count: Option<i64>,
 }
 
 /// Chunking as stored: size, overlap and the template's name.

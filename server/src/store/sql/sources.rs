@@ -797,4 +797,53 @@ mod tests {
         assert_eq!(known["a.txt"].hash, "", "checked again next run");
         assert!(!db.cancel_run(run).await.unwrap());
     }
+
+    #[tokio::test]
+    async fn claims_a_lapsed_claim_then_uploads_then_run_jobs_oldest_first() {
+        let (_dir, db, run) = setup().await;
+        for path in ["a.txt", "b.txt"] {
+            db.upsert_file("kb", "s", run, &seen(path, path), None)
+                .await
+                .unwrap();
+        }
+        // The run's jobs (its sync, then a file's ingest each), oldest first.
+        let queued: Vec<i64> = fetch!(
+            db,
+            fetch_all,
+            sqlx::query_scalar("SELECT id FROM jobs WHERE run_id = $1 ORDER BY id").bind(run)
+        )
+        .unwrap();
+        assert!(queued.len() >= 2, "{queued:?}");
+        let (upload, _) = db
+            .enqueue_document(&crate::store::NewDocument {
+                id: "up".into(),
+                kb_id: "kb".into(),
+                name: "up.md".into(),
+                content_hash: "up".into(),
+                size_bytes: 1,
+                format: "markdown".into(),
+                metadata: "{}".into(),
+            })
+            .await
+            .unwrap();
+        let claim = || async { db.claim_job().await.unwrap().unwrap() };
+        let first = claim().await;
+        assert_eq!(first.document_id.as_deref(), Some(upload.id.as_str()));
+        let oldest = claim().await;
+        assert_eq!(oldest.id, queued[0]);
+        // Its replica died: once its lease lapses it goes before the queued jobs.
+        exec!(
+            db,
+            sqlx::query("UPDATE jobs SET lease_until = '2000-01-01T00:00:00Z' WHERE id = $1")
+                .bind(oldest.id)
+        )
+        .unwrap();
+        let again = claim().await;
+        assert_eq!((again.id, again.attempts), (oldest.id, 2));
+        let mut rest = Vec::new();
+        while let Some(job) = db.claim_job().await.unwrap() {
+            rest.push(job.id);
+        }
+        assert_eq!(rest, queued[1..]);
+    }
 }
