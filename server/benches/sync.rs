@@ -273,26 +273,33 @@ impl Api {
             let Ok(value) = value.parse::<f64>() else {
                 continue;
             };
-            let (stage, sum) = if let Some(rest) = key.strip_prefix("ragd_search_stage_seconds_") {
-                let Some((what, label)) = rest.split_once("{stage=\"") else {
-                    continue;
-                };
-                (label.trim_end_matches("\"}").to_string(), what == "sum")
-            } else if let Some(what) = key.strip_prefix("ragd_search_seconds_") {
-                ("search total".to_string(), what == "sum")
-            } else if let Some(what) = key.strip_prefix("ragd_http_request_duration_seconds_") {
-                if !what.contains("route=\"/api/v1/search\"") {
-                    continue;
+            let (name, labels) = key.split_once('{').unwrap_or((key, ""));
+            let (metric, is_sum) = match (name.strip_suffix("_sum"), name.strip_suffix("_count")) {
+                (Some(m), _) => (m, true),
+                (None, Some(m)) => (m, false),
+                (None, None) => continue,
+            };
+            let stage = match metric {
+                "ragd_search_stage_seconds" => labels
+                    .split_once("stage=\"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(stage, _)| stage.to_string()),
+                "ragd_search_seconds" => Some("search total".to_string()),
+                "ragd_http_request_duration_seconds"
+                    if labels.contains("route=\"/api/v1/search\"") =>
+                {
+                    Some("http handler".to_string())
                 }
-                ("http handler".to_string(), what.starts_with("sum"))
-            } else {
+                _ => None,
+            };
+            let Some(stage) = stage else {
                 continue;
             };
             let entry = out.entry(stage).or_default();
-            if sum {
-                entry.0 = value;
-            } else if key.contains("_count") {
-                entry.1 = value;
+            if is_sum {
+                entry.0 += value;
+            } else {
+                entry.1 += value;
             }
         }
         Ok(out)
